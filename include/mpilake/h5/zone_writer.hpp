@@ -1,0 +1,37 @@
+#pragma once
+// Collective write of one zone (a Table spread over the ranks) to one HDF5 file, following the
+// output contract: one 1-D dataset per column, int64 / float64 / fixed-length NUL-padded strings,
+// INT64_MIN as the integer NULL with a `null_value` attribute, root attributes. The file is written
+// under a temporary name and renamed when complete, so a crash never leaves a half-written zone.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "mpilake/mpi/comm.hpp"
+#include "mpilake/table/table.hpp"
+
+namespace mpilake {
+
+using AttributeValue = std::variant<std::string, std::int64_t, std::vector<std::string>, std::vector<std::int64_t>>;
+
+struct Attribute {
+  std::string name;
+  AttributeValue value;
+};
+
+struct ZoneWriteResult {
+  std::int64_t rows = 0;         // all ranks together
+  std::int64_t bytes = 0;        // dataset payload bytes, all ranks together
+};
+
+// Collective: every rank calls it, also with zero rows. `attributes` must be identical on every rank;
+// `rows` and `columns` are added by the writer.
+ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, const Table& rows,
+                           const std::vector<Attribute>& attributes);
+
+// The temporary name a zone is written under before the rename.
+std::filesystem::path temporary_path_for(const std::filesystem::path& path);
+
+}  // namespace mpilake

@@ -1,0 +1,34 @@
+#pragma once
+// Parses this rank's byte range of one landing source into a Table, quarantining bad lines.
+#include <cstdint>
+#include <string>
+
+#include "mpilake/io/landing.hpp"
+#include "mpilake/json/record_parser.hpp"
+#include "mpilake/mpi/comm.hpp"
+#include "mpilake/quarantine/quarantine.hpp"
+#include "mpilake/table/table.hpp"
+
+namespace mpilake {
+
+struct SourceStats {
+  std::int64_t files = 0;
+  std::int64_t bytes = 0;        // landing bytes of the source (all files)
+  std::int64_t bytes_read = 0;   // bytes this rank actually read
+  std::int64_t lines = 0;        // non-blank lines read
+  std::int64_t blank_lines = 0;
+  std::int64_t accepted = 0;
+  std::int64_t quarantined = 0;
+  // Sums the counters over the ranks (files and bytes are global already).
+  SourceStats summed(const Comm& comm) const;
+};
+
+struct ParseOptions {
+  std::size_t chunk_bytes = std::size_t{4} << 20;  // read size per batch
+};
+
+// Not collective: reads only this rank's share (split_byte_range(source, rank, size)).
+Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& parser, Quarantine& quarantine,
+                   SourceStats& stats, const ParseOptions& options = {});
+
+}  // namespace mpilake

@@ -1,0 +1,34 @@
+#pragma once
+// All-to-all exchange of table rows: each row goes to the rank its destination names. Rows are
+// encoded per destination and moved with MPI_Alltoallv in bounded rounds, so no round's counts or
+// displacements pass the int range (Boost.MPI's all_to_all would overflow silently there).
+#include <cstdint>
+#include <span>
+
+#include "mpilake/mpi/comm.hpp"
+#include "mpilake/table/table.hpp"
+
+namespace mpilake {
+
+struct ExchangeOptions {
+  // Bytes one rank sends (and receives) per round, all destinations together.
+  std::int64_t max_round_bytes = std::int64_t{256} << 20;
+};
+
+struct ExchangeStats {
+  std::int64_t bytes_sent = 0;      // to other ranks (bytes a rank keeps for itself are not counted)
+  std::int64_t bytes_received = 0;  // from other ranks
+  std::int64_t rounds = 0;
+  void add(const ExchangeStats& other) {
+    bytes_sent += other.bytes_sent;
+    bytes_received += other.bytes_received;
+    rounds += other.rounds;
+  }
+};
+
+// Collective: every rank calls it. `destination[i]` is the rank that receives row i. The result holds
+// the rows sent here, grouped by sending rank in rank order, each group in the sender's row order.
+Table exchange_rows(const Comm& comm, const Table& rows, std::span<const int> destination,
+                    const ExchangeOptions& options, ExchangeStats* stats = nullptr);
+
+}  // namespace mpilake

@@ -1,0 +1,241 @@
+// mpilake command line: `run` (the STEDI job), `inspect` (look into a zone file), `generate` (demo
+// data). Only this file touches MPI_COMM_WORLD; everything below takes the communicator explicitly.
+#include <mpi.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "mpilake/h5/zone_reader.hpp"
+#include "mpilake/mpi/comm.hpp"
+#include "mpilake/stedi/generate.hpp"
+#include "mpilake/stedi/pipeline.hpp"
+#include "mpilake/version.hpp"
+
+namespace po = boost::program_options;
+using namespace mpilake;
+
+namespace {
+
+// A mistake in how mpilake was called: reported in one line, exit code 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+const char* const kTopHelp =
+    "mpilake - MPI batch processor for lakehouse dumps (STEDI pipeline)\n"
+    "\n"
+    "usage: mpirun -np P mpilake <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run       landing JSON -> trusted and curated zones as parallel HDF5 (the main job)\n"
+    "  generate  write synthetic STEDI landing data (demo and benchmark input)\n"
+    "  inspect   show a zone file's attributes, columns, row count and first rows\n"
+    "\n"
+    "`mpilake <command> --help` describes each command. `mpilake --version` prints the version.\n";
+
+std::vector<std::string> arguments_after(int argc, char** argv, int first) {
+  return std::vector<std::string>(argv + first, argv + argc);
+}
+
+// Parses `args` against `options` (+ positional); --help prints `help` + options and returns false.
+bool parse_command(const std::vector<std::string>& args, const po::options_description& options,
+                   const po::positional_options_description* positional, po::variables_map& values,
+                   const std::string& help, const Comm& comm) {
+  try {
+    po::command_line_parser parser(args);
+    parser.options(options);
+    if (positional != nullptr) parser.positional(*positional);
+    po::store(parser.run(), values);
+    if (values.count("help") != 0U) {
+      if (comm.is_root()) std::cout << help << "\n" << options << std::flush;
+      return false;
+    }
+    po::notify(values);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see --help)");
+  }
+  return true;
+}
+
+int command_run(const Comm& comm, const std::vector<std::string>& args) {
+  std::string landing, out, rules = "privacy";
+  long long max_round_mb = 256;
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")
+      ("landing", po::value(&landing)->required(), "landing root holding customer/, accelerometer/, step_trainer/")
+      ("out", po::value(&out)->required(), "output folder for the zones (created if missing)")
+      ("rules", po::value(&rules)->default_value(rules), "rule set: privacy | serial | rubric")
+      ("overwrite", "replace zones already in --out (each zone is replaced atomically)")
+      ("quiet,q", "no progress lines and no summary on the terminal (summary.json is still written)")
+      ("max-round-mb", po::value(&max_round_mb)->default_value(max_round_mb),
+       "bytes each rank sends per exchange round, in MB (bounds memory; < 2048)");
+  po::variables_map values;
+  const std::string help =
+      "usage: mpirun -np P mpilake run --landing DIR --out DIR [--rules privacy|serial|rubric] [--overwrite]\n"
+      "\n"
+      "Reads the landing JSON (each rank its own byte range of every source), quarantines bad lines,\n"
+      "applies the rule set and writes OUT/<zone>.h5 for customer_trusted, accelerometer_trusted,\n"
+      "customer_curated, step_trainer_trusted and machine_learning_curated, plus quarantine.jsonl,\n"
+      "quarantine.h5 and summary.json. Rule sets:\n"
+      "  privacy  consent-time filter, ML join on (serialNumber, timestamp)   [default]\n"
+      "  serial   no consent-time filter, ML join on (serialNumber, timestamp)\n"
+      "  rubric   no consent-time filter, ML join on timestamp alone (the original course's rule)\n";
+  if (!parse_command(args, options, nullptr, values, help, comm)) return 0;
+  stedi::RunOptions run;
+  run.landing = landing;
+  run.out = out;
+  const auto parsed_rules = stedi::parse_rules(rules);
+  if (!parsed_rules) throw UsageError("unknown --rules '" + rules + "' (expected privacy, serial or rubric)");
+  run.rules = *parsed_rules;
+  run.overwrite = values.count("overwrite") != 0U;
+  run.progress = values.count("quiet") == 0U;
+  if (max_round_mb < 1 || max_round_mb >= 2048) throw UsageError("--max-round-mb must be between 1 and 2047");
+  run.exchange.max_round_bytes = static_cast<std::int64_t>(max_round_mb) << 20;
+  const auto summary = stedi::run_stedi(comm, run);
+  if (comm.is_root() && run.progress) std::cout << "\n" << stedi::format_summary(summary) << "\nzones and summary.json in " << out << "\n" << std::flush;
+  return 0;
+}
+
+int command_generate(const Comm& comm, const std::vector<std::string>& args) {
+  stedi::GenerateOptions generate;
+  std::string out;
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")
+      ("out", po::value(&out)->required(), "landing root to write (customer/, accelerometer/, step_trainer/)")
+      ("customers", po::value(&generate.customers)->default_value(generate.customers), "number of customers")
+      ("readings-per-customer", po::value(&generate.readings_per_customer)->default_value(generate.readings_per_customer),
+       "step-trainer (and matching accelerometer) readings per device")
+      ("target-bytes", po::value(&generate.target_bytes)->default_value(0),
+       "aim for about this many landing bytes (overrides --readings-per-customer)")
+      ("seed", po::value(&generate.seed)->default_value(generate.seed), "random seed (same seed, same files, any rank count)")
+      ("consent-fraction", po::value(&generate.consent_fraction)->default_value(generate.consent_fraction),
+       "share of customers who consented to research")
+      ("shared-serial-fraction", po::value(&generate.shared_serial_fraction)->default_value(generate.shared_serial_fraction),
+       "share of customers reusing another customer's serial number")
+      ("bad-line-rate", po::value(&generate.bad_line_rate)->default_value(generate.bad_line_rate),
+       "share of lines written broken (to exercise the quarantine)");
+  po::variables_map values;
+  const std::string help =
+      "usage: mpirun -np P mpilake generate --out DIR [--customers N] [--readings-per-customer K | --target-bytes B]\n"
+      "                                      [--seed S] [--consent-fraction F] [--shared-serial-fraction F] [--bad-line-rate R]\n"
+      "\n"
+      "Writes synthetic STEDI landing data shaped like the starter data, each rank its own files.\n";
+  if (!parse_command(args, options, nullptr, values, help, comm)) return 0;
+  generate.out = out;
+  const auto report = stedi::generate_landing(generate, comm.get());
+  if (comm.is_root())
+    std::cout << "generated " << report.files << " files, " << report.bytes << " bytes: " << report.customer_rows
+              << " customer, " << report.accelerometer_rows << " accelerometer, " << report.step_trainer_rows
+              << " step-trainer rows in " << out << "\n" << std::flush;
+  return 0;
+}
+
+std::string cell_text(const Table& table, const ColumnInfo& info, std::size_t column, std::size_t row) {
+  switch (info.type) {
+    case ColumnType::Int64: {
+      const auto value = table.ints(column)[row];
+      return info.has_null_value && value == info.null_value ? "NULL" : std::to_string(value);
+    }
+    case ColumnType::Float64: {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", table.floats(column)[row]);
+      return text;
+    }
+    case ColumnType::String: return std::string(table.strings(column)[row]);
+  }
+  return {};
+}
+
+int command_inspect(const Comm& comm, const std::vector<std::string>& args) {
+  std::string file;
+  long long rows = 5;
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")("file", po::value(&file)->required(), "zone file (.h5)")(
+      "rows,n", po::value(&rows)->default_value(rows), "how many first rows to show");
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map values;
+  if (!parse_command(args, options, &positional, values,
+                     "usage: mpilake inspect FILE.h5 [--rows N]\n\nShows a zone's attributes, columns with types, "
+                     "row count and first rows.\n",
+                     comm))
+    return 0;
+  if (!comm.is_root()) return 0;
+  const ZoneFile zone = read_zone(file, rows);
+  std::ostringstream out;
+  out << file << "\n\nattributes:\n";
+  for (const auto& attribute : zone.attributes) {
+    std::string text = attribute_text(attribute.value);
+    if (text.size() > 200) text = text.substr(0, 200) + "...";
+    out << "  " << attribute.name << " = " << text << "\n";
+  }
+  out << "\ncolumns (" << zone.rows << " rows):\n";
+  for (const auto& column : zone.columns) {
+    out << "  " << column.name << "  " << column_type_name(column.type);
+    if (column.type == ColumnType::String) out << " (fixed length " << column.string_width << ", NUL-padded)";
+    if (column.has_null_value) out << " (NULL = " << column.null_value << ")";
+    out << "\n";
+  }
+  out << "\nfirst " << zone.table.num_rows() << " rows:\n";
+  for (std::size_t r = 0; r < zone.table.num_rows(); ++r) {
+    out << "  ";
+    for (std::size_t c = 0; c < zone.columns.size(); ++c)
+      out << (c ? " | " : "") << cell_text(zone.table, zone.columns[c], c, r);
+    out << "\n";
+  }
+  std::cout << out.str() << std::flush;
+  return 0;
+}
+
+int dispatch(const Comm& comm, int argc, char** argv) {
+  if (argc < 2) throw UsageError("no command given (expected run, generate or inspect; see --help)");
+  const std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    if (comm.is_root()) std::cout << kTopHelp << std::flush;
+    return 0;
+  }
+  if (command == "--version") {
+    if (comm.is_root()) std::cout << "mpilake " << kVersion << "\n" << std::flush;
+    return 0;
+  }
+  const auto args = arguments_after(argc, argv, 2);
+  if (command == "run") return command_run(comm, args);
+  if (command == "generate") return command_generate(comm, args);
+  if (command == "inspect") return command_inspect(comm, args);
+  throw UsageError("unknown command '" + command + "' (expected run, generate or inspect; see --help)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+    std::fprintf(stderr, "mpilake: error: MPI_Init failed\n");
+    return 1;
+  }
+  int exit_code = 0;
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  try {
+    const Comm world(MPI_COMM_WORLD);
+    exit_code = dispatch(world, argc, argv);
+  } catch (const UsageError& e) {
+    // Raised alike on every rank (same arguments everywhere): report once, stop cleanly.
+    if (rank == 0) std::fprintf(stderr, "mpilake: error: %s\n", e.what());
+    exit_code = 2;
+  } catch (const ConsistentError& e) {
+    if (rank == 0) std::fprintf(stderr, "mpilake: error: %s\n", e.what());
+    exit_code = 2;
+  } catch (const std::exception& e) {
+    // Possibly raised on this rank only: the others may be waiting in a collective, so abort the job.
+    std::fprintf(stderr, "mpilake: error (rank %d): %s\n", rank, e.what());
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  MPI_Finalize();
+  return exit_code;
+}

@@ -1,0 +1,151 @@
+#include "mpilake/h5/zone_writer.hpp"
+
+#include <cstring>
+
+#include "mpilake/h5/handle.hpp"
+
+namespace mpilake {
+
+std::filesystem::path temporary_path_for(const std::filesystem::path& path) {
+  return path.parent_path() / ("." + path.filename().string() + ".tmp");
+}
+
+namespace {
+
+H5Handle fixed_string_type(std::size_t width) {
+  H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy(string)");
+  check_h5(H5Tset_size(type.get(), std::max<std::size_t>(width, 1)), "H5Tset_size");
+  check_h5(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "H5Tset_strpad");
+  check_h5(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset");
+  return type;
+}
+
+void write_attribute(hid_t object, const Attribute& attribute) {
+  const std::string what = "attribute '" + attribute.name + "'";
+  std::visit(
+      [&](const auto& value) {
+        using T = std::decay_t<decltype(value)>;
+        if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, std::vector<std::int64_t>>) {
+          std::vector<std::int64_t> values;
+          if constexpr (std::is_same_v<T, std::int64_t>) values = {value}; else values = value;
+          const hsize_t count = values.size();
+          H5Handle space(std::is_same_v<T, std::int64_t> ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &count, nullptr),
+                         H5Sclose, what);
+          H5Handle attr(H5Acreate2(object, attribute.name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                        H5Aclose, "create " + what);
+          if (!values.empty()) check_h5(H5Awrite(attr.get(), H5T_NATIVE_INT64, values.data()), "write " + what);
+          attr.close("close " + what);
+        } else {
+          std::vector<std::string> values;
+          if constexpr (std::is_same_v<T, std::string>) values = {value}; else values = value;
+          std::size_t width = 1;
+          for (const auto& v : values) width = std::max(width, v.size());
+          std::string packed(values.size() * width, '\0');
+          for (std::size_t i = 0; i < values.size(); ++i) std::memcpy(packed.data() + i * width, values[i].data(), values[i].size());
+          H5Handle type = fixed_string_type(width);
+          const hsize_t count = values.size();
+          H5Handle space(std::is_same_v<T, std::string> ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &count, nullptr),
+                         H5Sclose, what);
+          H5Handle attr(H5Acreate2(object, attribute.name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                        H5Aclose, "create " + what);
+          if (!values.empty()) check_h5(H5Awrite(attr.get(), type.get(), packed.data()), "write " + what);
+          attr.close("close " + what);
+        }
+      },
+      attribute.value);
+}
+
+}  // namespace
+
+ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, const Table& rows,
+                           const std::vector<Attribute>& attributes) {
+  silence_hdf5_errors();
+  const auto local_rows = static_cast<std::int64_t>(rows.num_rows());
+  const std::int64_t offset = comm.exscan_sum(local_rows);
+  const std::int64_t total = comm.allreduce_sum(local_rows);
+  const std::filesystem::path temporary = temporary_path_for(path);
+  const std::string where = "writing '" + path.string() + "'";
+
+  H5Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "H5Pcreate(file access)");
+  check_h5(H5Pset_fapl_mpio(access.get(), comm.get(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
+  H5Handle file(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), H5Fclose,
+                where + ": create " + temporary.string());
+  H5Handle transfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose, "H5Pcreate(transfer)");
+  check_h5(H5Pset_dxpl_mpio(transfer.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+
+  ZoneWriteResult result;
+  result.rows = total;
+  std::vector<std::string> column_names;
+  for (std::size_t c = 0; c < rows.num_columns(); ++c) {
+    const ColumnSpec& spec = rows.schema()[c];
+    column_names.push_back(spec.name);
+    const std::string what = where + ": column '" + spec.name + "'";
+
+    H5Handle type;
+    std::size_t width = 8;
+    std::string packed_strings;
+    const void* buffer = nullptr;
+    switch (spec.type) {
+      case ColumnType::Int64:
+        type = H5Handle(H5Tcopy(H5T_STD_I64LE), H5Tclose, what);
+        buffer = rows.ints(c).data();
+        break;
+      case ColumnType::Float64:
+        type = H5Handle(H5Tcopy(H5T_IEEE_F64LE), H5Tclose, what);
+        buffer = rows.floats(c).data();
+        break;
+      case ColumnType::String: {
+        const StringColumn& strings = rows.strings(c);
+        width = static_cast<std::size_t>(std::max<std::int64_t>(1, comm.allreduce_max(static_cast<std::int64_t>(strings.max_length()))));
+        type = fixed_string_type(width);
+        packed_strings.assign(strings.size() * width, '\0');
+        for (std::size_t r = 0; r < strings.size(); ++r) {
+          const auto value = strings[r];
+          std::memcpy(packed_strings.data() + r * width, value.data(), value.size());
+        }
+        buffer = packed_strings.data();
+        break;
+      }
+    }
+    result.bytes += total * static_cast<std::int64_t>(width);
+
+    const hsize_t file_dims = static_cast<hsize_t>(total);
+    H5Handle file_space(H5Screate_simple(1, &file_dims, nullptr), H5Sclose, what);
+    H5Handle dataset(H5Dcreate2(file.get(), spec.name.c_str(), type.get(), file_space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                                H5P_DEFAULT),
+                     H5Dclose, what + ": create dataset");
+    if (total > 0) {
+      // Every rank takes part in the collective write; a rank without rows selects nothing.
+      const hsize_t local_dims = static_cast<hsize_t>(local_rows);
+      H5Handle memory_space(H5Screate_simple(1, &local_dims, nullptr), H5Sclose, what);
+      if (local_rows == 0) {
+        check_h5(H5Sselect_none(memory_space.get()), what + ": select none");
+        check_h5(H5Sselect_none(file_space.get()), what + ": select none");
+      } else {
+        const hsize_t start = static_cast<hsize_t>(offset);
+        check_h5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &local_dims, nullptr),
+                 what + ": select rows");
+      }
+      check_h5(H5Dwrite(dataset.get(), type.get(), memory_space.get(), file_space.get(), transfer.get(), buffer),
+               what + ": write");
+    }
+    if (spec.type == ColumnType::Int64) write_attribute(dataset.get(), {"null_value", kNullInt64});
+    dataset.close(what + ": close");
+  }
+
+  std::vector<Attribute> root = attributes;
+  root.push_back({"rows", total});
+  root.push_back({"columns", column_names});
+  for (const auto& attribute : root) write_attribute(file.get(), attribute);
+  file.close(where + ": close");
+
+  // Publish: only a complete file ever appears under the final name.
+  comm.on_root([&] {
+    std::error_code ec;
+    std::filesystem::rename(temporary, path, ec);
+    if (ec) throw H5Error(where + ": rename from " + temporary.string() + ": " + ec.message());
+  });
+  return result;
+}
+
+}  // namespace mpilake

@@ -1,0 +1,133 @@
+#include "mpilake/table/table.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace mpilake {
+
+std::size_t StringColumn::max_length() const {
+  std::size_t longest = 0;
+  for (std::size_t i = 0; i + 1 < offsets_.size(); ++i) longest = std::max<std::size_t>(longest, offsets_[i + 1] - offsets_[i]);
+  return longest;
+}
+
+Table::Table(Schema schema) : schema_(std::move(schema)) {
+  columns_.reserve(schema_.size());
+  for (const auto& spec : schema_) {
+    switch (spec.type) {
+      case ColumnType::Int64: columns_.emplace_back(std::vector<std::int64_t>{}); break;
+      case ColumnType::Float64: columns_.emplace_back(std::vector<double>{}); break;
+      case ColumnType::String: columns_.emplace_back(StringColumn{}); break;
+    }
+  }
+}
+
+std::size_t Table::column_index(std::string_view name) const {
+  for (std::size_t i = 0; i < schema_.size(); ++i)
+    if (schema_[i].name == name) return i;
+  throw std::invalid_argument("table has no column '" + std::string(name) + "'");
+}
+
+void Table::set_rows_from_columns() {
+  std::size_t rows = 0;
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    const std::size_t length = std::visit([](const auto& col) -> std::size_t { return col.size(); }, columns_[c]);
+    if (c == 0) rows = length;
+    if (length != rows) throw std::logic_error("table columns have different lengths");
+  }
+  rows_ = rows;
+}
+
+void Table::append_row(const Table& source, std::size_t row) {
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    std::visit(
+        [&](auto& target) {
+          using T = std::decay_t<decltype(target)>;
+          target.push_back(std::get<T>(source.columns_[c])[row]);
+        },
+        columns_[c]);
+  }
+  ++rows_;
+}
+
+void Table::append_row_mapped(const Table& source, std::size_t row, std::span<const std::size_t> mapping) {
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    std::visit(
+        [&](auto& target) {
+          using T = std::decay_t<decltype(target)>;
+          target.push_back(std::get<T>(source.columns_[mapping[c]])[row]);
+        },
+        columns_[c]);
+  }
+  ++rows_;
+}
+
+Table Table::take(std::span<const std::size_t> rows) const {
+  Table result(schema_);
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    std::visit(
+        [&](auto& target) {
+          using T = std::decay_t<decltype(target)>;
+          const auto& source = std::get<T>(columns_[c]);
+          if constexpr (std::is_same_v<T, StringColumn>) {
+            for (auto r : rows) target.push_back(source[r]);
+          } else {
+            target.reserve(rows.size());
+            for (auto r : rows) target.push_back(source[r]);
+          }
+        },
+        result.columns_[c]);
+  }
+  result.rows_ = rows.size();
+  return result;
+}
+
+void Table::append(const Table& other) {
+  if (!same_schema(schema_, other.schema_)) throw std::logic_error("append: schemas differ");
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    std::visit(
+        [&](auto& target) {
+          using T = std::decay_t<decltype(target)>;
+          const auto& source = std::get<T>(other.columns_[c]);
+          if constexpr (std::is_same_v<T, StringColumn>) {
+            for (std::size_t r = 0; r < source.size(); ++r) target.push_back(source[r]);
+          } else {
+            target.insert(target.end(), source.begin(), source.end());
+          }
+        },
+        columns_[c]);
+  }
+  rows_ += other.rows_;
+}
+
+std::size_t Table::byte_size() const {
+  std::size_t total = 0;
+  for (const auto& column : columns_) {
+    total += std::visit(
+        [](const auto& col) -> std::size_t {
+          using T = std::decay_t<decltype(col)>;
+          if constexpr (std::is_same_v<T, StringColumn>)
+            return col.byte_size() + col.size() * sizeof(std::uint64_t);
+          else
+            return col.size() * 8;
+        },
+        column);
+  }
+  return total;
+}
+
+bool same_schema(const Schema& a, const Schema& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [](const ColumnSpec& x, const ColumnSpec& y) { return x.name == y.name && x.type == y.type; });
+}
+
+std::string_view column_type_name(ColumnType type) {
+  switch (type) {
+    case ColumnType::Int64: return "int64";
+    case ColumnType::Float64: return "float64";
+    case ColumnType::String: return "string";
+  }
+  return "?";
+}
+
+}  // namespace mpilake
