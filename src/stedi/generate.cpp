@@ -78,10 +78,13 @@ class Rng {
   std::int64_t below(std::int64_t bound) {
     return static_cast<std::int64_t>(uniform() * static_cast<double>(bound));
   }
-  // Approximately standard normal (Irwin-Hall with four terms: cheap, no libm, bounded by +-3.5).
+  // Approximately standard normal: Irwin-Hall sum of four 16-bit uniforms cut from one draw
+  // (cheap, no libm, bounded by +-3.5; plenty for sensor noise).
   double normal() {
-    const double sum = uniform() + uniform() + uniform() + uniform();
-    return (sum - 2.0) * 1.7320508075688772;
+    const std::uint64_t bits = next();
+    const std::uint64_t sum =
+        (bits & 0xffff) + ((bits >> 16) & 0xffff) + ((bits >> 32) & 0xffff) + (bits >> 48);
+    return (static_cast<double>(sum) * (1.0 / 65536.0) - 2.0) * 1.7320508075688772;
   }
 
  private:
@@ -163,6 +166,26 @@ std::string uuid_string(Rng& rng) {
 std::string device_serial(std::uint64_t seed, std::int64_t customer_index) {
   Rng rng(seed, Stream::device_serial, static_cast<std::uint64_t>(customer_index));
   return uuid_string(rng);
+}
+
+std::int64_t round_to_int(double value) {
+  return value >= 0 ? static_cast<std::int64_t>(value + 0.5)
+                    : -static_cast<std::int64_t>(0.5 - value);
+}
+
+// value / 1000 with three decimals, e.g. -0.052 (rounding via integers is fast and exact).
+char* write_thousandths(char* out, std::int64_t value) {
+  if (value < 0) {
+    *out++ = '-';
+    value = -value;
+  }
+  out = std::to_chars(out, out + 20, value / 1000).ptr;
+  const auto fraction = static_cast<int>(value % 1000);
+  *out++ = '.';
+  *out++ = static_cast<char>('0' + fraction / 100);
+  *out++ = static_cast<char>('0' + fraction / 10 % 10);
+  *out++ = static_cast<char>('0' + fraction % 10);
+  return out;
 }
 
 void append_int(std::string& out, std::int64_t value) {
@@ -403,18 +426,9 @@ class JsonLine {
     if (form == IntForm::integral_float) out_.append(".0");
     if (form == IntForm::decimal_string) out_.push_back('"');
   }
-  // value / 1000 with three decimals, e.g. -0.052 (rounding via integers is fast and exact).
   void thousandths(std::int64_t value) {
-    if (value < 0) {
-      out_.push_back('-');
-      value = -value;
-    }
-    append_int(out_, value / 1000);
-    const auto fraction = static_cast<int>(value % 1000);
-    out_.push_back('.');
-    out_.push_back(static_cast<char>('0' + fraction / 100));
-    out_.push_back(static_cast<char>('0' + fraction / 10 % 10));
-    out_.push_back(static_cast<char>('0' + fraction % 10));
+    char digits[32];
+    out_.append(digits, write_thousandths(digits, value));
   }
   void finish() { out_.push_back('}'); }
 
@@ -556,7 +570,10 @@ class MotionSimulator {
       segment_cadence_hz_ = params_.cadence_hz * rng_.uniform(0.9, 1.1);
     }
     // The phase runs over a stride (two steps), so the half-rate sway stays continuous.
-    if (stepping_) phase_ = std::fmod(phase_ + kTwoPi * segment_cadence_hz_ * seconds, 2 * kTwoPi);
+    if (stepping_) {
+      phase_ += kTwoPi * segment_cadence_hz_ * seconds;
+      while (phase_ >= 2 * kTwoPi) phase_ -= 2 * kTwoPi;
+    }
   }
 
   bool stepping() const { return stepping_; }
@@ -572,7 +589,7 @@ class MotionSimulator {
     }
     const double distance =
         params_.base_cm - params_.lift_cm * lift + params_.distance_noise_cm * rng_.normal();
-    reading.distance_cm = std::clamp<std::int64_t>(std::llround(distance), 100, 350);
+    reading.distance_cm = std::clamp<std::int64_t>(round_to_int(distance), 100, 350);
     reading.accel_milli_g = accel_sample(bounce, sway);
     return reading;
   }
@@ -597,7 +614,7 @@ class MotionSimulator {
     for (std::size_t axis = 0; axis < 3; ++axis) {
       const double value = params_.gravity[axis] * (1.0 + bounce) + params_.sway_axis[axis] * sway +
                            params_.accel_noise_g * rng_.normal();
-      milli[axis] = std::llround(value * 1000.0);
+      milli[axis] = round_to_int(value * 1000.0);
     }
     return milli;
   }
@@ -821,11 +838,71 @@ class BlockGenerator {
     if (customer.duplicate_row && plan.damage == Damage::none) duplicate_rows_.push_back(line_);
   }
 
+  // The fixed text around the values of a session's plain lines (no quirk, not broken), so the
+  // common case is a few memcpy's. Must match what write_line produces for such lines.
+  struct PlainLineText {
+    std::string accelerometer_head;        // {"user":"<email>","timestamp":
+    std::array<std::string, 3> axis_keys;  // ,"x":
+    std::string step_head;                 // {"sensorReadingTime":
+    std::string step_middle;               // ,"serialNumber":"<serial>","distanceFromObject":
+  };
+  static constexpr std::size_t kMaxPlainLine = 512;
+
+  static std::string key_text(bool spaced, bool first, std::string_view key) {
+    std::string text = first ? "\"" : (spaced ? ", \"" : ",\"");
+    text.append(key).append(spaced ? "\": " : "\":");
+    return text;
+  }
+
+  PlainLineText plain_line_text(std::string_view user, std::string_view serial) {
+    const FileStyle& accelerometer = output(Source::accelerometer).style;
+    const FileStyle& step_trainer = output(Source::step_trainer).style;
+    PlainLineText text;
+    text.accelerometer_head = "{" + key_text(accelerometer.spaced, true, "user");
+    text.accelerometer_head.append("\"").append(user).append("\"");
+    text.accelerometer_head += key_text(accelerometer.spaced, false,
+                                        accelerometer.time_stamp_key ? "timeStamp" : "timestamp");
+    for (std::size_t axis = 0; axis < 3; ++axis) {
+      text.axis_keys[axis] = key_text(accelerometer.spaced, false, kAccelerometerKeys[2 + axis]);
+    }
+    text.step_head = "{" + key_text(step_trainer.spaced, true, "sensorReadingTime");
+    text.step_middle = key_text(step_trainer.spaced, false, "serialNumber");
+    text.step_middle.append("\"").append(serial).append("\"");
+    text.step_middle += key_text(step_trainer.spaced, false, "distanceFromObject");
+    return text;
+  }
+
+  static char* copy_text(char* out, const std::string& text) {
+    std::memcpy(out, text.data(), text.size());
+    return out + text.size();
+  }
+
+  static char* end_line(char* out, bool crlf) {
+    *out++ = '}';
+    if (crlf) *out++ = '\r';
+    *out++ = '\n';
+    return out;
+  }
+
   void write_accelerometer_row(std::string_view user, std::int64_t timestamp,
-                               const std::array<std::int64_t, 3>& milli_g, Rng& format) {
+                               const std::array<std::int64_t, 3>& milli_g, Rng& format,
+                               const PlainLineText& plain) {
     SourceOutput& out = output(Source::accelerometer);
     const FileStyle& style = out.style;
     const LinePlan plan = plan_line(format, 5, {0, 1, 2, 3, 4}, options_.bad_line_rate);
+    if (!plan.quirky && plan.damage == Damage::none &&
+        plain.accelerometer_head.size() + 128 < kMaxPlainLine) {
+      char line[kMaxPlainLine];
+      char* end = copy_text(line, plain.accelerometer_head);
+      end = std::to_chars(end, end + 20, timestamp).ptr;
+      if (style.float_epochs) end = std::copy_n(".0", 2, end);
+      for (std::size_t axis = 0; axis < 3; ++axis) {
+        end = write_thousandths(copy_text(end, plain.axis_keys[axis]), milli_g[axis]);
+      }
+      out.text.append(line, end_line(end, style.crlf));
+      ++out.rows;
+      return;
+    }
     const bool time_stamp_key =
         style.time_stamp_key || (plan.quirky && format.chance(kTimeStampKeyShare));
     write_line(line_, plan, style.spaced, format, kAccelerometerKeys, kAccelerometerKinds,
@@ -845,10 +922,21 @@ class BlockGenerator {
   }
 
   void write_step_trainer_row(std::string_view serial, std::int64_t time, std::int64_t distance,
-                              Rng& format) {
+                              Rng& format, const PlainLineText& plain) {
     SourceOutput& out = output(Source::step_trainer);
     const FileStyle& style = out.style;
     const LinePlan plan = plan_line(format, 3, {0, 1, 2}, options_.bad_line_rate);
+    if (!plan.quirky && plan.damage == Damage::none &&
+        plain.step_middle.size() + 128 < kMaxPlainLine) {
+      char line[kMaxPlainLine];
+      char* end = copy_text(line, plain.step_head);
+      end = std::to_chars(end, end + 20, time).ptr;
+      if (style.float_epochs) end = std::copy_n(".0", 2, end);
+      end = std::to_chars(copy_text(end, plain.step_middle), end + 128, distance).ptr;
+      out.text.append(line, end_line(end, style.crlf));
+      ++out.rows;
+      return;
+    }
     write_line(line_, plan, style.spaced, format, kStepTrainerKeys, kStepTrainerKinds,
                [&](JsonLine& line, std::size_t field) {
                  line.key(kStepTrainerKeys[field]);
@@ -867,6 +955,7 @@ class BlockGenerator {
   void write_session(const Session& session, std::string_view user, std::string_view serial,
                      bool has_device, Rng& values, Rng& format) {
     MotionSimulator motion(session.motion, values);
+    const PlainLineText plain = plain_line_text(user, serial);
     std::int64_t time = session.start_ms;
     const std::int64_t jitter = session.interval_ms / 10;
     for (std::int64_t i = 0; i < session.readings; ++i) {
@@ -880,11 +969,11 @@ class BlockGenerator {
       const bool phone_side = loss >= kStepOnlyRate;
       const bool device_side =
           has_device && !(loss >= kStepOnlyRate && loss < kStepOnlyRate + kAccelOnlyRate);
-      if (device_side) write_step_trainer_row(serial, time, reading.distance_cm, format);
+      if (device_side) write_step_trainer_row(serial, time, reading.distance_cm, format, plain);
       if (phone_side) {
-        write_accelerometer_row(user, time, reading.accel_milli_g, format);
+        write_accelerometer_row(user, time, reading.accel_milli_g, format, plain);
         if (values.chance(kDuplicateTimestampRate)) {
-          write_accelerometer_row(user, time, motion.resample_accel(), format);
+          write_accelerometer_row(user, time, motion.resample_accel(), format, plain);
         }
       }
       if ((i & 1023) == 1023) spill_large_buffers();
@@ -1041,8 +1130,8 @@ std::int64_t resolve_readings_per_customer(const GenerateOptions& options) {
   // Bytes grow linearly with the mean readings per device: measure the intercept and slope on a
   // deterministic sample of customers spread over the whole index range (email lengths grow with
   // the index), then solve for the target.
-  constexpr std::int64_t kProbeReadings = 200;
-  const std::int64_t samples = std::min<std::int64_t>(options.customers, 512);
+  constexpr std::int64_t kProbeReadings = 64;
+  const std::int64_t samples = std::min<std::int64_t>(options.customers, 2048);
   const auto probe_bytes = [&](std::int64_t mean_readings) {
     std::array<FileStyle, 3> styles{};
     BlockGenerator generator(options, mean_readings, styles, {nullptr, nullptr, nullptr});

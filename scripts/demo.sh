@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job on a built-in default: installs the dependencies, builds, generates demo landing data
+# (deterministic, seed 42) and runs the STEDI pipeline on it with 2 ranks. Outputs land in demo/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh
+ranks="${RANKS:-2}"
+mpirun=(mpirun --allow-run-as-root --oversubscribe -np "$ranks")
+rm -rf demo
+"${mpirun[@]}" build/mpilake generate --out demo/landing --customers "${CUSTOMERS:-2000}" \
+  --readings-per-customer 200 --seed 42 --bad-line-rate 0.001
+"${mpirun[@]}" build/mpilake run --landing demo/landing --out demo/out --rules privacy
+echo
+build/mpilake inspect demo/out/machine_learning_curated.h5 --rows 3
