@@ -49,7 +49,12 @@ std::size_t LineReader::read_more(std::size_t keep_from) {
   }
   const std::int64_t remaining = file_size_ - next_read_;
   if (remaining <= 0) return 0;
-  const std::size_t want = static_cast<std::size_t>(std::min<std::int64_t>(remaining, static_cast<std::int64_t>(chunk_bytes_)));
+  // Inside the range read whole chunks; past its end only the last line's tail is needed, so read
+  // small steps rather than pulling in the next rank's data.
+  constexpr std::int64_t kTailStep = 4096;
+  const std::int64_t budget = next_read_ < end_ ? end_ - next_read_ : kTailStep;
+  const std::size_t want = static_cast<std::size_t>(
+      std::min({remaining, static_cast<std::int64_t>(chunk_bytes_), std::max<std::int64_t>(budget, 1)}));
   if (buffer_.size() < filled_ + want + padding_) buffer_.resize(std::max(buffer_.size() * 2, filled_ + want + padding_));
   std::size_t got = 0;
   while (got < want) {

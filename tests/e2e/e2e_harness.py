@@ -290,9 +290,71 @@ def check_h5dump(failures, path, label):
     return True
 
 
-def check_summary_sources(failures, summary, label, expected=None):
+def reference_quarantine(landing):
+    """{(source, file basename, byte offset of the line start in the file):
+    (reason, line)} for every line the reference quarantines (a BOM belongs
+    to the first line, which starts at offset 0)."""
+    out = {}
+    for source in ref.SOURCES:
+        for path in ref.source_files(landing, source):
+            with open(path, "rb") as f:
+                data = f.read()
+            pos = 0
+            for piece in data.split(b"\n"):
+                line = piece[3:] if pos == 0 and piece.startswith(b"\xef\xbb\xbf") else piece
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                if not ref.is_blank(line):
+                    try:
+                        ref.parse_line(source, line)
+                    except ref.BadLine as exc:
+                        out[(source, os.path.basename(path), pos)] = (str(exc), line)
+                pos += len(piece) + 1
+    return out
+
+
+def explain_quarantine_diff(landing, out, limit=6):
+    """Best-effort diagnostic (the quarantine record's format is not part of
+    the contract): lines quarantined by only one side, from OUT/quarantine.jsonl
+    records with source / file / byte_offset / reason."""
+    path = os.path.join(out, "quarantine.jsonl")
+    if not os.path.isfile(path):
+        return "    (no OUT/quarantine.jsonl to compare line by line)"
+    prog = {}
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            for text in f:
+                if text.strip():
+                    d = json.loads(text)
+                    prog[(d["source"], os.path.basename(d["file"]), int(d["byte_offset"]))] = d.get("reason", "")
+    except (ValueError, KeyError, TypeError) as exc:
+        return "    (quarantine.jsonl not in the expected shape: %s)" % exc
+    mine = reference_quarantine(landing)
+    lines = []
+    ref_only = sorted(set(mine) - set(prog))
+    prog_only = sorted(set(prog) - set(mine))
+    # Offsets of a BOM file's first line may be counted after the BOM: pair them up.
+    for key in list(ref_only):
+        alt = (key[0], key[1], 3)
+        if key[2] == 0 and alt in prog_only:
+            ref_only.remove(key)
+            prog_only.remove(alt)
+    for key in ref_only[:limit]:
+        reason, line = mine[key]
+        lines.append("    reference quarantines, program accepts: %s %s @%d (%s): %s"
+                     % (key[0], key[1], key[2], reason, line[:220].decode("utf-8", "replace")))
+    for key in prog_only[:limit]:
+        lines.append("    program quarantines, reference accepts: %s %s @%d (%s)"
+                     % (key[0], key[1], key[2], prog[key]))
+    if len(ref_only) > limit or len(prog_only) > limit:
+        lines.append("    ... %d + %d lines in all" % (len(ref_only), len(prog_only)))
+    return "\n".join(lines) if lines else "    (quarantine.jsonl agrees with the reference line by line)"
+
+
+def check_summary_sources(failures, summary, label, expected=None, explain=None):
     """lines == accepted + quarantined per source; optionally equal to
-    expected {source: (accepted, quarantined, lines)}."""
+    expected {source: (accepted, quarantined, lines)}. explain: callable
+    returning extra diagnostic text, shown once per failing check call."""
     sources = summary.get("sources") if isinstance(summary, dict) else None
     if not isinstance(sources, dict):
         failures.add("%s: summary.json has no 'sources' object" % label)
@@ -311,9 +373,12 @@ def check_summary_sources(failures, summary, label, expected=None):
             accepted, quarantined, lines = expected[source]
             got = (entry["accepted"], entry["quarantined"], entry["lines"])
             if got != (accepted, quarantined, lines):
-                failures.add("%s: summary.json sources.%s accepted/quarantined/lines = %d/%d/%d, "
-                             "reference %d/%d/%d" % ((label, source) + got
-                                                     + (accepted, quarantined, lines)))
+                msg = ("%s: summary.json sources.%s accepted/quarantined/lines = %d/%d/%d, "
+                       "reference %d/%d/%d" % ((label, source) + got + (accepted, quarantined, lines)))
+                if explain is not None:
+                    msg += "\n" + explain()
+                    explain = None
+                failures.add(msg)
 
 
 def check_summary_zones(failures, summary, label, expected_counts):

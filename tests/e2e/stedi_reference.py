@@ -73,6 +73,20 @@ class BadLine(Exception):
     """A line that must be quarantined; the message is the reason."""
 
 
+class _JsonObject(dict):
+    """A parsed JSON object that remembers which keys occurred more than once."""
+    duplicate_keys = frozenset()
+
+
+def _object_hook(pairs):
+    obj = _JsonObject(pairs)
+    seen, dups = set(), set()
+    for key, _ in pairs:
+        (dups if key in seen else seen).add(key)
+    obj.duplicate_keys = frozenset(dups)
+    return obj
+
+
 # ---------------------------------------------------------------------------
 # Field conversion
 # ---------------------------------------------------------------------------
@@ -116,7 +130,13 @@ def convert_float(value):
     if isinstance(value, bool):
         raise BadLine("bool for float64")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            result = float(value)
+        except OverflowError:
+            raise BadLine("number out of float64 range")
+        if not math.isfinite(result):  # e.g. 1e400: Python's json gives inf
+            raise BadLine("number out of float64 range")
+        return result
     raise BadLine("wrong type for float64")
 
 
@@ -127,10 +147,16 @@ def convert_str(value, accept_int=False):
     if isinstance(value, bool):
         raise BadLine("bool for string")
     if accept_int and isinstance(value, int):
+        if value < INT64_MIN or value > INT64_MAX:
+            raise BadLine("phone integer out of int64 range")
         return str(value)
     if isinstance(value, str):
         if "\x00" in value:
             raise BadLine("NUL in string")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate escape such as "\ud800"
+            raise BadLine("string is not valid Unicode")
         return value
     raise BadLine("wrong type for string")
 
@@ -139,10 +165,19 @@ def convert_record(source, obj):
     """JSON object -> row tuple in contract order (None = NULL)."""
     if not isinstance(obj, dict):
         raise BadLine("not a JSON object")
+    # Not in DESIGN.md; decided: a known field given twice is ambiguous -> quarantine
+    # (timestamp and timeStamp together count as the same field given twice).
+    for name, _ in SOURCE_COLUMNS[source]:
+        if name in getattr(obj, "duplicate_keys", ()):
+            raise BadLine("duplicate key " + name)
+    if source == "accelerometer" and "timestamp" in obj and "timeStamp" in obj:
+        raise BadLine("both timestamp and timeStamp")
+    if source == "accelerometer" and "timeStamp" in getattr(obj, "duplicate_keys", ()):
+        raise BadLine("duplicate key timeStamp")
     row = []
     for name, kind in SOURCE_COLUMNS[source]:
         raw = obj.get(name)
-        if source == "accelerometer" and name == "timestamp" and raw is None:
+        if source == "accelerometer" and name == "timestamp" and name not in obj:
             raw = obj.get("timeStamp")  # older dumps spell it timeStamp
         if kind == "int":
             value = convert_int(raw)
@@ -165,7 +200,7 @@ def parse_line(source, line_bytes):
     except UnicodeDecodeError:
         raise BadLine("invalid UTF-8")
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_object_hook)
     except (ValueError, RecursionError) as exc:
         raise BadLine("invalid JSON: %s" % exc)
     return convert_record(source, obj)

@@ -349,7 +349,34 @@ def make_rows(rng):
     return {"customer": customers, "accelerometer": accel, "step_trainer": steps}
 
 
-def write_landing(rng, landing, rows):
+def edge_case_lines(rng, source, rows):
+    """Opt-in (--edge-cases) lines beyond the brief's list of messiness.
+    -> (broken [(bytes, kind)], accepted [(bytes, row)])."""
+    row = rng.choice(rows)
+    good = PAIRS[source](rng, row, False)
+    broken = [
+        (encode_record(rng, good + [("junk", "tru")], extras=False), "invalid literal in an unknown key"),
+        (encode_record(rng, good + [("junk", "[1,,2]")], extras=False), "invalid array in an unknown key"),
+        (encode_record(rng, good + [("junk", '{"a" 1}')], extras=False), "invalid object in an unknown key"),
+        (encode_record(rng, good + [("junk", "01")], extras=False), "leading zero in an unknown key"),
+        (encode_record(rng, _replace(good, STRING_FIELD[source], '"lone \\ud800 surrogate"'), extras=False),
+         "lone surrogate escape"),
+    ]
+    first_key, first_val = good[0]
+    broken.append((encode_record(rng, good + [(first_key, first_val)], extras=False), "duplicate known key"))
+    accepted = []
+    if source == "accelerometer":
+        ts_text = dict(good).get("timestamp") or dict(good).get("timeStamp")
+        both = [(k, v) for k, v in good if k not in ("timestamp", "timeStamp")]
+        both += [("timestamp", ts_text), ("timeStamp", ts_text)]
+        broken.append((encode_record(rng, both, extras=False), "both timestamp and timeStamp"))
+        big = (row[0], row[1], 1e30, row[3], row[4])
+        pairs = _replace(PAIRS[source](rng, big, False), "x", "1" + "0" * 30)
+        accepted.append((encode_record(rng, pairs, extras=False), big))  # JSON integer -> float64
+    return broken, accepted
+
+
+def write_landing(rng, landing, rows, edge_cases=False):
     """Writes the files; returns expected {source: (sorted rows, quarantined, lines)}."""
     expected = {}
     file_specs = []
@@ -360,6 +387,11 @@ def write_landing(rng, landing, rows):
         lines += [lines[i] for i in dup_idx]
         accepted = list(rows[source]) + [rows[source][i] for i in dup_idx]
         broken = broken_lines(rng, source, rows[source])
+        if edge_cases:
+            more_broken, more_accepted = edge_case_lines(rng, source, rows[source])
+            broken += more_broken
+            lines += [(b, None) for b, _ in more_accepted]
+            accepted += [r for _, r in more_accepted]
         lines += broken
         order = list(range(len(lines)))
         rng.shuffle(order)
@@ -402,7 +434,7 @@ def write_landing(rng, landing, rows):
     return expected
 
 
-def generate(seed, landing, max_tries=50):
+def generate(seed, landing, max_tries=50, edge_cases=False):
     """Writes a landing set for `seed`; returns the generator's expectation."""
     rng = __import__("random").Random(seed)
     for attempt in range(max_tries):
@@ -419,7 +451,7 @@ def generate(seed, landing, max_tries=50):
                 and len(zones["privacy"]["step_trainer_trusted"])
                 != len(zones["serial"]["step_trainer_trusted"]))
         if good:
-            return write_landing(rng, landing, rows), attempt
+            return write_landing(rng, landing, rows, edge_cases), attempt
     raise RuntimeError("seed %d: no data set with non-empty, distinct zones in %d tries"
                        % (seed, max_tries))
 
@@ -454,6 +486,10 @@ def main(argv):
     ap.add_argument("--generate-only", metavar="DIR",
                     help="write the landing set(s) to DIR/seed-N and exit")
     ap.add_argument("--keep", action="store_true", help="keep temp dirs even on success")
+    ap.add_argument("--edge-cases", action="store_true",
+                    help="also write lines beyond the brief's list: invalid JSON inside unknown "
+                         "keys, lone surrogates, duplicate known keys, timestamp+timeStamp, "
+                         "a float64 field given as a 31-digit JSON integer")
     args = ap.parse_args(argv)
 
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -463,7 +499,7 @@ def main(argv):
     if args.generate_only:
         for seed in seeds:
             landing = os.path.join(args.generate_only, "seed-%d" % seed)
-            generated, attempt = generate(seed, landing)
+            generated, attempt = generate(seed, landing, edge_cases=args.edge_cases)
             parsed = ref.parse_landing(landing, keep_rejects=True)
             problems = self_check(seed, landing, generated, parsed)
             print("seed %d -> %s (attempt %d): %s" % (seed, landing, attempt, " ".join(
@@ -494,7 +530,7 @@ def main(argv):
         tmp = tempfile.mkdtemp(prefix="mpilake-e2e-random-%d-" % seed)
         landing = os.path.join(tmp, "landing")
         seed_failures_before = len(failures)
-        generated, _ = generate(seed, landing)
+        generated, _ = generate(seed, landing, edge_cases=args.edge_cases)
         parsed = ref.parse_landing(landing, keep_rejects=True)
         for p in self_check(seed, landing, generated, parsed):
             failures.add("test bug: " + p)
@@ -520,7 +556,8 @@ def main(argv):
                     h.check_zone_contract(failures, os.path.join(out, zone + ".h5"), zone, rules, label)
                 try:
                     summary = h.read_summary(out)
-                    h.check_summary_sources(failures, summary, label, expected_sources)
+                    h.check_summary_sources(failures, summary, label, expected_sources,
+                                            explain=lambda: h.explain_quarantine_diff(landing, out) if ranks == ranks_list[0] else "    (see the first rank count)")
                     h.check_summary_zones(failures, summary, label, counts)
                 except (OSError, ValueError) as exc:
                     failures.add("%s: summary.json unreadable: %s" % (label, exc))

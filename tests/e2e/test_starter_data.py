@@ -80,7 +80,8 @@ def run_dataset(args, failures, data_name, landing, using_published, ranks_list,
                 h.check_h5dump(failures, os.path.join(out, "machine_learning_curated.h5"), label)
                 try:
                     summary = h.read_summary(out)
-                    h.check_summary_sources(failures, summary, label, expected_sources)
+                    h.check_summary_sources(failures, summary, label, expected_sources,
+                                            explain=lambda: h.explain_quarantine_diff(landing, out))
                     h.check_summary_zones(failures, summary, label, ref_counts)
                 except (OSError, ValueError) as exc:
                     failures.add("%s: summary.json unreadable: %s" % (label, exc))

@@ -100,6 +100,20 @@ TEST_F(LineReaderTest, EveryThreeWaySplitReadsEachLineExactlyOnce) {
     }
 }
 
+TEST_F(LineReaderTest, ARankReadsOnlyItsRangeAndTheTailOfItsLastLine) {
+  std::string content;
+  while (content.size() < (1u << 20)) content += "{\"sensorReadingTime\":1655564444103,\"serialNumber\":\"abc\"}\n";
+  write(content);
+  const auto size = static_cast<std::int64_t>(content.size());
+  for (std::int64_t end : {std::int64_t{100}, std::int64_t{300000}}) {
+    LineReader reader(path_.string(), size, 0, end, std::size_t{4} << 20, 8);
+    std::vector<Line> batch;
+    while (reader.next(batch)) {
+    }
+    EXPECT_LE(reader.bytes_read(), end + 4096) << "range [0, " << end << ") of a " << size << "-byte file";
+  }
+}
+
 TEST(SplitByteRange, RangesTileTheSourceWithoutGapsOrOverlap) {
   SourceFiles source{"s", {{"a", 10}, {"b", 0}, {"c", 7}, {"d", 1}}};
   for (int parts = 1; parts <= 7; ++parts) {

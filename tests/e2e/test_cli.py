@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""The command line as a user meets it: help texts, one clear error line and a non-zero exit for a
+wrong flag, a missing landing folder, an unknown rule set or an output folder that already holds
+zones (with nothing written), --overwrite replacing zones, and `inspect` on a written zone."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+FAILURES = []
+
+
+def check(condition, message):
+    if not condition:
+        FAILURES.append(message)
+        print("FAIL:", message)
+
+
+def write_landing(root):
+    rows = {
+        "customer": ['{"customerName":"A B","email":"a@test.com","serialNumber":"s1","shareWithResearchAsOfDate":10}'],
+        "accelerometer": ['{"user":"a@test.com","timestamp":20,"x":1,"y":2,"z":3}'],
+        "step_trainer": ['{"sensorReadingTime":20,"serialNumber":"s1","distanceFromObject":5}'],
+    }
+    for source, lines in rows.items():
+        os.makedirs(os.path.join(root, source))
+        with open(os.path.join(root, source, source + "-1.json"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mpilake", required=True)
+    parser.add_argument("--mpiexec", required=True)
+    args = parser.parse_args()
+    mpirun = [args.mpiexec, "--allow-run-as-root", "--oversubscribe", "-n", "2", args.mpilake]
+
+    def run(*extra):
+        return subprocess.run(mpirun + list(extra), capture_output=True, text=True, timeout=120)
+
+    def error_lines(result):
+        return [l for l in result.stderr.splitlines() if l.startswith("mpilake: error")]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        landing = os.path.join(tmp, "landing")
+        out = os.path.join(tmp, "out")
+        write_landing(landing)
+
+        for command in ([], ["run"], ["generate"], ["inspect"]):
+            result = run(*(command + ["--help"]))
+            check(result.returncode == 0 and "usage" in result.stdout, f"{command} --help prints usage and exits 0")
+        result = run("run", "--help")
+        check("--rules" in result.stdout and "privacy" in result.stdout, "run --help lists --rules")
+
+        result = run("run", "--landing", landing, "--out", out, "--no-such-flag")
+        check(result.returncode != 0, "wrong flag exits non-zero")
+        check(len(error_lines(result)) == 1 and "no-such-flag" in error_lines(result)[0],
+              f"wrong flag gives one clear line, got {result.stderr!r}")
+        check(not os.path.exists(out), "wrong flag writes nothing")
+
+        result = run("run", "--landing", os.path.join(tmp, "missing"), "--out", out)
+        check(result.returncode != 0, "missing landing exits non-zero")
+        check(len(error_lines(result)) == 1 and "missing" in error_lines(result)[0],
+              f"missing landing gives one clear line, got {result.stderr!r}")
+        check(not os.path.exists(out), "missing landing writes nothing")
+
+        result = run("run", "--landing", landing, "--out", out, "--rules", "nonsense")
+        check(result.returncode != 0 and len(error_lines(result)) == 1, "unknown rules: one line, non-zero")
+
+        result = run("run", "--landing", landing, "--out", out, "--quiet")
+        check(result.returncode == 0, f"first run succeeds: {result.stderr}")
+        zone = os.path.join(out, "machine_learning_curated.h5")
+        check(os.path.exists(zone), "first run writes the ML zone")
+        before = os.stat(zone).st_mtime_ns if os.path.exists(zone) else None
+
+        result = run("run", "--landing", landing, "--out", out)
+        check(result.returncode != 0, "existing zones without --overwrite exit non-zero")
+        check(len(error_lines(result)) == 1 and "--overwrite" in error_lines(result)[0],
+              f"existing zones: one line naming --overwrite, got {result.stderr!r}")
+        check(os.path.exists(zone) and os.stat(zone).st_mtime_ns == before, "refused run leaves zones untouched")
+
+        result = run("run", "--landing", landing, "--out", out, "--overwrite", "--rules", "serial")
+        check(result.returncode == 0, f"--overwrite run succeeds: {result.stderr}")
+        with open(os.path.join(out, "summary.json")) as f:
+            summary = json.load(f)
+        check(summary["rules"] == "serial", "--overwrite replaced the summary")
+        check(summary["zones"]["machine_learning_curated"]["rows"] == 1, "one ML row in the tiny landing set")
+        check(not [n for n in os.listdir(out) if n.endswith(".tmp")], "no temporary files left")
+
+        result = subprocess.run([args.mpilake, "inspect", zone], capture_output=True, text=True, timeout=60)
+        check(result.returncode == 0, f"inspect exits 0: {result.stderr}")
+        for text in ("rules = serial", "rows = 1", "sensorReadingTime  int64", "serialNumber  string", "a@test.com"):
+            check(text in result.stdout, f"inspect shows {text!r}")
+        result = subprocess.run([args.mpilake, "inspect", os.path.join(tmp, "nope.h5")], capture_output=True, text=True)
+        check(result.returncode != 0 and "nope.h5" in result.stderr, "inspect of a missing file: clear error")
+
+    if FAILURES:
+        print(f"test_cli: FAILED ({len(FAILURES)} problems)")
+        return 1
+    print("test_cli: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
