@@ -2,7 +2,9 @@
 
 namespace mpilake {
 
-void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void silence_hdf5_errors() {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
 
 namespace {
 herr_t keep_innermost(unsigned n, const H5E_error2_t* error, void* client) {

@@ -82,7 +82,10 @@ std::string attribute_text(const AttributeValue& value) {
           std::string text = "[";
           for (std::size_t i = 0; i < v.size(); ++i) {
             if (i > 0) text += ", ";
-            if constexpr (std::is_same_v<T, std::vector<std::string>>) text += v[i]; else text += std::to_string(v[i]);
+            if constexpr (std::is_same_v<T, std::vector<std::string>>)
+              text += v[i];
+            else
+              text += std::to_string(v[i]);
           }
           return text + "]";
         }
@@ -120,7 +123,10 @@ ZoneFile read_zone(const std::filesystem::path& path, std::int64_t max_rows) {
     switch (H5Tget_class(type.get())) {
       case H5T_INTEGER: info.type = ColumnType::Int64; break;
       case H5T_FLOAT: info.type = ColumnType::Float64; break;
-      case H5T_STRING: info.type = ColumnType::String; info.string_width = H5Tget_size(type.get()); break;
+      case H5T_STRING:
+        info.type = ColumnType::String;
+        info.string_width = H5Tget_size(type.get());
+        break;
       default: throw H5Error(what + ": unsupported type");
     }
     if (H5Aexists(dataset.get(), "null_value") > 0) {
@@ -166,9 +172,9 @@ ZoneFile read_zone(const std::filesystem::path& path, std::int64_t max_rows) {
         const std::size_t width = zone.columns[c].string_width;
         H5Handle type(H5Dget_type(datasets[c].get()), H5Tclose, what);
         std::string packed(width * count, '\0');
-        check_h5(H5Dread(datasets[c].get(), type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT,
-                         packed.data()),
-                 what + ": read");
+        check_h5(
+            H5Dread(datasets[c].get(), type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT, packed.data()),
+            what + ": read");
         auto& values = zone.table.strings(c);
         for (hsize_t r = 0; r < count; ++r) {
           std::string_view value(packed.data() + r * width, width);

@@ -27,21 +27,29 @@ void write_attribute(hid_t object, const Attribute& attribute) {
         using T = std::decay_t<decltype(value)>;
         if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, std::vector<std::int64_t>>) {
           std::vector<std::int64_t> values;
-          if constexpr (std::is_same_v<T, std::int64_t>) values = {value}; else values = value;
+          if constexpr (std::is_same_v<T, std::int64_t>)
+            values = {value};
+          else
+            values = value;
           const hsize_t count = values.size();
           H5Handle space(std::is_same_v<T, std::int64_t> ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &count, nullptr),
                          H5Sclose, what);
-          H5Handle attr(H5Acreate2(object, attribute.name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                        H5Aclose, "create " + what);
+          H5Handle attr(
+              H5Acreate2(object, attribute.name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose, "create " + what);
           if (!values.empty()) check_h5(H5Awrite(attr.get(), H5T_NATIVE_INT64, values.data()), "write " + what);
           attr.close("close " + what);
         } else {
           std::vector<std::string> values;
-          if constexpr (std::is_same_v<T, std::string>) values = {value}; else values = value;
+          if constexpr (std::is_same_v<T, std::string>)
+            values = {value};
+          else
+            values = value;
           std::size_t width = 1;
           for (const auto& v : values) width = std::max(width, v.size());
           std::string packed(values.size() * width, '\0');
-          for (std::size_t i = 0; i < values.size(); ++i) std::memcpy(packed.data() + i * width, values[i].data(), values[i].size());
+          for (std::size_t i = 0; i < values.size(); ++i)
+            std::memcpy(packed.data() + i * width, values[i].data(), values[i].size());
           H5Handle type = fixed_string_type(width);
           const hsize_t count = values.size();
           H5Handle space(std::is_same_v<T, std::string> ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &count, nullptr),
@@ -96,7 +104,8 @@ ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, 
         break;
       case ColumnType::String: {
         const StringColumn& strings = rows.strings(c);
-        width = static_cast<std::size_t>(std::max<std::int64_t>(1, comm.allreduce_max(static_cast<std::int64_t>(strings.max_length()))));
+        width = static_cast<std::size_t>(
+            std::max<std::int64_t>(1, comm.allreduce_max(static_cast<std::int64_t>(strings.max_length()))));
         type = fixed_string_type(width);
         packed_strings.assign(strings.size() * width, '\0');
         for (std::size_t r = 0; r < strings.size(); ++r) {
@@ -111,9 +120,9 @@ ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, 
 
     const hsize_t file_dims = static_cast<hsize_t>(total);
     H5Handle file_space(H5Screate_simple(1, &file_dims, nullptr), H5Sclose, what);
-    H5Handle dataset(H5Dcreate2(file.get(), spec.name.c_str(), type.get(), file_space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                                H5P_DEFAULT),
-                     H5Dclose, what + ": create dataset");
+    H5Handle dataset(
+        H5Dcreate2(file.get(), spec.name.c_str(), type.get(), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+        H5Dclose, what + ": create dataset");
     if (total > 0) {
       // Every rank takes part in the collective write; a rank without rows selects nothing.
       const hsize_t local_dims = static_cast<hsize_t>(local_rows);

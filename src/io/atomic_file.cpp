@@ -16,11 +16,13 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
   const int saved_errno = errno;
   if (std::fclose(file) != 0 || !written) {
     std::filesystem::remove(temporary);
-    throw std::runtime_error("cannot write " + temporary.string() + ": " + std::strerror(written ? errno : saved_errno));
+    throw std::runtime_error("cannot write " + temporary.string() + ": " +
+                             std::strerror(written ? errno : saved_errno));
   }
   std::error_code ec;
   std::filesystem::rename(temporary, path, ec);
-  if (ec) throw std::runtime_error("cannot rename " + temporary.string() + " to " + path.string() + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot rename " + temporary.string() + " to " + path.string() + ": " + ec.message());
 }
 
 }  // namespace mpilake

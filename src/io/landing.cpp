@@ -24,7 +24,7 @@ struct Listing {
   std::vector<std::vector<std::pair<std::string, std::int64_t>>> files;
   template <class Archive>
   void serialize(Archive& archive, unsigned /*version*/) {
-    archive & error & files;
+    archive& error& files;
   }
 };
 
@@ -89,9 +89,7 @@ std::vector<SourceFiles> discover_landing(const Comm& comm, const std::filesyste
 std::vector<FileSegment> split_byte_range(const SourceFiles& source, int part, int parts) {
   const std::int64_t total = source.total_bytes();
   // 128-bit products so that huge sources times many ranks cannot overflow.
-  const auto boundary = [&](int p) {
-    return static_cast<std::int64_t>(static_cast<__int128>(total) * p / parts);
-  };
+  const auto boundary = [&](int p) { return static_cast<std::int64_t>(static_cast<__int128>(total) * p / parts); };
   const std::int64_t range_begin = boundary(part);
   const std::int64_t range_end = boundary(part + 1);
   std::vector<FileSegment> segments;

@@ -55,10 +55,12 @@ std::size_t LineReader::read_more(std::size_t keep_from) {
   const std::int64_t budget = next_read_ < end_ ? end_ - next_read_ : kTailStep;
   const std::size_t want = static_cast<std::size_t>(
       std::min({remaining, static_cast<std::int64_t>(chunk_bytes_), std::max<std::int64_t>(budget, 1)}));
-  if (buffer_.size() < filled_ + want + padding_) buffer_.resize(std::max(buffer_.size() * 2, filled_ + want + padding_));
+  if (buffer_.size() < filled_ + want + padding_)
+    buffer_.resize(std::max(buffer_.size() * 2, filled_ + want + padding_));
   std::size_t got = 0;
   while (got < want) {
-    const ssize_t n = ::pread(fd_, buffer_.data() + filled_ + got, want - got, next_read_ + static_cast<std::int64_t>(got));
+    const ssize_t n =
+        ::pread(fd_, buffer_.data() + filled_ + got, want - got, next_read_ + static_cast<std::int64_t>(got));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw InputError("cannot read '" + path_ + "': " + std::strerror(errno));

@@ -49,6 +49,42 @@ std::string simdjson_reason(simdjson::error_code error) {
   return std::string("invalid JSON (") + simdjson::error_message(error) + ")";
 }
 
+// On-Demand skips values it is not asked for without checking them, so an unknown key's value is
+// walked here: a line with broken JSON anywhere is quarantined, not accepted.
+simdjson::error_code validate_value(od::value value) {
+  od::json_type type;
+  if (auto error = value.type().get(type)) return error;
+  switch (type) {
+    case od::json_type::object: {
+      od::object object;
+      if (auto error = value.get_object().get(object)) return error;
+      for (auto field_result : object) {
+        od::field field;
+        if (auto error = std::move(field_result).get(field)) return error;
+        std::string_view key;
+        if (auto error = field.unescaped_key().get(key)) return error;
+        if (auto error = validate_value(field.value())) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array array;
+      if (auto error = value.get_array().get(array)) return error;
+      for (auto element : array) {
+        od::value item;
+        if (auto error = std::move(element).get(item)) return error;
+        if (auto error = validate_value(item)) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: return value.get_double().error();
+    case od::json_type::string: return value.get_string().error();
+    case od::json_type::boolean: return value.get_bool().error();
+    case od::json_type::null: return value.is_null() ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
 }  // namespace
 
 RecordParser::RecordParser(RecordSchema schema) : schema_(std::move(schema)), slots_(schema_.fields.size()) {}
@@ -72,7 +108,8 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
     return false;
   }
   const auto wrong_type = [&](std::string_view expected) {
-    reason = "field '" + field.name + "' is " + std::string(json_type_name(type)) + ", expected " + std::string(expected);
+    reason =
+        "field '" + field.name + "' is " + std::string(json_type_name(type)) + ", expected " + std::string(expected);
     return false;
   };
   if (type == od::json_type::null) {
@@ -93,7 +130,8 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
       if (type != od::json_type::number) return wrong_type("an integer");
       od::number number;
       if (auto error = value.get_number().get(number))
-        return (reason = "field '" + field.name + "' is a number out of range (" + simdjson::error_message(error) + ")"),
+        return (reason =
+                    "field '" + field.name + "' is a number out of range (" + simdjson::error_message(error) + ")"),
                false;
       if (number.is_int64()) {
         slot.int_value = number.get_int64();
@@ -107,11 +145,11 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
     }
     case ColumnType::Float64: {
       if (type != od::json_type::number) return wrong_type("a number");
-      od::number number;
-      if (auto error = value.get_number().get(number))
-        return (reason = "field '" + field.name + "' is a number out of range (" + simdjson::error_message(error) + ")"),
+      // get_double also reads integers beyond 64 bits (1e30 written out), which get_number refuses.
+      if (auto error = value.get_double().get(slot.float_value))
+        return (reason =
+                    "field '" + field.name + "' is a number out of range (" + simdjson::error_message(error) + ")"),
                false;
-      slot.float_value = number.as_double();
       slot.is_null = false;
       return true;
     }
@@ -119,16 +157,14 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
       if (type == od::json_type::number && field.accepts_number) {
         od::number number;
         if (auto error = value.get_number().get(number))
-          return (reason = "field '" + field.name + "' is a number out of range (" + simdjson::error_message(error) + ")"),
+          return (reason =
+                      "field '" + field.name + "' is a number out of range (" + simdjson::error_message(error) + ")"),
                  false;
         std::int64_t integer = 0;
         if (number.is_int64()) {
           integer = number.get_int64();
         } else if (number.is_uint64()) {
-          slot.number_text = std::to_string(number.get_uint64());
-          slot.string_value = slot.number_text;
-          slot.is_null = false;
-          return true;
+          return (reason = "field '" + field.name + "' is an integer out of the int64 range"), false;
         } else if (!integral_double_to_int64(number.get_double(), integer)) {
           return (reason = "field '" + field.name + "' is a number that is not an integer"), false;
         }
@@ -184,7 +220,13 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
       return LineOutcome::Rejected;
     }
     const int index = field_for_key(key);
-    if (index < 0) continue;  // unknown extra key: ignored (its value is skipped by On-Demand)
+    if (index < 0) {  // unknown extra key: ignored, but it must still be valid JSON
+      if (auto error = validate_value(field.value())) {
+        reason = simdjson_reason(error);
+        return LineOutcome::Rejected;
+      }
+      continue;
+    }
     Slot& slot = slots_[static_cast<std::size_t>(index)];
     if (slot.seen) {
       reason = "duplicate key for field '" + schema_.fields[static_cast<std::size_t>(index)].name + "'";

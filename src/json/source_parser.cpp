@@ -26,7 +26,8 @@ Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& pa
   std::string reason;
   for (const FileSegment& segment : split_byte_range(source, comm.rank(), comm.size())) {
     const LandingFile& file = source.files[segment.file_index];
-    LineReader reader(file.path, file.bytes, segment.begin, segment.end, options.chunk_bytes, simdjson::SIMDJSON_PADDING);
+    LineReader reader(file.path, file.bytes, segment.begin, segment.end, options.chunk_bytes,
+                      simdjson::SIMDJSON_PADDING);
     while (reader.next(lines)) {
       for (const Line& line : lines) {
         const char* text = reader.data() + line.start;

@@ -19,7 +19,9 @@ Comm::Comm(MPI_Comm comm) : comm_(comm) {
   check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
 }
 
-void Comm::barrier() const { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+void Comm::barrier() const {
+  check_mpi(MPI_Barrier(comm_), "MPI_Barrier");
+}
 
 std::int64_t Comm::allreduce_sum(std::int64_t value) const {
   std::int64_t result = 0;
@@ -41,9 +43,10 @@ double Comm::allreduce_max(double value) const {
 
 std::vector<std::int64_t> Comm::allreduce_sum(const std::vector<std::int64_t>& values) const {
   std::vector<std::int64_t> result(values.size());
-  check_mpi(MPI_Allreduce(values.data(), result.data(), checked_int(static_cast<std::int64_t>(values.size()), "allreduce"),
-                          MPI_INT64_T, MPI_SUM, comm_),
-            "MPI_Allreduce(sum vector)");
+  check_mpi(
+      MPI_Allreduce(values.data(), result.data(), checked_int(static_cast<std::int64_t>(values.size()), "allreduce"),
+                    MPI_INT64_T, MPI_SUM, comm_),
+      "MPI_Allreduce(sum vector)");
   return result;
 }
 
@@ -72,9 +75,9 @@ std::vector<std::string> Comm::gather_to_root(const std::string& value) const {
     total += lengths[i];
   }
   std::string all(static_cast<std::size_t>(total), '\0');
-  check_mpi(MPI_Gatherv(value.data(), length, MPI_CHAR, all.data(), lengths.data(), displacements.data(), MPI_CHAR, 0,
-                        comm_),
-            "MPI_Gatherv");
+  check_mpi(
+      MPI_Gatherv(value.data(), length, MPI_CHAR, all.data(), lengths.data(), displacements.data(), MPI_CHAR, 0, comm_),
+      "MPI_Gatherv");
   std::vector<std::string> result;
   for (std::size_t i = 0; i < lengths.size(); ++i)
     result.push_back(all.substr(static_cast<std::size_t>(displacements[i]), static_cast<std::size_t>(lengths[i])));

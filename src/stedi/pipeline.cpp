@@ -88,14 +88,16 @@ class StediJob {
     if (options_.progress && comm_.is_root()) std::fprintf(stderr, "[mpilake] %s\n", line.c_str());
   }
   Table shuffle(const Table& rows, const std::vector<int>& destination) {
-    return clock_.time(kShuffle, [&] { return exchange_rows(comm_, rows, destination, options_.exchange, &exchange_); });
+    return clock_.time(kShuffle,
+                       [&] { return exchange_rows(comm_, rows, destination, options_.exchange, &exchange_); });
   }
   template <class HashOfRow>
   Table shuffle_by(const Table& rows, HashOfRow&& hash_of_row) {
     return shuffle(rows, partition_rows(rows.num_rows(), comm_.size(), hash_of_row));
   }
   void write(const std::string& zone, const Table& rows) {
-    const auto result = clock_.time(kWrite, [&] { return write_zone(comm_, options_.out / (zone + ".h5"), rows, zone_attributes(zone)); });
+    const auto result = clock_.time(
+        kWrite, [&] { return write_zone(comm_, options_.out / (zone + ".h5"), rows, zone_attributes(zone)); });
     summary_.zones.emplace_back(zone, result.rows);
     progress("wrote " + zone + ".h5: " + std::to_string(result.rows) + " rows");
   }
@@ -138,8 +140,8 @@ RunSummary StediJob::run() {
   for (const auto& source : landing_) summary_.landing_bytes += source.total_bytes();
   prepare_output(comm_, options_.out, options_.overwrite);
   progress("landing " + options_.landing.string() + ": " + std::to_string(summary_.landing_bytes) + " bytes in " +
-           std::to_string(landing_[0].files.size() + landing_[1].files.size() + landing_[2].files.size()) +
-           " files, " + std::to_string(comm_.size()) + " ranks, rules " + summary_.rules);
+           std::to_string(landing_[0].files.size() + landing_[1].files.size() + landing_[2].files.size()) + " files, " +
+           std::to_string(comm_.size()) + " ranks, rules " + summary_.rules);
 
   // 2. Parse each source's byte range on this rank.
   Quarantine quarantine;
@@ -148,7 +150,8 @@ RunSummary StediJob::run() {
   for (std::size_t s = 0; s < kSources.size(); ++s) {
     SourceStats stats;
     RecordParser parser(schemas[s]);
-    parsed.push_back(clock_.time(kParse, [&] { return parse_source(comm_, landing_[s], parser, quarantine, stats, options_.parse); }));
+    parsed.push_back(clock_.time(
+        kParse, [&] { return parse_source(comm_, landing_[s], parser, quarantine, stats, options_.parse); }));
     summary_.sources.emplace_back(kSources[s], stats.summed(comm_));
   }
   progress("parsed " + std::to_string(summary_.sources[0].second.accepted) + " customers, " +
@@ -159,10 +162,11 @@ RunSummary StediJob::run() {
   Table& steps = parsed[2];
 
   // 3. Customers and accelerometer rows meet on hash(email).
-  Table customers_by_email = shuffle_by(customers, [&](std::size_t r) { return hash_bytes(customers.strings(customer::kEmail)[r]); });
+  Table customers_by_email =
+      shuffle_by(customers, [&](std::size_t r) { return hash_bytes(customers.strings(customer::kEmail)[r]); });
   customers = Table();
-  Table accelerometer_by_email =
-      shuffle_by(accelerometer, [&](std::size_t r) { return hash_bytes(accelerometer.strings(accelerometer::kUser)[r]); });
+  Table accelerometer_by_email = shuffle_by(
+      accelerometer, [&](std::size_t r) { return hash_bytes(accelerometer.strings(accelerometer::kUser)[r]); });
   accelerometer = Table();
 
   Table customer_trusted(customers_by_email.schema());
@@ -203,7 +207,8 @@ RunSummary StediJob::run() {
       if (reading == latest_reading.end()) continue;
       // Under privacy the customer row needs a reading at or after its own consent date.
       if (privacy && reading->second < trusted_consent[r]) continue;
-      if (curated_rows.insert(row_identity(customer_trusted, r)).second) customer_curated.append_row(customer_trusted, r);
+      if (curated_rows.insert(row_identity(customer_trusted, r)).second)
+        customer_curated.append_row(customer_trusted, r);
     }
   });
   write("customer_trusted", customer_trusted);
@@ -220,7 +225,8 @@ RunSummary StediJob::run() {
                        {"curated", ColumnType::Int64}});
   clock_.time(kJoin, [&] {
     std::unordered_set<std::string> curated_rows;
-    for (std::size_t r = 0; r < customer_curated.num_rows(); ++r) curated_rows.insert(row_identity(customer_curated, r));
+    for (std::size_t r = 0; r < customer_curated.num_rows(); ++r)
+      curated_rows.insert(row_identity(customer_curated, r));
     for (std::size_t r = 0; r < customers_by_email.num_rows(); ++r) {
       serial_owners.strings(0).push_back(customers_by_email.strings(customer::kSerialNumber)[r]);
       serial_owners.strings(1).push_back(customers_by_email.strings(customer::kEmail)[r]);
@@ -230,7 +236,8 @@ RunSummary StediJob::run() {
     }
   });
   customers_by_email = Table();
-  Table owners_by_serial = shuffle_by(serial_owners, [&](std::size_t r) { return hash_bytes(serial_owners.strings(0)[r]); });
+  Table owners_by_serial =
+      shuffle_by(serial_owners, [&](std::size_t r) { return hash_bytes(serial_owners.strings(0)[r]); });
   serial_owners = Table();
   Table steps_by_serial =
       shuffle_by(steps, [&](std::size_t r) { return hash_bytes(steps.strings(step_trainer::kSerialNumber)[r]); });
@@ -280,8 +287,8 @@ RunSummary StediJob::run() {
       const auto serial = customer_curated.strings(customer::kSerialNumber)[r];
       if (std::find(list.begin(), list.end(), serial) == list.end()) list.push_back(serial);
     }
-    const std::vector<std::size_t> from_accelerometer = {0, accelerometer::kUser, accelerometer::kTimestamp,
-                                                         accelerometer::kX, accelerometer::kY, accelerometer::kZ};
+    const std::vector<std::size_t> from_accelerometer = {
+        0, accelerometer::kUser, accelerometer::kTimestamp, accelerometer::kX, accelerometer::kY, accelerometer::kZ};
     for (std::size_t r = 0; r < accelerometer_trusted.num_rows(); ++r) {
       const auto user = accelerometer_trusted.strings(accelerometer::kUser)[r];
       const auto it = serials_of.find(user);
@@ -307,7 +314,8 @@ RunSummary StediJob::run() {
   const auto join_hash = [&](std::string_view serial, std::int64_t time) {
     return by_serial ? hash_combine(hash_bytes(serial), hash_int64(time)) : hash_int64(time);
   };
-  Table readings_by_key = shuffle_by(readings, [&](std::size_t r) { return join_hash(readings.strings(0)[r], readings.ints(2)[r]); });
+  Table readings_by_key =
+      shuffle_by(readings, [&](std::size_t r) { return join_hash(readings.strings(0)[r], readings.ints(2)[r]); });
   readings = Table();
   Table steps_by_key = shuffle_by(step_trainer_trusted, [&](std::size_t r) {
     return join_hash(step_trainer_trusted.strings(step_trainer::kSerialNumber)[r],
@@ -323,7 +331,9 @@ RunSummary StediJob::run() {
       bool operator==(const Key&) const = default;
     };
     struct KeyHash {
-      std::size_t operator()(const Key& key) const { return hash_combine(hash_bytes(key.serial), hash_int64(key.time)); }
+      std::size_t operator()(const Key& key) const {
+        return hash_combine(hash_bytes(key.serial), hash_int64(key.time));
+      }
     };
     // key -> first step row; further rows with that key are chained through `next_step`.
     std::unordered_map<Key, std::size_t, KeyHash> first_step;
@@ -361,13 +371,15 @@ RunSummary StediJob::run() {
   machine_learning = Table();
 
   // 6. Quarantine (gathered on rank 0: rejects are few and small) and the data-quality report.
-  Table rejects = clock_.time(kWrite, [&] { return write_quarantine_jsonl(comm_, quarantine, options_.out / "quarantine.jsonl"); });
+  Table rejects =
+      clock_.time(kWrite, [&] { return write_quarantine_jsonl(comm_, quarantine, options_.out / "quarantine.jsonl"); });
   clock_.time(kWrite, [&] {
-    write_zone(comm_, options_.out / "quarantine.h5", rejects, {{"zone", std::string("quarantine")},
-                                                                {"rules", summary_.rules},
-                                                                {"schema_version", std::int64_t{1}},
-                                                                {"created_utc", summary_.created_utc},
-                                                                {"mpilake_version", std::string(kVersion)}});
+    write_zone(comm_, options_.out / "quarantine.h5", rejects,
+               {{"zone", std::string("quarantine")},
+                {"rules", summary_.rules},
+                {"schema_version", std::int64_t{1}},
+                {"created_utc", summary_.created_utc},
+                {"mpilake_version", std::string(kVersion)}});
   });
   summary_.quarantined = comm_.allreduce_sum(static_cast<std::int64_t>(quarantine.records().num_rows()));
   summary_.duplicate_customer_rows = comm_.allreduce_sum(duplicate_rows);
@@ -384,7 +396,8 @@ RunSummary StediJob::run() {
       std::size_t at = 0;
       while (at < text.size()) {
         const auto tab = text.find('\t', at), end = text.find('\n', at);
-        summary_.shared_serial_examples.emplace_back(text.substr(at, tab - at), std::stoll(text.substr(tab + 1, end - tab - 1)));
+        summary_.shared_serial_examples.emplace_back(text.substr(at, tab - at),
+                                                     std::stoll(text.substr(tab + 1, end - tab - 1)));
         at = end + 1;
       }
     }
@@ -426,6 +439,8 @@ void prepare_output(const Comm& comm, const std::filesystem::path& out, bool ove
   });
 }
 
-RunSummary run_stedi(const Comm& comm, const RunOptions& options) { return StediJob(comm, options).run(); }
+RunSummary run_stedi(const Comm& comm, const RunOptions& options) {
+  return StediJob(comm, options).run();
+}
 
 }  // namespace mpilake::stedi

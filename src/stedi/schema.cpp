@@ -27,40 +27,38 @@ FieldSpec field(std::string name, ColumnType type, bool required, std::vector<st
 }  // namespace
 
 RecordSchema customer_schema() {
-  return {"customer",
-          {field("customerName", ColumnType::String, false),
-           field("email", ColumnType::String, true),
-           field("phone", ColumnType::String, false, {}, true),
-           field("birthDay", ColumnType::String, false),
-           field("serialNumber", ColumnType::String, true),
-           field("registrationDate", ColumnType::Int64, false),
-           field("lastUpdateDate", ColumnType::Int64, false),
-           field("shareWithResearchAsOfDate", ColumnType::Int64, false),
-           field("shareWithPublicAsOfDate", ColumnType::Int64, false),
-           field("shareWithFriendsAsOfDate", ColumnType::Int64, false)}};
+  return {
+      "customer",
+      {field("customerName", ColumnType::String, false), field("email", ColumnType::String, true),
+       field("phone", ColumnType::String, false, {}, true), field("birthDay", ColumnType::String, false),
+       field("serialNumber", ColumnType::String, true), field("registrationDate", ColumnType::Int64, false),
+       field("lastUpdateDate", ColumnType::Int64, false), field("shareWithResearchAsOfDate", ColumnType::Int64, false),
+       field("shareWithPublicAsOfDate", ColumnType::Int64, false),
+       field("shareWithFriendsAsOfDate", ColumnType::Int64, false)}};
 }
 
 RecordSchema accelerometer_schema() {
   return {"accelerometer",
-          {field("user", ColumnType::String, true),
-           field("timestamp", ColumnType::Int64, true, {"timeStamp"}),
-           field("x", ColumnType::Float64, true),
-           field("y", ColumnType::Float64, true),
+          {field("user", ColumnType::String, true), field("timestamp", ColumnType::Int64, true, {"timeStamp"}),
+           field("x", ColumnType::Float64, true), field("y", ColumnType::Float64, true),
            field("z", ColumnType::Float64, true)}};
 }
 
 RecordSchema step_trainer_schema() {
   return {"step_trainer",
-          {field("sensorReadingTime", ColumnType::Int64, true),
-           field("serialNumber", ColumnType::String, true),
+          {field("sensorReadingTime", ColumnType::Int64, true), field("serialNumber", ColumnType::String, true),
            field("distanceFromObject", ColumnType::Int64, true)}};
 }
 
 Schema machine_learning_schema() {
-  return {{"sensorReadingTime", ColumnType::Int64}, {"serialNumber", ColumnType::String},
-          {"distanceFromObject", ColumnType::Int64}, {"user", ColumnType::String},
-          {"timestamp", ColumnType::Int64},         {"x", ColumnType::Float64},
-          {"y", ColumnType::Float64},               {"z", ColumnType::Float64}};
+  return {{"sensorReadingTime", ColumnType::Int64},
+          {"serialNumber", ColumnType::String},
+          {"distanceFromObject", ColumnType::Int64},
+          {"user", ColumnType::String},
+          {"timestamp", ColumnType::Int64},
+          {"x", ColumnType::Float64},
+          {"y", ColumnType::Float64},
+          {"z", ColumnType::Float64}};
 }
 
 }  // namespace mpilake::stedi

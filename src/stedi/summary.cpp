@@ -21,7 +21,9 @@ std::string printf_string(const char* format, auto... args) {
   return line;
 }
 
-double megabytes(std::int64_t bytes) { return static_cast<double>(bytes) / 1e6; }
+double megabytes(std::int64_t bytes) {
+  return static_cast<double>(bytes) / 1e6;
+}
 
 }  // namespace
 
@@ -39,7 +41,8 @@ std::string format_summary(const RunSummary& s) {
                          with_commas(st.quarantined).c_str(), with_commas(st.blank_lines).c_str());
   out += "\n";
   out += printf_string("%-28s %12s\n", "zone", "rows");
-  for (const auto& [zone, rows] : s.zones) out += printf_string("%-28s %12s\n", zone.c_str(), with_commas(rows).c_str());
+  for (const auto& [zone, rows] : s.zones)
+    out += printf_string("%-28s %12s\n", zone.c_str(), with_commas(rows).c_str());
   out += "\n";
   out += printf_string("%-10s %10s %12s\n", "stage", "seconds", "MB/s");
   for (const auto& stage : s.stages)
@@ -58,7 +61,8 @@ std::string format_summary(const RunSummary& s) {
   out += "\n";
   out += "  exact duplicate customer rows: " + with_commas(s.duplicate_customer_rows) + "\n";
   out += "  accelerometer rows of unknown users: " + with_commas(s.unknown_user_readings) + "\n";
-  out += "  quarantined lines: " + with_commas(s.quarantined) + (s.quarantined > 0 ? " (see quarantine.jsonl)" : "") + "\n";
+  out += "  quarantined lines: " + with_commas(s.quarantined) + (s.quarantined > 0 ? " (see quarantine.jsonl)" : "") +
+         "\n";
   return out;
 }
 

@@ -19,8 +19,14 @@ std::size_t encoded_row_size(const Table& table, std::size_t row) {
 char* encode_row(const Table& table, std::size_t row, char* out) {
   for (std::size_t c = 0; c < table.num_columns(); ++c) {
     switch (table.schema()[c].type) {
-      case ColumnType::Int64: std::memcpy(out, &table.ints(c)[row], 8); out += 8; break;
-      case ColumnType::Float64: std::memcpy(out, &table.floats(c)[row], 8); out += 8; break;
+      case ColumnType::Int64:
+        std::memcpy(out, &table.ints(c)[row], 8);
+        out += 8;
+        break;
+      case ColumnType::Float64:
+        std::memcpy(out, &table.floats(c)[row], 8);
+        out += 8;
+        break;
       case ColumnType::String: {
         const std::string_view text = table.strings(c)[row];
         if (text.size() > 0xFFFFFFFFu) throw std::length_error("string value longer than 4 GiB");

@@ -7,7 +7,8 @@ namespace mpilake {
 
 std::size_t StringColumn::max_length() const {
   std::size_t longest = 0;
-  for (std::size_t i = 0; i + 1 < offsets_.size(); ++i) longest = std::max<std::size_t>(longest, offsets_[i + 1] - offsets_[i]);
+  for (std::size_t i = 0; i + 1 < offsets_.size(); ++i)
+    longest = std::max<std::size_t>(longest, offsets_[i + 1] - offsets_[i]);
   return longest;
 }
 

@@ -141,11 +141,13 @@ def convert_float(value):
 
 
 def convert_str(value, accept_int=False):
-    """string field (accept_int: the phone field also takes a JSON integer)."""
+    """string field (accept_int: the phone field also takes a JSON integer or integral float)."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise BadLine("bool for string")
+    if accept_int and isinstance(value, float) and value.is_integer():
+        value = int(value)  # decided: an integral float phone (8015551212.0) is its integer
     if accept_int and isinstance(value, int):
         if value < INT64_MIN or value > INT64_MAX:
             raise BadLine("phone integer out of int64 range")

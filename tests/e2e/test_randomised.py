@@ -169,7 +169,7 @@ def encode_row(rng, source, row):
 # ---------------------------------------------------------------------------
 WRONG_TYPES = {
     "customer": [("email", "12345"), ("serialNumber", "true"), ("customerName", '["a"]'),
-                 ("phone", "8015551212.5"), ("phone", "8015551212.0"), ("phone", '{"n": 1}'),
+                 ("phone", "8015551212.5"), ("phone", "-0.5"), ("phone", '{"n": 1}'),
                  ("birthDay", "19000101"), ("registrationDate", '"2022-06-18"'),
                  ("shareWithResearchAsOfDate", "1655564376361.5"),
                  ("shareWithPublicAsOfDate", "true"), ("lastUpdateDate", '" 1655564376361"'),

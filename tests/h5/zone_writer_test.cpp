@@ -1,12 +1,13 @@
 // Collective zone writes under mpiexec, read back serially: rows land in rank order at their
 // Exscan offsets, ranks with zero rows take part, an empty zone is a valid file, NULLs and
 // attributes follow the contract, and no temporary file is left behind.
+#include "mpilake/h5/zone_writer.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "mpilake/h5/zone_reader.hpp"
-#include "mpilake/h5/zone_writer.hpp"
 
 namespace mpilake {
 namespace {
@@ -26,7 +27,8 @@ Table rows_of_rank(int rank, std::size_t rows) {
 }
 
 std::filesystem::path shared_temp_path(const Comm& comm, const std::string& name) {
-  return std::filesystem::temp_directory_path() / comm.broadcast("mpilake_zone_test_" + std::to_string(::getpid()) + "_" + name + ".h5");
+  return std::filesystem::temp_directory_path() /
+         comm.broadcast("mpilake_zone_test_" + std::to_string(::getpid()) + "_" + name + ".h5");
 }
 
 void check_round_trip(const std::string& name, std::size_t (*rows_for)(int rank)) {

@@ -1,11 +1,11 @@
 // Landing discovery under mpiexec: every rank learns the same sorted file list, and a missing folder
 // is reported alike on every rank (so the job stops cleanly instead of hanging).
+#include "mpilake/io/landing.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include "mpilake/io/landing.hpp"
 
 namespace mpilake {
 namespace {

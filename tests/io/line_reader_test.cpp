@@ -1,5 +1,7 @@
 // For every split point of a file, the lines read by the two (or three) segments together are
 // exactly the file's lines, each once, compared with an obviously-correct reference split.
+#include "mpilake/io/line_reader.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "mpilake/io/landing.hpp"
-#include "mpilake/io/line_reader.hpp"
 
 namespace mpilake {
 namespace {
@@ -46,7 +47,8 @@ class LineReaderTest : public ::testing::Test {
     LineList lines;
     std::vector<Line> batch;
     while (reader.next(batch))
-      for (const auto& line : batch) lines.emplace_back(line.file_offset, std::string(reader.data() + line.start, line.length));
+      for (const auto& line : batch)
+        lines.emplace_back(line.file_offset, std::string(reader.data() + line.start, line.length));
     return lines;
   }
 

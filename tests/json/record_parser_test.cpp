@@ -1,9 +1,10 @@
 // Field normalisation and quarantine reasons of the record parser (DESIGN.md "Normalise").
+#include "mpilake/json/record_parser.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "mpilake/json/record_parser.hpp"
 #include "mpilake/stedi/schema.hpp"
 
 namespace mpilake {
@@ -29,9 +30,8 @@ const RecordSchema kSteps = stedi::step_trainer_schema();
 using namespace stedi;
 
 TEST(RecordParser, NullMissingAndEmptyStringAllMeanNull) {
-  const auto parsed = parse_line(kCustomer,
-                                 R"({"email":"a@b.c","serialNumber":"s1","customerName":null,"phone":"",)"
-                                 R"("registrationDate":null,"lastUpdateDate":""})");
+  const auto parsed = parse_line(kCustomer, R"({"email":"a@b.c","serialNumber":"s1","customerName":null,"phone":"",)"
+                                            R"("registrationDate":null,"lastUpdateDate":""})");
   ASSERT_EQ(parsed.outcome, LineOutcome::Accepted) << parsed.reason;
   EXPECT_EQ(parsed.table.strings(customer::kCustomerName)[0], "");
   EXPECT_EQ(parsed.table.strings(customer::kPhone)[0], "");
@@ -42,10 +42,10 @@ TEST(RecordParser, NullMissingAndEmptyStringAllMeanNull) {
 }
 
 TEST(RecordParser, IntegerFieldsAcceptIntegralFloatsAndDecimalStrings) {
-  const auto parsed = parse_line(kCustomer,
-                                 R"({"email":"a","serialNumber":"s","registrationDate":1655564376361.0,)"
-                                 R"("lastUpdateDate":"1655564376362","shareWithResearchAsOfDate":1655564376363,)"
-                                 R"("shareWithPublicAsOfDate":1.655564376364e12,"shareWithFriendsAsOfDate":"-5"})");
+  const auto parsed =
+      parse_line(kCustomer, R"({"email":"a","serialNumber":"s","registrationDate":1655564376361.0,)"
+                            R"("lastUpdateDate":"1655564376362","shareWithResearchAsOfDate":1655564376363,)"
+                            R"("shareWithPublicAsOfDate":1.655564376364e12,"shareWithFriendsAsOfDate":"-5"})");
   ASSERT_EQ(parsed.outcome, LineOutcome::Accepted) << parsed.reason;
   EXPECT_EQ(parsed.table.ints(customer::kRegistrationDate)[0], 1655564376361);
   EXPECT_EQ(parsed.table.ints(customer::kLastUpdateDate)[0], 1655564376362);
@@ -61,14 +61,26 @@ TEST(RecordParser, PhoneNumberBecomesItsDecimalString) {
 }
 
 TEST(RecordParser, TimestampSpellingsExtraKeysAndCrlf) {
-  const auto parsed = parse_line(kAccelerometer,
-                                 "{\"z\":3,\"extra\":{\"nested\":[1,2]},\"timeStamp\":12,\"user\":\"u\",\"x\":1.5,\"y\":-2}\r");
+  const auto parsed = parse_line(
+      kAccelerometer, "{\"z\":3,\"extra\":{\"nested\":[1,2]},\"timeStamp\":12,\"user\":\"u\",\"x\":1.5,\"y\":-2}\r");
   ASSERT_EQ(parsed.outcome, LineOutcome::Accepted) << parsed.reason;
   EXPECT_EQ(parsed.table.ints(accelerometer::kTimestamp)[0], 12);
   EXPECT_EQ(parsed.table.strings(accelerometer::kUser)[0], "u");
   EXPECT_DOUBLE_EQ(parsed.table.floats(accelerometer::kX)[0], 1.5);
   EXPECT_DOUBLE_EQ(parsed.table.floats(accelerometer::kY)[0], -2.0);
   EXPECT_DOUBLE_EQ(parsed.table.floats(accelerometer::kZ)[0], 3.0);
+}
+
+TEST(RecordParser, FloatFieldsTakeAnyNumberAndPhoneOnlyInt64Integers) {
+  const auto big =
+      parse_line(kAccelerometer, R"({"user":"u","timestamp":1,"x":1000000000000000000000000000000,"y":0,"z":0})");
+  ASSERT_EQ(big.outcome, LineOutcome::Accepted) << big.reason;
+  EXPECT_DOUBLE_EQ(big.table.floats(accelerometer::kX)[0], 1e30);
+  EXPECT_EQ(parse_line(kCustomer, R"({"email":"a","serialNumber":"s","phone":18446744073709551615})").outcome,
+            LineOutcome::Rejected);
+  const auto integral = parse_line(kCustomer, R"({"email":"a","serialNumber":"s","phone":8015551212.0})");
+  ASSERT_EQ(integral.outcome, LineOutcome::Accepted) << integral.reason;
+  EXPECT_EQ(integral.table.strings(customer::kPhone)[0], "8015551212");
 }
 
 TEST(RecordParser, BlankLinesAreSkipped) {
@@ -82,7 +94,8 @@ TEST(RecordParser, BadLinesAreRejectedWithAReason) {
       {R"([1,2,3])", "not a JSON object"},
       {R"(42)", "not a JSON object"},
       {R"({"serialNumber":"s","distanceFromObject":1})", "missing required field 'sensorReadingTime'"},
-      {R"({"sensorReadingTime":1,"serialNumber":null,"distanceFromObject":1})", "missing required field 'serialNumber'"},
+      {R"({"sensorReadingTime":1,"serialNumber":null,"distanceFromObject":1})",
+       "missing required field 'serialNumber'"},
       {R"({"sensorReadingTime":1,"serialNumber":"","distanceFromObject":1})", "missing required field 'serialNumber'"},
       {R"({"sensorReadingTime":1.5,"serialNumber":"s","distanceFromObject":1})", "not an integer"},
       {R"({"sensorReadingTime":"12a","serialNumber":"s","distanceFromObject":1})", "not a decimal integer"},
@@ -94,6 +107,10 @@ TEST(RecordParser, BadLinesAreRejectedWithAReason) {
       {R"({"sensorReadingTime":1,"sensorReadingTime":2,"serialNumber":"s","distanceFromObject":1})", "duplicate key"},
       {R"({"sensorReadingTime":1,"serialNumber":"a\u0000b","distanceFromObject":1})", "NUL character"},
       {"{\"sensorReadingTime\":1,\"serialNumber\":\"\xff\xfe\",\"distanceFromObject\":1}", "invalid JSON"},
+      {R"({"junk":tru,"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1})", "invalid JSON"},
+      {R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1,"junk":[1,,2]})", "invalid JSON"},
+      {R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1,"junk":{"a" 1}})", "invalid JSON"},
+      {R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1,"junk":01})", "invalid JSON"},
   };
   for (const auto& [line, expected_reason] : cases) {
     const auto parsed = parse_line(kSteps, line);

@@ -1,11 +1,11 @@
 // exchange_rows under mpiexec: every rank can compute every rank's input from a seed, so each rank
 // checks it received exactly the rows addressed to it, in (sender, row) order — also with round
 // limits so small that many rounds run, and with empty inputs.
+#include "mpilake/shuffle/exchange.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
-
-#include "mpilake/shuffle/exchange.hpp"
 
 namespace mpilake {
 namespace {
@@ -64,7 +64,9 @@ TEST(Exchange, TinyRoundLimitRunsManyRoundsWithTheSameResult) {
     for (std::uint64_t seed = 1; seed <= 3; ++seed) check_exchange(seed, 60, limit);
 }
 
-TEST(Exchange, EmptyInputsOnEveryRank) { check_exchange(9, 0, 16); }
+TEST(Exchange, EmptyInputsOnEveryRank) {
+  check_exchange(9, 0, 16);
+}
 
 TEST(Exchange, RejectsAnOutOfRangeDestination) {
   const Comm comm(MPI_COMM_WORLD);

@@ -1,18 +1,19 @@
 // The hash partitioner: in range, a pure function of the key, and close to uniform.
+#include "mpilake/shuffle/partitioner.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include "mpilake/shuffle/partitioner.hpp"
-
 namespace mpilake {
 namespace {
 
 TEST(Partitioner, StaysInRangeForEveryPartCount) {
   for (int parts = 1; parts <= 17; ++parts)
-    for (std::uint64_t h : {std::uint64_t{0}, std::uint64_t{1}, ~std::uint64_t{0}, std::uint64_t{1} << 63, mix64(12345)}) {
+    for (std::uint64_t h :
+         {std::uint64_t{0}, std::uint64_t{1}, ~std::uint64_t{0}, std::uint64_t{1} << 63, mix64(12345)}) {
       const int p = partition_for(h, parts);
       EXPECT_GE(p, 0);
       EXPECT_LT(p, parts);
@@ -45,9 +46,11 @@ TEST(Partitioner, SpreadsSimilarKeysEvenly) {
 }
 
 TEST(Partitioner, PartitionRowsUsesTheRowHash) {
-  const auto destination = partition_rows(100, 4, [](std::size_t r) { return hash_int64(static_cast<std::int64_t>(r)); });
+  const auto destination =
+      partition_rows(100, 4, [](std::size_t r) { return hash_int64(static_cast<std::int64_t>(r)); });
   ASSERT_EQ(destination.size(), 100u);
-  for (std::size_t r = 0; r < 100; ++r) EXPECT_EQ(destination[r], partition_for(hash_int64(static_cast<std::int64_t>(r)), 4));
+  for (std::size_t r = 0; r < 100; ++r)
+    EXPECT_EQ(destination[r], partition_for(hash_int64(static_cast<std::int64_t>(r)), 4));
 }
 
 }  // namespace

@@ -1,10 +1,11 @@
 // Table operations and the row codec, checked on random tables against plain per-row copies.
+#include "mpilake/table/table.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "mpilake/table/row_codec.hpp"
-#include "mpilake/table/table.hpp"
 
 namespace mpilake {
 namespace {

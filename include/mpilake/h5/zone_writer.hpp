@@ -22,8 +22,8 @@ struct Attribute {
 };
 
 struct ZoneWriteResult {
-  std::int64_t rows = 0;         // all ranks together
-  std::int64_t bytes = 0;        // dataset payload bytes, all ranks together
+  std::int64_t rows = 0;   // all ranks together
+  std::int64_t bytes = 0;  // dataset payload bytes, all ranks together
 };
 
 // Collective: every rank calls it, also with zero rows. `attributes` must be identical on every rank;

@@ -13,9 +13,9 @@ namespace mpilake {
 
 struct SourceStats {
   std::int64_t files = 0;
-  std::int64_t bytes = 0;        // landing bytes of the source (all files)
-  std::int64_t bytes_read = 0;   // bytes this rank actually read
-  std::int64_t lines = 0;        // non-blank lines read
+  std::int64_t bytes = 0;       // landing bytes of the source (all files)
+  std::int64_t bytes_read = 0;  // bytes this rank actually read
+  std::int64_t lines = 0;       // non-blank lines read
   std::int64_t blank_lines = 0;
   std::int64_t accepted = 0;
   std::int64_t quarantined = 0;

@@ -39,10 +39,10 @@ struct RunSummary {
   std::vector<StageTime> stages;
   double total_seconds = 0;
   std::int64_t landing_bytes = 0;
-  ExchangeStats exchange;                  // summed over ranks
-  std::int64_t peak_rss_bytes_max = 0;     // largest peak resident set of any rank
+  ExchangeStats exchange;               // summed over ranks
+  std::int64_t peak_rss_bytes_max = 0;  // largest peak resident set of any rank
   // Data quality.
-  std::int64_t shared_serials = 0;          // serial numbers used by several distinct customer emails
+  std::int64_t shared_serials = 0;  // serial numbers used by several distinct customer emails
   std::vector<std::pair<std::string, std::int64_t>> shared_serial_examples;  // serial -> distinct emails
   std::int64_t duplicate_customer_rows = 0;  // landing customer rows equal to an earlier row
   std::int64_t unknown_user_readings = 0;    // accelerometer rows whose user is no customer's email

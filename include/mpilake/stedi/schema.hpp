@@ -16,8 +16,16 @@ std::string_view rules_name(Rules rules);
 // Column positions in the landing tables.
 namespace customer {
 enum : std::size_t {
-  kCustomerName, kEmail, kPhone, kBirthDay, kSerialNumber, kRegistrationDate, kLastUpdateDate,
-  kShareWithResearchAsOfDate, kShareWithPublicAsOfDate, kShareWithFriendsAsOfDate
+  kCustomerName,
+  kEmail,
+  kPhone,
+  kBirthDay,
+  kSerialNumber,
+  kRegistrationDate,
+  kLastUpdateDate,
+  kShareWithResearchAsOfDate,
+  kShareWithPublicAsOfDate,
+  kShareWithFriendsAsOfDate
 };
 }
 namespace accelerometer {
