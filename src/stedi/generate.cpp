@@ -75,22 +75,17 @@ class Rng {
   double uniform(double low, double high) { return low + (high - low) * uniform(); }
   bool chance(double probability) { return uniform() < probability; }
   // Integer in [0, bound); bound must be > 0 and well below 2^53.
-  std::int64_t below(std::int64_t bound) {
-    return static_cast<std::int64_t>(uniform() * static_cast<double>(bound));
-  }
+  std::int64_t below(std::int64_t bound) { return static_cast<std::int64_t>(uniform() * static_cast<double>(bound)); }
   // Approximately standard normal: Irwin-Hall sum of four 16-bit uniforms cut from one draw
   // (cheap, no libm, bounded by +-3.5; plenty for sensor noise).
   double normal() {
     const std::uint64_t bits = next();
-    const std::uint64_t sum =
-        (bits & 0xffff) + ((bits >> 16) & 0xffff) + ((bits >> 32) & 0xffff) + (bits >> 48);
+    const std::uint64_t sum = (bits & 0xffff) + ((bits >> 16) & 0xffff) + ((bits >> 32) & 0xffff) + (bits >> 48);
     return (static_cast<double>(sum) * (1.0 / 65536.0) - 2.0) * 1.7320508075688772;
   }
 
  private:
-  static std::uint64_t rotl(std::uint64_t value, int bits) {
-    return (value << bits) | (value >> (64 - bits));
-  }
+  static std::uint64_t rotl(std::uint64_t value, int bits) { return (value << bits) | (value >> (64 - bits)); }
   std::array<std::uint64_t, 4> words_{};
 };
 
@@ -100,17 +95,15 @@ class Rng {
 
 constexpr std::int64_t kEpochStart = 1655000000000;      // ms, 2022-06-12
 constexpr std::int64_t kRegistrationSpread = 400000000;  // ~4.6 days of sign-ups
-constexpr std::int64_t kSerialDonors =
-    30;  // shared serials come from the first customers (2022 dump)
+constexpr std::int64_t kSerialDonors = 30;               // shared serials come from the first customers (2022 dump)
 constexpr std::int64_t kNoDate = std::numeric_limits<std::int64_t>::min();
 constexpr double kTwoPi = 6.283185307179586;
 
 constexpr std::string_view kFirstNames[] = {
-    "Angie",  "Ashley",  "Ben",    "Bobby", "Chris",   "Christina", "Craig",  "Dan",
-    "Danny",  "David",   "Edward", "Eric",  "Frank",   "Gail",      "Jacob",  "Jane",
-    "Jason",  "Jaya",    "Jerry",  "John",  "Larry",   "Liz",       "Lyn",    "Manoj",
-    "Neeraj", "Santosh", "Sarah",  "Sean",  "Senthil", "Spencer",   "Suresh", "Travis",
-    "Trevor", "Maria",   "Wei",    "Aisha", "Kenji",   "Olga",      "Pedro",  "Fatima"};
+    "Angie",  "Ashley", "Ben",    "Bobby", "Chris",  "Christina", "Craig", "Dan",  "Danny",   "David",
+    "Edward", "Eric",   "Frank",  "Gail",  "Jacob",  "Jane",      "Jason", "Jaya", "Jerry",   "John",
+    "Larry",  "Liz",    "Lyn",    "Manoj", "Neeraj", "Santosh",   "Sarah", "Sean", "Senthil", "Spencer",
+    "Suresh", "Travis", "Trevor", "Maria", "Wei",    "Aisha",     "Kenji", "Olga", "Pedro",   "Fatima"};
 constexpr std::string_view kLastNames[] = {
     "Abram",   "Ahmed",     "Anandh",   "Anderson",  "Aristotle", "Clark",    "Clayton", "Davis",
     "Doshi",   "Fibonnaci", "Gonzalez", "Habschied", "Hansen",    "Harris",   "Howard",  "Huey",
@@ -169,8 +162,7 @@ std::string device_serial(std::uint64_t seed, std::int64_t customer_index) {
 }
 
 std::int64_t round_to_int(double value) {
-  return value >= 0 ? static_cast<std::int64_t>(value + 0.5)
-                    : -static_cast<std::int64_t>(0.5 - value);
+  return value >= 0 ? static_cast<std::int64_t>(value + 0.5) : -static_cast<std::int64_t>(0.5 - value);
 }
 
 // value / 1000 with three decimals, e.g. -0.052 (rounding via integers is fast and exact).
@@ -216,8 +208,7 @@ MotionParams draw_motion(Rng& rng) {
   motion.mean_pause_s = rng.uniform(2, 8);
   // Phone roughly upright in a pocket: gravity near -y, tilted at random.
   std::array<double, 3> gravity{0.3 * rng.normal(), -1.0, 0.3 * rng.normal()};
-  const double gravity_norm =
-      std::sqrt(gravity[0] * gravity[0] + gravity[1] * gravity[1] + gravity[2] * gravity[2]);
+  const double gravity_norm = std::sqrt(gravity[0] * gravity[0] + gravity[1] * gravity[1] + gravity[2] * gravity[2]);
   for (auto& component : gravity) component /= gravity_norm;
   // Sway axis = gravity x (0, 0, 1), non-degenerate since gravity is near -y.
   std::array<double, 3> sway{gravity[1], -gravity[0], 0.0};
@@ -251,8 +242,7 @@ struct CustomerRecord {
   Session session;
 };
 
-CustomerRecord draw_customer(const GenerateOptions& options, std::int64_t index,
-                             std::int64_t mean_readings) {
+CustomerRecord draw_customer(const GenerateOptions& options, std::int64_t index, std::int64_t mean_readings) {
   Rng rng(options.seed, Stream::customer_values, static_cast<std::uint64_t>(index));
   CustomerRecord customer;
   customer.index = index;
@@ -269,8 +259,7 @@ CustomerRecord draw_customer(const GenerateOptions& options, std::int64_t index,
   customer.phone.push_back(static_cast<char>('0' + line_number / 10 % 10));
   customer.phone.push_back(static_cast<char>('0' + line_number % 10));
 
-  const std::int64_t year = 1940 + rng.below(66), month = 1 + rng.below(12),
-                     day = 1 + rng.below(28);
+  const std::int64_t year = 1940 + rng.below(66), month = 1 + rng.below(12), day = 1 + rng.below(28);
   append_int(customer.birth_day, year);
   for (const std::int64_t part : {month, day}) {
     customer.birth_day.push_back('-');
@@ -279,20 +268,17 @@ CustomerRecord draw_customer(const GenerateOptions& options, std::int64_t index,
   }
 
   if (index >= kSerialDonors && rng.chance(options.shared_serial_fraction)) {
-    customer.serial =
-        device_serial(options.seed, rng.below(std::min(options.customers, kSerialDonors)));
+    customer.serial = device_serial(options.seed, rng.below(std::min(options.customers, kSerialDonors)));
   } else {
     rng.next();  // keep the draws aligned whether or not this customer shares
     customer.serial = device_serial(options.seed, index);
   }
 
   customer.registration = kEpochStart + rng.below(kRegistrationSpread);
-  customer.last_update =
-      rng.chance(0.6) ? customer.registration : customer.registration + rng.below(50000000);
+  customer.last_update = rng.chance(0.6) ? customer.registration : customer.registration + rng.below(50000000);
   customer.session = draw_session(rng, mean_readings, customer.registration);
 
-  const std::int64_t session_end =
-      customer.session.start_ms + customer.session.readings * customer.session.interval_ms;
+  const std::int64_t session_end = customer.session.start_ms + customer.session.readings * customer.session.interval_ms;
   const double consent_kind = rng.uniform();
   const double consent_position = rng.uniform();
   if (rng.chance(options.consent_fraction)) {
@@ -300,13 +286,10 @@ CustomerRecord draw_customer(const GenerateOptions& options, std::int64_t index,
       customer.research = customer.registration;  // consent at sign-up: all readings kept
     } else if (consent_kind < 0.93) {
       // Consent given during the session: the readings before it must be dropped.
-      customer.research =
-          customer.session.start_ms +
-          std::llround(consent_position *
-                       static_cast<double>(session_end - customer.session.start_ms));
+      customer.research = customer.session.start_ms +
+                          std::llround(consent_position * static_cast<double>(session_end - customer.session.start_ms));
     } else {
-      customer.research =
-          session_end + 1000 + static_cast<std::int64_t>(consent_position * 86400000);
+      customer.research = session_end + 1000 + static_cast<std::int64_t>(consent_position * 86400000);
     }
   }
   if (rng.chance(0.5)) customer.publicly = customer.registration + rng.below(3600000);
@@ -333,8 +316,7 @@ struct FileStyle {
 };
 
 FileStyle draw_file_style(const GenerateOptions& options, std::int64_t block, Source source) {
-  Rng rng(options.seed, Stream::file_style,
-          static_cast<std::uint64_t>(block) * 3 + static_cast<std::uint64_t>(source));
+  Rng rng(options.seed, Stream::file_style, static_cast<std::uint64_t>(block) * 3 + static_cast<std::uint64_t>(source));
   FileStyle style;
   style.byte_order_mark = rng.chance(0.05);
   style.crlf = rng.chance(0.15);
@@ -383,8 +365,7 @@ constexpr std::string_view kCustomerKeys[] = {"customerName",
                                               "shareWithPublicAsOfDate",
                                               "shareWithFriendsAsOfDate"};
 constexpr std::string_view kAccelerometerKeys[] = {"user", "timestamp", "x", "y", "z"};
-constexpr std::string_view kStepTrainerKeys[] = {"sensorReadingTime", "serialNumber",
-                                                 "distanceFromObject"};
+constexpr std::string_view kStepTrainerKeys[] = {"sensorReadingTime", "serialNumber", "distanceFromObject"};
 
 enum class FieldKind { string, integer, number };
 
@@ -439,8 +420,8 @@ class JsonLine {
 };
 
 // Picks the line's quirks and damage. `required` lists the fields a reader must find.
-LinePlan plan_line(Rng& format, std::size_t field_count,
-                   std::initializer_list<std::uint8_t> required, double bad_line_rate) {
+LinePlan plan_line(Rng& format, std::size_t field_count, std::initializer_list<std::uint8_t> required,
+                   double bad_line_rate) {
   LinePlan plan;
   plan.field_count = field_count;
   for (std::size_t i = 0; i < field_count; ++i) plan.order[i] = static_cast<std::uint8_t>(i);
@@ -449,24 +430,19 @@ LinePlan plan_line(Rng& format, std::size_t field_count,
   if (plan.quirky) {
     if (format.chance(kShuffledKeysShare)) {
       for (std::size_t i = field_count - 1; i > 0; --i) {
-        std::swap(
-            plan.order[i],
-            plan.order[static_cast<std::size_t>(format.below(static_cast<std::int64_t>(i) + 1))]);
+        std::swap(plan.order[i], plan.order[static_cast<std::size_t>(format.below(static_cast<std::int64_t>(i) + 1))]);
       }
     }
     if (format.chance(kExtraKeyShare)) {
-      plan.extra_key_slot =
-          static_cast<int>(format.below(static_cast<std::int64_t>(field_count) + 1));
+      plan.extra_key_slot = static_cast<int>(format.below(static_cast<std::int64_t>(field_count) + 1));
       plan.extra_key = format.below(count_of(kExtraKeys));
     }
     plan.blank_line_before = format.chance(kBlankLineBeforeShare);
   }
   if (broken) {
     const std::int64_t kind = format.below(3);
-    plan.damage =
-        kind == 0 ? Damage::truncated : (kind == 1 ? Damage::missing_field : Damage::wrong_type);
-    plan.damaged_field =
-        *(required.begin() + format.below(static_cast<std::int64_t>(required.size())));
+    plan.damage = kind == 0 ? Damage::truncated : (kind == 1 ? Damage::missing_field : Damage::wrong_type);
+    plan.damaged_field = *(required.begin() + format.below(static_cast<std::int64_t>(required.size())));
     plan.damage_variant = format.below(3);
   }
   return plan;
@@ -495,23 +471,17 @@ bool write_damaged_value(JsonLine& line, const LinePlan& plan, FieldKind kind) {
   static constexpr std::string_view kWrongNumber[] = {"\"n/a\"", "false", "[0.5]"};
   const auto variant = static_cast<std::size_t>(plan.damage_variant);
   switch (kind) {
-    case FieldKind::string:
-      line.raw(kWrongString[variant]);
-      break;
-    case FieldKind::integer:
-      line.raw(kWrongInteger[variant]);
-      break;
-    case FieldKind::number:
-      line.raw(kWrongNumber[variant]);
-      break;
+    case FieldKind::string: line.raw(kWrongString[variant]); break;
+    case FieldKind::integer: line.raw(kWrongInteger[variant]); break;
+    case FieldKind::number: line.raw(kWrongNumber[variant]); break;
   }
   return true;
 }
 
 // Runs the plan: writes fields in plan order, the extra key, damage, and truncation.
 template <class WriteField>
-void write_line(std::string& out, const LinePlan& plan, bool spaced, Rng& format,
-                const std::string_view* keys, const FieldKind* kinds, WriteField&& write_field) {
+void write_line(std::string& out, const LinePlan& plan, bool spaced, Rng& format, const std::string_view* keys,
+                const FieldKind* kinds, WriteField&& write_field) {
   JsonLine line(out, spaced);
   for (std::size_t position = 0; position <= plan.field_count; ++position) {
     if (plan.extra_key_slot == static_cast<int>(position)) {
@@ -520,8 +490,7 @@ void write_line(std::string& out, const LinePlan& plan, bool spaced, Rng& format
     }
     if (position == plan.field_count) break;
     const std::size_t field = plan.order[position];
-    if (field == plan.damaged_field &&
-        (plan.damage == Damage::missing_field || plan.damage == Damage::wrong_type)) {
+    if (field == plan.damaged_field && (plan.damage == Damage::missing_field || plan.damage == Damage::wrong_type)) {
       if (plan.damage == Damage::missing_field && plan.damage_variant == 0) continue;
       line.key(keys[field]);
       write_damaged_value(line, plan, kinds[field]);
@@ -533,19 +502,16 @@ void write_line(std::string& out, const LinePlan& plan, bool spaced, Rng& format
   if (plan.damage == Damage::truncated) {
     // Any proper prefix of an object lacks its closing brace, so it is never valid JSON; keeping
     // at least the '{' means it is never a blank line either.
-    out.resize(1 +
-               static_cast<std::size_t>(format.below(static_cast<std::int64_t>(out.size()) - 1)));
+    out.resize(1 + static_cast<std::size_t>(format.below(static_cast<std::int64_t>(out.size()) - 1)));
   }
 }
 
-constexpr FieldKind kCustomerKinds[] = {FieldKind::string,  FieldKind::string,  FieldKind::string,
-                                        FieldKind::string,  FieldKind::string,  FieldKind::integer,
-                                        FieldKind::integer, FieldKind::integer, FieldKind::integer,
-                                        FieldKind::integer};
-constexpr FieldKind kAccelerometerKinds[] = {
-    FieldKind::string, FieldKind::integer, FieldKind::number, FieldKind::number, FieldKind::number};
-constexpr FieldKind kStepTrainerKinds[] = {FieldKind::integer, FieldKind::string,
-                                           FieldKind::integer};
+constexpr FieldKind kCustomerKinds[] = {FieldKind::string,  FieldKind::string,  FieldKind::string,  FieldKind::string,
+                                        FieldKind::string,  FieldKind::integer, FieldKind::integer, FieldKind::integer,
+                                        FieldKind::integer, FieldKind::integer};
+constexpr FieldKind kAccelerometerKinds[] = {FieldKind::string, FieldKind::integer, FieldKind::number,
+                                             FieldKind::number, FieldKind::number};
+constexpr FieldKind kStepTrainerKinds[] = {FieldKind::integer, FieldKind::string, FieldKind::integer};
 
 // One simulated reading: what the step trainer and the phone record at the same moment.
 struct Reading {
@@ -587,8 +553,7 @@ class MotionSimulator {
       bounce = params_.bounce_g * cosine;
       sway = 0.3 * params_.bounce_g * std::sin(0.5 * phase_);
     }
-    const double distance =
-        params_.base_cm - params_.lift_cm * lift + params_.distance_noise_cm * rng_.normal();
+    const double distance = params_.base_cm - params_.lift_cm * lift + params_.distance_noise_cm * rng_.normal();
     reading.distance_cm = std::clamp<std::int64_t>(round_to_int(distance), 100, 350);
     reading.accel_milli_g = accel_sample(bounce, sway);
     return reading;
@@ -631,10 +596,9 @@ class MotionSimulator {
 // Output
 // ---------------------------------------------------------------------------
 
-[[noreturn]] void throw_file_error(const std::filesystem::path& path, std::string_view action,
-                                   int error_number) {
-  throw std::runtime_error("generate_landing: cannot " + std::string(action) + " " + path.string() +
-                           ": " + std::strerror(error_number));
+[[noreturn]] void throw_file_error(const std::filesystem::path& path, std::string_view action, int error_number) {
+  throw std::runtime_error("generate_landing: cannot " + std::string(action) + " " + path.string() + ": " +
+                           std::strerror(error_number));
 }
 
 // A file written with large POSIX writes; every call is checked.
@@ -687,8 +651,8 @@ struct SourceOutput {
 // Writes the lines of one block (or, for the size probe, of any set of customers).
 class BlockGenerator {
  public:
-  BlockGenerator(const GenerateOptions& options, std::int64_t mean_readings,
-                 const std::array<FileStyle, 3>& styles, const std::array<FileSink*, 3>& sinks)
+  BlockGenerator(const GenerateOptions& options, std::int64_t mean_readings, const std::array<FileStyle, 3>& styles,
+                 const std::array<FileSink*, 3>& sinks)
       : options_(options), mean_readings_(mean_readings) {
     for (std::size_t s = 0; s < 3; ++s) {
       outputs_[s].style = styles[s];
@@ -709,14 +673,12 @@ class BlockGenerator {
     if (customer.has_ghost) {
       // A phone (and sometimes a device) whose owner is in no customer file.
       Rng ghost(options_.seed, Stream::ghost_values, static_cast<std::uint64_t>(index));
-      const std::string email =
-          person_email(kFirstNames[ghost.below(count_of(kFirstNames))],
-                       kLastNames[ghost.below(count_of(kLastNames))], options_.customers + index);
+      const std::string email = person_email(kFirstNames[ghost.below(count_of(kFirstNames))],
+                                             kLastNames[ghost.below(count_of(kLastNames))], options_.customers + index);
       Rng ghost_serial(options_.seed, Stream::ghost_serial, static_cast<std::uint64_t>(index));
       const std::string serial = uuid_string(ghost_serial);
       const bool has_device = ghost.chance(0.5);
-      const Session session =
-          draw_session(ghost, mean_readings_, kEpochStart + ghost.below(kRegistrationSpread));
+      const Session session = draw_session(ghost, mean_readings_, kEpochStart + ghost.below(kRegistrationSpread));
       write_session(session, email, serial, has_device, ghost, format);
     }
     spill_large_buffers();
@@ -780,8 +742,7 @@ class BlockGenerator {
       line.key(key);
       line.integer(date, draw_int_form(format, plan, style.float_epochs));
     };
-    const auto write_optional_string = [&](JsonLine& line, std::string_view key,
-                                           std::string_view value) {
+    const auto write_optional_string = [&](JsonLine& line, std::string_view key, std::string_view value) {
       line.key(key);
       if (plan.quirky && format.chance(kEmptyStringShare)) {
         line.raw("\"\"");  // "" means NULL too
@@ -789,51 +750,40 @@ class BlockGenerator {
         line.string_value(value);
       }
     };
-    write_line(
-        line_, plan, style.spaced, format, kCustomerKeys, kCustomerKinds,
-        [&](JsonLine& line, std::size_t field) {
-          switch (field) {
-            case 0:
-              write_optional_string(line, kCustomerKeys[0], customer.name);
-              break;
-            case 1:
-              line.key(kCustomerKeys[1]);
-              line.string_value(customer.email);
-              break;
-            case 2:
-              if (format.chance(style.phone_number_share)) {
-                line.key(kCustomerKeys[2]);
-                line.raw(customer.phone);  // as a JSON number, like older dumps
-              } else {
-                write_optional_string(line, kCustomerKeys[2], customer.phone);
-              }
-              break;
-            case 3:
-              write_optional_string(line, kCustomerKeys[3], customer.birth_day);
-              break;
-            case 4:
-              line.key(kCustomerKeys[4]);
-              line.string_value(customer.serial);
-              break;
-            case 5:
-              line.key(kCustomerKeys[5]);
-              line.integer(customer.registration, draw_int_form(format, plan, style.float_epochs));
-              break;
-            case 6:
-              line.key(kCustomerKeys[6]);
-              line.integer(customer.last_update, draw_int_form(format, plan, style.float_epochs));
-              break;
-            case 7:
-              write_optional_date(line, kCustomerKeys[7], customer.research);
-              break;
-            case 8:
-              write_optional_date(line, kCustomerKeys[8], customer.publicly);
-              break;
-            default:
-              write_optional_date(line, kCustomerKeys[9], customer.friends);
-              break;
-          }
-        });
+    write_line(line_, plan, style.spaced, format, kCustomerKeys, kCustomerKinds,
+               [&](JsonLine& line, std::size_t field) {
+                 switch (field) {
+                   case 0: write_optional_string(line, kCustomerKeys[0], customer.name); break;
+                   case 1:
+                     line.key(kCustomerKeys[1]);
+                     line.string_value(customer.email);
+                     break;
+                   case 2:
+                     if (format.chance(style.phone_number_share)) {
+                       line.key(kCustomerKeys[2]);
+                       line.raw(customer.phone);  // as a JSON number, like older dumps
+                     } else {
+                       write_optional_string(line, kCustomerKeys[2], customer.phone);
+                     }
+                     break;
+                   case 3: write_optional_string(line, kCustomerKeys[3], customer.birth_day); break;
+                   case 4:
+                     line.key(kCustomerKeys[4]);
+                     line.string_value(customer.serial);
+                     break;
+                   case 5:
+                     line.key(kCustomerKeys[5]);
+                     line.integer(customer.registration, draw_int_form(format, plan, style.float_epochs));
+                     break;
+                   case 6:
+                     line.key(kCustomerKeys[6]);
+                     line.integer(customer.last_update, draw_int_form(format, plan, style.float_epochs));
+                     break;
+                   case 7: write_optional_date(line, kCustomerKeys[7], customer.research); break;
+                   case 8: write_optional_date(line, kCustomerKeys[8], customer.publicly); break;
+                   default: write_optional_date(line, kCustomerKeys[9], customer.friends); break;
+                 }
+               });
     emit(out, plan);
     if (customer.duplicate_row && plan.damage == Damage::none) duplicate_rows_.push_back(line_);
   }
@@ -860,8 +810,8 @@ class BlockGenerator {
     PlainLineText text;
     text.accelerometer_head = "{" + key_text(accelerometer.spaced, true, "user");
     text.accelerometer_head.append("\"").append(user).append("\"");
-    text.accelerometer_head += key_text(accelerometer.spaced, false,
-                                        accelerometer.time_stamp_key ? "timeStamp" : "timestamp");
+    text.accelerometer_head +=
+        key_text(accelerometer.spaced, false, accelerometer.time_stamp_key ? "timeStamp" : "timestamp");
     for (std::size_t axis = 0; axis < 3; ++axis) {
       text.axis_keys[axis] = key_text(accelerometer.spaced, false, kAccelerometerKeys[2 + axis]);
     }
@@ -885,13 +835,11 @@ class BlockGenerator {
   }
 
   void write_accelerometer_row(std::string_view user, std::int64_t timestamp,
-                               const std::array<std::int64_t, 3>& milli_g, Rng& format,
-                               const PlainLineText& plain) {
+                               const std::array<std::int64_t, 3>& milli_g, Rng& format, const PlainLineText& plain) {
     SourceOutput& out = output(Source::accelerometer);
     const FileStyle& style = out.style;
     const LinePlan plan = plan_line(format, 5, {0, 1, 2, 3, 4}, options_.bad_line_rate);
-    if (!plan.quirky && plan.damage == Damage::none &&
-        plain.accelerometer_head.size() + 128 < kMaxPlainLine) {
+    if (!plan.quirky && plan.damage == Damage::none && plain.accelerometer_head.size() + 128 < kMaxPlainLine) {
       char line[kMaxPlainLine];
       char* end = copy_text(line, plain.accelerometer_head);
       end = std::to_chars(end, end + 20, timestamp).ptr;
@@ -903,8 +851,7 @@ class BlockGenerator {
       ++out.rows;
       return;
     }
-    const bool time_stamp_key =
-        style.time_stamp_key || (plan.quirky && format.chance(kTimeStampKeyShare));
+    const bool time_stamp_key = style.time_stamp_key || (plan.quirky && format.chance(kTimeStampKeyShare));
     write_line(line_, plan, style.spaced, format, kAccelerometerKeys, kAccelerometerKinds,
                [&](JsonLine& line, std::size_t field) {
                  if (field == 0) {
@@ -921,13 +868,12 @@ class BlockGenerator {
     emit(out, plan);
   }
 
-  void write_step_trainer_row(std::string_view serial, std::int64_t time, std::int64_t distance,
-                              Rng& format, const PlainLineText& plain) {
+  void write_step_trainer_row(std::string_view serial, std::int64_t time, std::int64_t distance, Rng& format,
+                              const PlainLineText& plain) {
     SourceOutput& out = output(Source::step_trainer);
     const FileStyle& style = out.style;
     const LinePlan plan = plan_line(format, 3, {0, 1, 2}, options_.bad_line_rate);
-    if (!plan.quirky && plan.damage == Damage::none &&
-        plain.step_middle.size() + 128 < kMaxPlainLine) {
+    if (!plan.quirky && plan.damage == Damage::none && plain.step_middle.size() + 128 < kMaxPlainLine) {
       char line[kMaxPlainLine];
       char* end = copy_text(line, plain.step_head);
       end = std::to_chars(end, end + 20, time).ptr;
@@ -937,23 +883,22 @@ class BlockGenerator {
       ++out.rows;
       return;
     }
-    write_line(line_, plan, style.spaced, format, kStepTrainerKeys, kStepTrainerKinds,
-               [&](JsonLine& line, std::size_t field) {
-                 line.key(kStepTrainerKeys[field]);
-                 if (field == 1) {
-                   line.string_value(serial);
-                 } else {
-                   line.integer(field == 0 ? time : distance,
-                                draw_int_form(format, plan, field == 0 && style.float_epochs));
-                 }
-               });
+    write_line(
+        line_, plan, style.spaced, format, kStepTrainerKeys, kStepTrainerKinds, [&](JsonLine& line, std::size_t field) {
+          line.key(kStepTrainerKeys[field]);
+          if (field == 1) {
+            line.string_value(serial);
+          } else {
+            line.integer(field == 0 ? time : distance, draw_int_form(format, plan, field == 0 && style.float_epochs));
+          }
+        });
     emit(out, plan);
   }
 
   // The device and the phone sample together: both rows carry the same timestamp, which is what
   // the machine-learning join matches on.
-  void write_session(const Session& session, std::string_view user, std::string_view serial,
-                     bool has_device, Rng& values, Rng& format) {
+  void write_session(const Session& session, std::string_view user, std::string_view serial, bool has_device,
+                     Rng& values, Rng& format) {
     MotionSimulator motion(session.motion, values);
     const PlainLineText plain = plain_line_text(user, serial);
     std::int64_t time = session.start_ms;
@@ -967,8 +912,7 @@ class BlockGenerator {
       const Reading reading = motion.sample();
       const double loss = values.uniform();
       const bool phone_side = loss >= kStepOnlyRate;
-      const bool device_side =
-          has_device && !(loss >= kStepOnlyRate && loss < kStepOnlyRate + kAccelOnlyRate);
+      const bool device_side = has_device && !(loss >= kStepOnlyRate && loss < kStepOnlyRate + kAccelOnlyRate);
       if (device_side) write_step_trainer_row(serial, time, reading.distance_cm, format, plain);
       if (phone_side) {
         write_accelerometer_row(user, time, reading.accel_milli_g, format, plain);
@@ -996,16 +940,13 @@ void validate(const GenerateOptions& options) {
   require(options.readings_per_customer >= 0, "readings_per_customer must be >= 0");
   require(options.target_bytes >= 0, "target_bytes must be >= 0");
   require(options.customers_per_file > 0, "customers_per_file must be > 0");
-  require(options.consent_fraction >= 0 && options.consent_fraction <= 1,
-          "consent_fraction must be in [0, 1]");
+  require(options.consent_fraction >= 0 && options.consent_fraction <= 1, "consent_fraction must be in [0, 1]");
   require(options.shared_serial_fraction >= 0 && options.shared_serial_fraction <= 1,
           "shared_serial_fraction must be in [0, 1]");
-  require(options.bad_line_rate >= 0 && options.bad_line_rate <= 1,
-          "bad_line_rate must be in [0, 1]");
+  require(options.bad_line_rate >= 0 && options.bad_line_rate <= 1, "bad_line_rate must be in [0, 1]");
 }
 
-std::pair<std::int64_t, std::int64_t> block_customers(const GenerateOptions& options,
-                                                      std::int64_t block) {
+std::pair<std::int64_t, std::int64_t> block_customers(const GenerateOptions& options, std::int64_t block) {
   const std::int64_t first = block * options.customers_per_file;
   return {first, std::min(options.customers, first + options.customers_per_file)};
 }
@@ -1029,8 +970,7 @@ void check_mpi(int code, const char* call) {
 std::string broadcast_from_root(MPI_Comm comm, std::string text) {
   std::int64_t length = static_cast<std::int64_t>(text.size());
   check_mpi(MPI_Bcast(&length, 1, MPI_INT64_T, 0, comm), "MPI_Bcast");
-  if (length > std::numeric_limits<int>::max())
-    throw std::runtime_error("generate_landing: message too long");
+  if (length > std::numeric_limits<int>::max()) throw std::runtime_error("generate_landing: message too long");
   text.resize(static_cast<std::size_t>(length));
   if (length > 0) {
     check_mpi(MPI_Bcast(text.data(), static_cast<int>(length), MPI_CHAR, 0, comm), "MPI_Bcast");
@@ -1057,24 +997,20 @@ void prepare_folders(const GenerateOptions& options, std::int64_t blocks) {
     std::error_code error;
     std::filesystem::create_directories(folder, error);
     if (error) {
-      throw std::runtime_error("generate_landing: cannot create " + folder.string() + ": " +
-                               error.message());
+      throw std::runtime_error("generate_landing: cannot create " + folder.string() + ": " + error.message());
     }
     std::int64_t foreign = 0;
     std::string example;
-    for (std::filesystem::directory_iterator it(folder, error), end; !error && it != end;
-         it.increment(error)) {
+    for (std::filesystem::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
       const std::string name = it->path().filename().string();
       if (name.starts_with('.') || is_block_file_name(name, source, blocks)) continue;
       if (foreign++ == 0) example = name;
     }
     if (error) {
-      throw std::runtime_error("generate_landing: cannot list " + folder.string() + ": " +
-                               error.message());
+      throw std::runtime_error("generate_landing: cannot list " + folder.string() + ": " + error.message());
     }
     if (foreign > 0) {
-      throw std::runtime_error("generate_landing: " + folder.string() + " already holds " +
-                               std::to_string(foreign) +
+      throw std::runtime_error("generate_landing: " + folder.string() + " already holds " + std::to_string(foreign) +
                                " entries this run would not overwrite (e.g. " + example +
                                "); use an empty output folder");
     }
@@ -1085,24 +1021,18 @@ void prepare_folders(const GenerateOptions& options, std::int64_t blocks) {
 
 std::string_view source_name(Source source) {
   switch (source) {
-    case Source::customer:
-      return "customer";
-    case Source::accelerometer:
-      return "accelerometer";
-    case Source::step_trainer:
-      return "step_trainer";
+    case Source::customer: return "customer";
+    case Source::accelerometer: return "accelerometer";
+    case Source::step_trainer: return "step_trainer";
   }
   return "unknown";
 }
 
 const std::string& GeneratedBlock::text(Source source) const {
   switch (source) {
-    case Source::customer:
-      return customer;
-    case Source::accelerometer:
-      return accelerometer;
-    case Source::step_trainer:
-      return step_trainer;
+    case Source::customer: return customer;
+    case Source::accelerometer: return accelerometer;
+    case Source::step_trainer: return step_trainer;
   }
   throw std::invalid_argument("GeneratedBlock::text: unknown source");
 }
@@ -1112,8 +1042,8 @@ std::int64_t block_count(const GenerateOptions& options) {
   return (options.customers + options.customers_per_file - 1) / options.customers_per_file;
 }
 
-std::filesystem::path block_path(const std::filesystem::path& out, Source source,
-                                 std::int64_t block_index, std::int64_t blocks) {
+std::filesystem::path block_path(const std::filesystem::path& out, Source source, std::int64_t block_index,
+                                 std::int64_t blocks) {
   const std::string_view name = source_name(source);
   std::string digits = std::to_string(block_index);
   const auto width = static_cast<std::size_t>(file_index_width(blocks));
@@ -1135,34 +1065,30 @@ std::int64_t resolve_readings_per_customer(const GenerateOptions& options) {
   const auto probe_bytes = [&](std::int64_t mean_readings) {
     std::array<FileStyle, 3> styles{};
     BlockGenerator generator(options, mean_readings, styles, {nullptr, nullptr, nullptr});
-    for (std::int64_t i = 0; i < samples; ++i)
-      generator.add_customer(i * options.customers / samples);
+    for (std::int64_t i = 0; i < samples; ++i) generator.add_customer(i * options.customers / samples);
     generator.finish();
     double bytes = 0;
-    for (const Source source : kAllSources)
-      bytes += static_cast<double>(generator.output(source).text.size());
+    for (const Source source : kAllSources) bytes += static_cast<double>(generator.output(source).text.size());
     return bytes * static_cast<double>(options.customers) / static_cast<double>(samples);
   };
   const double fixed_bytes = probe_bytes(0);
   const double bytes_per_reading = (probe_bytes(kProbeReadings) - fixed_bytes) / kProbeReadings;
   if (bytes_per_reading <= 0) return 0;
-  const double readings =
-      (static_cast<double>(options.target_bytes) - fixed_bytes) / bytes_per_reading;
+  const double readings = (static_cast<double>(options.target_bytes) - fixed_bytes) / bytes_per_reading;
   return readings <= 0 ? 0 : std::llround(readings);
 }
 
 GeneratedBlock generate_block(const GenerateOptions& options, std::int64_t block_index) {
   const std::int64_t blocks = block_count(options);
   if (block_index < 0 || block_index >= blocks) {
-    throw std::invalid_argument("generate_block: block " + std::to_string(block_index) +
-                                " out of range [0, " + std::to_string(blocks) + ")");
+    throw std::invalid_argument("generate_block: block " + std::to_string(block_index) + " out of range [0, " +
+                                std::to_string(blocks) + ")");
   }
   std::array<FileStyle, 3> styles;
   for (const Source source : kAllSources) {
     styles[static_cast<std::size_t>(source)] = draw_file_style(options, block_index, source);
   }
-  BlockGenerator generator(options, options.readings_per_customer, styles,
-                           {nullptr, nullptr, nullptr});
+  BlockGenerator generator(options, options.readings_per_customer, styles, {nullptr, nullptr, nullptr});
   const auto [first, last] = block_customers(options, block_index);
   for (std::int64_t index = first; index < last; ++index) generator.add_customer(index);
   generator.finish();
@@ -1238,8 +1164,7 @@ GenerateReport generate_landing(const GenerateOptions& options, MPI_Comm comm) {
 
   // Collective even after a local failure, so no rank is left waiting.
   std::array<std::int64_t, 7> global{};
-  check_mpi(MPI_Allreduce(totals.data(), global.data(), static_cast<int>(totals.size()),
-                          MPI_INT64_T, MPI_SUM, comm),
+  check_mpi(MPI_Allreduce(totals.data(), global.data(), static_cast<int>(totals.size()), MPI_INT64_T, MPI_SUM, comm),
             "MPI_Allreduce");
   if (!local_error.empty()) throw std::runtime_error(local_error);
   if (global[6] > 0) {

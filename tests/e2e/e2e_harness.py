@@ -415,3 +415,23 @@ def check_output(failures, out, rules, label, expected_zones, expected_counts=No
         compare_multisets(failures, "%s: %s" % (label, zone), expected_zones[zone], rows)
         actual[zone] = sorted(rows, key=ref.sort_key)
     return actual
+
+
+def compare_run_with_reference(mpilake, mpiexec, landing, rules, ranks, out, timeout=600):
+    """Runs mpilake on LANDING and compares every zone, the zone contract and the per-source
+    accounting with the reference implementation. Returns a list of problems (empty when equal)."""
+    failures = Failures()
+    label = "rules=%s ranks=%d" % (rules, ranks)
+    parsed = ref.parse_landing(landing, keep_rejects=True)
+    zones = ref.compute_zones(parsed["customer"][0], parsed["accelerometer"][0], parsed["step_trainer"][0], rules)
+    ok, info = run_mpilake(mpiexec, mpilake, ranks, landing, out, rules, timeout)
+    if not ok:
+        return ["%s: run failed: %s" % (label, info)]
+    check_output(failures, out, rules, label, {z: ref.contract_multiset(z, rows) for z, rows in zones.items()})
+    for zone in ref.ZONES:
+        check_zone_contract(failures, os.path.join(out, zone + ".h5"), zone, rules, label)
+    summary = read_summary(out)
+    check_summary_sources(failures, summary, label,
+                          {s: (len(parsed[s][0]), parsed[s][1], parsed[s][2]) for s in ref.SOURCES})
+    check_summary_zones(failures, summary, label, {z: len(rows) for z, rows in zones.items()})
+    return list(failures.messages)

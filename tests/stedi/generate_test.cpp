@@ -94,12 +94,9 @@ TEST(GenerateBlock, RowsCountTheNonBlankLines) {
   std::int64_t broken = 0;
   for (std::int64_t block = 0; block < block_count(options); ++block) {
     const GeneratedBlock generated = generate_block(options, block);
-    EXPECT_EQ(static_cast<std::int64_t>(lines_of(generated.customer).size()),
-              generated.customer_rows);
-    EXPECT_EQ(static_cast<std::int64_t>(lines_of(generated.accelerometer).size()),
-              generated.accelerometer_rows);
-    EXPECT_EQ(static_cast<std::int64_t>(lines_of(generated.step_trainer).size()),
-              generated.step_trainer_rows);
+    EXPECT_EQ(static_cast<std::int64_t>(lines_of(generated.customer).size()), generated.customer_rows);
+    EXPECT_EQ(static_cast<std::int64_t>(lines_of(generated.accelerometer).size()), generated.accelerometer_rows);
+    EXPECT_EQ(static_cast<std::int64_t>(lines_of(generated.step_trainer).size()), generated.step_trainer_rows);
     broken += generated.broken_rows;
   }
   EXPECT_GT(broken, 0);
@@ -109,8 +106,7 @@ TEST(GenerateBlock, WithoutBadLinesEveryLineIsAnObjectWithItsRequiredFields) {
   const GenerateOptions options = small_options();
   const GeneratedBlock generated = generate_block(options, 0);
   EXPECT_EQ(generated.broken_rows, 0);
-  const auto check = [](std::string_view text,
-                        std::vector<std::vector<std::string_view>> required) {
+  const auto check = [](std::string_view text, std::vector<std::vector<std::string_view>> required) {
     for (const std::string_view line : lines_of(text)) {
       ASSERT_TRUE(line.starts_with('{') && line.ends_with('}')) << line;
       for (const auto& alternatives : required) {
@@ -209,8 +205,7 @@ TEST(GenerateBlock, DistanceSwingsComeWithAccelerometerMotion) {
   std::map<std::int64_t, double> magnitude_by_time;  // |acceleration| in g
   for (const auto line : lines_of(generated.accelerometer)) {
     const auto time = timestamp_of(line);
-    const auto x = number_value(line, "x"), y = number_value(line, "y"),
-               z = number_value(line, "z");
+    const auto x = number_value(line, "x"), y = number_value(line, "y"), z = number_value(line, "z");
     if (time && x && y && z) magnitude_by_time[*time] = std::sqrt(*x * *x + *y * *y + *z * *z);
   }
   std::map<std::string, std::vector<std::pair<std::int64_t, double>>> readings_by_serial;
@@ -242,8 +237,7 @@ TEST(GenerateBlock, DistanceSwingsComeWithAccelerometerMotion) {
       }
       if (matched < kWindow / 2) continue;
       const double mean = sum / static_cast<double>(matched);
-      const double spread =
-          std::sqrt(std::max(0.0, sum_squares / static_cast<double>(matched) - mean * mean));
+      const double spread = std::sqrt(std::max(0.0, sum_squares / static_cast<double>(matched) - mean * mean));
       if (high - low > 25) {
         stepping_spread += spread;
         ++stepping_windows;
@@ -266,8 +260,7 @@ TEST(GenerateLayout, BlockCountAndPaths) {
   EXPECT_EQ(block_count(options), 3);
   options.customers = 0;
   EXPECT_EQ(block_count(options), 0);
-  EXPECT_EQ(block_path("/land", Source::customer, 7, 3),
-            std::filesystem::path("/land/customer/customer-000007.json"));
+  EXPECT_EQ(block_path("/land", Source::customer, 7, 3), std::filesystem::path("/land/customer/customer-000007.json"));
   EXPECT_EQ(block_path("/land", Source::step_trainer, 12, 1234567),
             std::filesystem::path("/land/step_trainer/step_trainer-0000012.json"));
   EXPECT_EQ(source_name(Source::accelerometer), "accelerometer");

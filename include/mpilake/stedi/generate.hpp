@@ -16,28 +16,23 @@
 namespace mpilake::stedi {
 
 struct GenerateOptions {
-  std::filesystem::path
-      out;  // landing root; writes out/customer/, out/accelerometer/, out/step_trainer/
+  std::filesystem::path out;  // landing root; writes out/customer/, out/accelerometer/, out/step_trainer/
   std::int64_t customers = 1000;
   // Mean step-trainer readings per device (each device draws 0.5x..1.5x of it); used when
   // target_bytes == 0.
   std::int64_t readings_per_customer = 100;
-  std::int64_t target_bytes =
-      0;  // if > 0: choose readings_per_customer so total landing bytes ~= target
+  std::int64_t target_bytes = 0;  // if > 0: choose readings_per_customer so total landing bytes ~= target
   std::uint64_t seed = 1;
   double consent_fraction = 0.7;         // share of customers with shareWithResearchAsOfDate set
   double shared_serial_fraction = 0.02;  // share of customers that reuse another customer's serial
-  double bad_line_rate =
-      0.0;  // share of lines written broken (truncated JSON / missing field / wrong type)
-  std::int64_t customers_per_file =
-      10000;  // file blocking; fixed so output does not depend on rank count
+  double bad_line_rate = 0.0;            // share of lines written broken (truncated JSON / missing field / wrong type)
+  std::int64_t customers_per_file = 10000;  // file blocking; fixed so output does not depend on rank count
 };
 
 // Global totals (same on every rank). Row counts are non-blank lines written, broken ones included,
 // so a reader should see rows == accepted + quarantined per source.
 struct GenerateReport {
-  std::int64_t files = 0, bytes = 0, customer_rows = 0, accelerometer_rows = 0,
-               step_trainer_rows = 0;
+  std::int64_t files = 0, bytes = 0, customer_rows = 0, accelerometer_rows = 0, step_trainer_rows = 0;
   std::int64_t broken_rows = 0;  // lines deliberately broken (all sources), part of the rows above
 };
 
@@ -49,8 +44,7 @@ GenerateReport generate_landing(const GenerateOptions& options, MPI_Comm comm);
 // ---- Pure building blocks (no MPI), exposed for tests and tools ----
 
 enum class Source { customer, accelerometer, step_trainer };
-inline constexpr Source kAllSources[] = {Source::customer, Source::accelerometer,
-                                         Source::step_trainer};
+inline constexpr Source kAllSources[] = {Source::customer, Source::accelerometer, Source::step_trainer};
 std::string_view source_name(Source source);  // "customer", "accelerometer", "step_trainer"
 
 // Number of blocks (= files per source): ceil(customers / customers_per_file).
@@ -61,8 +55,8 @@ std::int64_t block_count(const GenerateOptions& options);
 std::int64_t resolve_readings_per_customer(const GenerateOptions& options);
 
 // out/<source>/<source>-<block, zero-padded to at least 6 digits>.json
-std::filesystem::path block_path(const std::filesystem::path& out, Source source,
-                                 std::int64_t block_index, std::int64_t blocks);
+std::filesystem::path block_path(const std::filesystem::path& out, Source source, std::int64_t block_index,
+                                 std::int64_t blocks);
 
 // The exact bytes of block `block_index`'s three files. Uses options.readings_per_customer as given
 // (target_bytes is ignored here: resolve it first). Holds the whole block in memory, so meant for
