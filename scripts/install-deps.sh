@@ -10,7 +10,7 @@ packages=(
   libboost-mpi-dev libboost-program-options-dev libboost-serialization-dev
   libsimdjson-dev
   libgtest-dev libbenchmark-dev
-  python3-h5py python3-numpy
+  python3-h5py python3-numpy python3-sklearn
 )
 
 missing=()

@@ -65,15 +65,22 @@ bool parse_command(const std::vector<std::string>& args, const po::options_descr
 int command_run(const Comm& comm, const std::vector<std::string>& args) {
   std::string landing, out, rules = "privacy";
   long long max_round_mb = 256;
+  long long chunk_rows = 32768;
   po::options_description options("options");
-  options.add_options()("help,h", "show this help")("landing", po::value(&landing)->required(),
-                                                    "landing root holding customer/, accelerometer/, step_trainer/")(
-      "out", po::value(&out)->required(), "output folder for the zones (created if missing)")(
-      "rules", po::value(&rules)->default_value(rules), "rule set: privacy | serial | rubric")(
-      "overwrite", "replace zones already in --out (each zone is replaced atomically)")(
-      "quiet,q", "no progress lines and no summary on the terminal (summary.json is still written)")(
-      "max-round-mb", po::value(&max_round_mb)->default_value(max_round_mb),
-      "bytes each rank sends per exchange round, in MB (bounds memory; < 2048)");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("landing", po::value(&landing)->required(), "landing root holding customer/, accelerometer/, step_trainer/")
+      ("out", po::value(&out)->required(), "output folder for the zones (created if missing)")
+      ("rules", po::value(&rules)->default_value(rules), "rule set: privacy | serial | rubric")
+      ("overwrite", "replace zones already in --out (each zone is replaced atomically)")
+      ("quiet,q", "no progress lines and no summary on the terminal (summary.json is still written)")
+      ("results", "also print `RESULT key=value` lines for benchmark scripts (rank 0, stdout)")
+      ("compress", "compress every dataset (shuffle + deflate): smaller files, slower writes")
+      ("chunk-rows", po::value(&chunk_rows)->default_value(chunk_rows), "rows per HDF5 chunk")
+      ("max-round-mb", po::value(&max_round_mb)->default_value(max_round_mb),
+       "bytes each rank sends per exchange round, in MB (bounds memory; < 2048)");
+  // clang-format on
   po::variables_map values;
   const std::string help =
       "usage: mpirun -np P mpilake run --landing DIR --out DIR [--rules privacy|serial|rubric] [--overwrite]\n"
@@ -96,7 +103,11 @@ int command_run(const Comm& comm, const std::vector<std::string>& args) {
   run.progress = values.count("quiet") == 0U;
   if (max_round_mb < 1 || max_round_mb >= 2048) throw UsageError("--max-round-mb must be between 1 and 2047");
   run.exchange.max_round_bytes = static_cast<std::int64_t>(max_round_mb) << 20;
+  run.layout.compress = values.count("compress") != 0U;
+  run.layout.chunk_rows = chunk_rows;
+  if (run.layout.chunk_rows < 1) throw UsageError("--chunk-rows must be at least 1");
   const auto summary = stedi::run_stedi(comm, run);
+  if (comm.is_root() && values.count("results") != 0U) std::cout << stedi::result_lines(summary) << std::flush;
   if (comm.is_root() && run.progress)
     std::cout << "\n" << stedi::format_summary(summary) << "\nzones and summary.json in " << out << "\n" << std::flush;
   return 0;
@@ -106,23 +117,23 @@ int command_generate(const Comm& comm, const std::vector<std::string>& args) {
   stedi::GenerateOptions generate;
   std::string out;
   po::options_description options("options");
-  options.add_options()("help,h", "show this help")("out", po::value(&out)->required(),
-                                                    "landing root to write (customer/, accelerometer/, step_trainer/)")(
-      "customers", po::value(&generate.customers)->default_value(generate.customers), "number of customers")(
-      "readings-per-customer",
-      po::value(&generate.readings_per_customer)->default_value(generate.readings_per_customer),
-      "step-trainer (and matching accelerometer) readings per device")(
-      "target-bytes", po::value(&generate.target_bytes)->default_value(0),
-      "aim for about this many landing bytes (overrides --readings-per-customer)")(
-      "seed", po::value(&generate.seed)->default_value(generate.seed),
-      "random seed (same seed, same files, any rank count)")(
-      "consent-fraction", po::value(&generate.consent_fraction)->default_value(generate.consent_fraction),
-      "share of customers who consented to research")(
-      "shared-serial-fraction",
-      po::value(&generate.shared_serial_fraction)->default_value(generate.shared_serial_fraction),
-      "share of customers reusing another customer's serial number")(
-      "bad-line-rate", po::value(&generate.bad_line_rate)->default_value(generate.bad_line_rate),
-      "share of lines written broken (to exercise the quarantine)");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("out", po::value(&out)->required(), "landing root to write (customer/, accelerometer/, step_trainer/)")
+      ("customers", po::value(&generate.customers)->default_value(generate.customers), "number of customers")
+      ("readings-per-customer", po::value(&generate.readings_per_customer)->default_value(generate.readings_per_customer),
+       "mean step-trainer (and matching accelerometer) readings per device")
+      ("target-bytes", po::value(&generate.target_bytes)->default_value(0),
+       "aim for about this many landing bytes (overrides --readings-per-customer)")
+      ("seed", po::value(&generate.seed)->default_value(generate.seed), "random seed (same seed, same files, any rank count)")
+      ("consent-fraction", po::value(&generate.consent_fraction)->default_value(generate.consent_fraction),
+       "share of customers who consented to research")
+      ("shared-serial-fraction", po::value(&generate.shared_serial_fraction)->default_value(generate.shared_serial_fraction),
+       "share of customers reusing another customer's serial number")
+      ("bad-line-rate", po::value(&generate.bad_line_rate)->default_value(generate.bad_line_rate),
+       "share of lines written broken (to exercise the quarantine)");
+  // clang-format on
   po::variables_map values;
   const std::string help =
       "usage: mpirun -np P mpilake generate --out DIR [--customers N] [--readings-per-customer K | --target-bytes B]\n"

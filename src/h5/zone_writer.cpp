@@ -63,14 +63,84 @@ void write_attribute(hid_t object, const Attribute& attribute) {
       attribute.value);
 }
 
-}  // namespace
-
-ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, const Table& rows,
-                           const std::vector<Attribute>& attributes) {
-  silence_hdf5_errors();
+// Writes column `column` of every rank's `rows` as one dataset; returns its payload bytes.
+std::int64_t write_column(const Comm& comm, hid_t file, hid_t transfer, const Table& rows, std::size_t column,
+                          const ZoneLayout& layout, const std::string& where) {
+  const ColumnSpec& spec = rows.schema()[column];
+  const std::string what = where + ": column '" + spec.name + "'";
   const auto local_rows = static_cast<std::int64_t>(rows.num_rows());
   const std::int64_t offset = comm.exscan_sum(local_rows);
   const std::int64_t total = comm.allreduce_sum(local_rows);
+
+  H5Handle type;
+  std::size_t width = 8;
+  std::string packed_strings;
+  const void* buffer = nullptr;
+  switch (spec.type) {
+    case ColumnType::Int64:
+      type = H5Handle(H5Tcopy(H5T_STD_I64LE), H5Tclose, what);
+      buffer = rows.ints(column).data();
+      break;
+    case ColumnType::Float64:
+      type = H5Handle(H5Tcopy(H5T_IEEE_F64LE), H5Tclose, what);
+      buffer = rows.floats(column).data();
+      break;
+    case ColumnType::String: {
+      const StringColumn& strings = rows.strings(column);
+      width = static_cast<std::size_t>(
+          std::max<std::int64_t>(1, comm.allreduce_max(static_cast<std::int64_t>(strings.max_length()))));
+      type = fixed_string_type(width);
+      packed_strings.assign(strings.size() * width, '\0');
+      for (std::size_t r = 0; r < strings.size(); ++r) {
+        const auto value = strings[r];
+        std::memcpy(packed_strings.data() + r * width, value.data(), value.size());
+      }
+      buffer = packed_strings.data();
+      break;
+    }
+  }
+
+  // Chunked when there is data (a chunk may not exceed a fixed dataset's size).
+  H5Handle create(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, what);
+  if (total > 0) {
+    const hsize_t chunk = static_cast<hsize_t>(std::min(total, std::max<std::int64_t>(1, layout.chunk_rows)));
+    check_h5(H5Pset_chunk(create.get(), 1, &chunk), what + ": chunk size");
+    if (layout.compress) {
+      check_h5(H5Pset_shuffle(create.get()), what + ": shuffle filter");
+      check_h5(H5Pset_deflate(create.get(), 4), what + ": deflate filter");
+    }
+  }
+  const hsize_t file_dims = static_cast<hsize_t>(total);
+  H5Handle file_space(H5Screate_simple(1, &file_dims, nullptr), H5Sclose, what);
+  H5Handle dataset(
+      H5Dcreate2(file, spec.name.c_str(), type.get(), file_space.get(), H5P_DEFAULT, create.get(), H5P_DEFAULT),
+      H5Dclose, what + ": create dataset");
+  if (total > 0) {
+    // Every rank takes part in the collective write; a rank without rows selects nothing.
+    const hsize_t local_dims = static_cast<hsize_t>(local_rows);
+    H5Handle memory_space(H5Screate_simple(1, &local_dims, nullptr), H5Sclose, what);
+    if (local_rows == 0) {
+      check_h5(H5Sselect_none(memory_space.get()), what + ": select none");
+      check_h5(H5Sselect_none(file_space.get()), what + ": select none");
+    } else {
+      const hsize_t start = static_cast<hsize_t>(offset);
+      check_h5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &local_dims, nullptr),
+               what + ": select rows");
+    }
+    check_h5(H5Dwrite(dataset.get(), type.get(), memory_space.get(), file_space.get(), transfer, buffer),
+             what + ": write");
+  }
+  if (spec.type == ColumnType::Int64) write_attribute(dataset.get(), {"null_value", kNullInt64});
+  dataset.close(what + ": close");
+  return total * static_cast<std::int64_t>(width);
+}
+
+}  // namespace
+
+ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, const Table& rows,
+                           const std::vector<Attribute>& attributes, const ZoneLayout& layout,
+                           const std::vector<const Table*>& extra) {
+  silence_hdf5_errors();
   const std::filesystem::path temporary = temporary_path_for(path);
   const std::string where = "writing '" + path.string() + "'";
 
@@ -82,68 +152,18 @@ ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, 
   check_h5(H5Pset_dxpl_mpio(transfer.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
 
   ZoneWriteResult result;
-  result.rows = total;
+  result.rows = comm.allreduce_sum(static_cast<std::int64_t>(rows.num_rows()));
   std::vector<std::string> column_names;
   for (std::size_t c = 0; c < rows.num_columns(); ++c) {
-    const ColumnSpec& spec = rows.schema()[c];
-    column_names.push_back(spec.name);
-    const std::string what = where + ": column '" + spec.name + "'";
-
-    H5Handle type;
-    std::size_t width = 8;
-    std::string packed_strings;
-    const void* buffer = nullptr;
-    switch (spec.type) {
-      case ColumnType::Int64:
-        type = H5Handle(H5Tcopy(H5T_STD_I64LE), H5Tclose, what);
-        buffer = rows.ints(c).data();
-        break;
-      case ColumnType::Float64:
-        type = H5Handle(H5Tcopy(H5T_IEEE_F64LE), H5Tclose, what);
-        buffer = rows.floats(c).data();
-        break;
-      case ColumnType::String: {
-        const StringColumn& strings = rows.strings(c);
-        width = static_cast<std::size_t>(
-            std::max<std::int64_t>(1, comm.allreduce_max(static_cast<std::int64_t>(strings.max_length()))));
-        type = fixed_string_type(width);
-        packed_strings.assign(strings.size() * width, '\0');
-        for (std::size_t r = 0; r < strings.size(); ++r) {
-          const auto value = strings[r];
-          std::memcpy(packed_strings.data() + r * width, value.data(), value.size());
-        }
-        buffer = packed_strings.data();
-        break;
-      }
-    }
-    result.bytes += total * static_cast<std::int64_t>(width);
-
-    const hsize_t file_dims = static_cast<hsize_t>(total);
-    H5Handle file_space(H5Screate_simple(1, &file_dims, nullptr), H5Sclose, what);
-    H5Handle dataset(
-        H5Dcreate2(file.get(), spec.name.c_str(), type.get(), file_space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-        H5Dclose, what + ": create dataset");
-    if (total > 0) {
-      // Every rank takes part in the collective write; a rank without rows selects nothing.
-      const hsize_t local_dims = static_cast<hsize_t>(local_rows);
-      H5Handle memory_space(H5Screate_simple(1, &local_dims, nullptr), H5Sclose, what);
-      if (local_rows == 0) {
-        check_h5(H5Sselect_none(memory_space.get()), what + ": select none");
-        check_h5(H5Sselect_none(file_space.get()), what + ": select none");
-      } else {
-        const hsize_t start = static_cast<hsize_t>(offset);
-        check_h5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &local_dims, nullptr),
-                 what + ": select rows");
-      }
-      check_h5(H5Dwrite(dataset.get(), type.get(), memory_space.get(), file_space.get(), transfer.get(), buffer),
-               what + ": write");
-    }
-    if (spec.type == ColumnType::Int64) write_attribute(dataset.get(), {"null_value", kNullInt64});
-    dataset.close(what + ": close");
+    column_names.push_back(rows.schema()[c].name);
+    result.bytes += write_column(comm, file.get(), transfer.get(), rows, c, layout, where);
   }
+  for (const Table* table : extra)
+    for (std::size_t c = 0; c < table->num_columns(); ++c)
+      result.bytes += write_column(comm, file.get(), transfer.get(), *table, c, layout, where);
 
   std::vector<Attribute> root = attributes;
-  root.push_back({"rows", total});
+  root.push_back({"rows", result.rows});
   root.push_back({"columns", column_names});
   for (const auto& attribute : root) write_attribute(file.get(), attribute);
   file.close(where + ": close");

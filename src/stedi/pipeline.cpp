@@ -13,6 +13,7 @@
 #include "mpilake/io/landing.hpp"
 #include "mpilake/quarantine/quarantine.hpp"
 #include "mpilake/shuffle/partitioner.hpp"
+#include "mpilake/shuffle/sample_sort.hpp"
 #include "mpilake/table/row_codec.hpp"
 #include "mpilake/version.hpp"
 
@@ -74,12 +75,12 @@ class StageClock {
   std::vector<double> seconds_;
 };
 
-enum Stage : std::size_t { kSplit, kParse, kShuffle, kJoin, kWrite };
+enum Stage : std::size_t { kSplit, kParse, kShuffle, kJoin, kSort, kWrite };
 
 class StediJob {
  public:
   StediJob(const Comm& comm, const RunOptions& options)
-      : comm_(comm), options_(options), clock_({"split", "parse", "shuffle", "join", "write"}) {}
+      : comm_(comm), options_(options), clock_({"split", "parse", "shuffle", "join", "sort", "write"}) {}
 
   RunSummary run();
 
@@ -95,9 +96,10 @@ class StediJob {
   Table shuffle_by(const Table& rows, HashOfRow&& hash_of_row) {
     return shuffle(rows, partition_rows(rows.num_rows(), comm_.size(), hash_of_row));
   }
-  void write(const std::string& zone, const Table& rows) {
-    const auto result = clock_.time(
-        kWrite, [&] { return write_zone(comm_, options_.out / (zone + ".h5"), rows, zone_attributes(zone)); });
+  void write(const std::string& zone, const Table& rows, const std::vector<const Table*>& extra = {}) {
+    const auto result = clock_.time(kWrite, [&] {
+      return write_zone(comm_, options_.out / (zone + ".h5"), rows, zone_attributes(zone), options_.layout, extra);
+    });
     summary_.zones.emplace_back(zone, result.rows);
     progress("wrote " + zone + ".h5: " + std::to_string(result.rows) + " rows");
   }
@@ -367,10 +369,35 @@ RunSummary StediJob::run() {
   });
   readings_by_key = Table();
   steps_by_key = Table();
-  write("machine_learning_curated", machine_learning);
+
+  // 6. ML-ready layout: sorted by (serialNumber, timestamp) across the whole file (a distributed sample
+  //    sort; one device's series stays on one rank), with a device index: device_serial[i] owns rows
+  //    device_offset[i] .. device_offset[i+1] (the last offset is the row count).
+  const std::vector<std::size_t> ml_key = {1, 4};  // serialNumber, timestamp
+  machine_learning =
+      clock_.time(kSort, [&] { return sort_globally(comm_, machine_learning, ml_key, options_.exchange, &exchange_); });
+  Table device_serial({{"device_serial", ColumnType::String}});
+  Table device_offset({{"device_offset", ColumnType::Int64}});
+  clock_.time(kSort, [&] {
+    const auto local_rows = static_cast<std::int64_t>(machine_learning.num_rows());
+    const std::int64_t first_row = comm_.exscan_sum(local_rows);
+    const std::int64_t total_rows = comm_.allreduce_sum(local_rows);
+    const Table starts = group_starts(machine_learning, 1, first_row);
+    for (std::size_t g = 0; g < starts.num_rows(); ++g) {
+      device_serial.strings(0).push_back(starts.strings(0)[g]);
+      device_serial.commit_row();
+      device_offset.ints(0).push_back(starts.ints(1)[g]);
+      device_offset.commit_row();
+    }
+    if (comm_.rank() == comm_.size() - 1) {
+      device_offset.ints(0).push_back(total_rows);
+      device_offset.commit_row();
+    }
+  });
+  write("machine_learning_curated", machine_learning, {&device_serial, &device_offset});
   machine_learning = Table();
 
-  // 6. Quarantine (gathered on rank 0: rejects are few and small) and the data-quality report.
+  // 7. Quarantine (gathered on rank 0: rejects are few and small) and the data-quality report.
   Table rejects =
       clock_.time(kWrite, [&] { return write_quarantine_jsonl(comm_, quarantine, options_.out / "quarantine.jsonl"); });
   clock_.time(kWrite, [&] {

@@ -121,4 +121,31 @@ std::string summary_json(const RunSummary& s) {
   return json.str() + "\n";
 }
 
+std::string result_lines(const RunSummary& s) {
+  std::string out;
+  const auto line = [&](const std::string& key, const std::string& value) {
+    out += "RESULT " + key + "=" + value + "\n";
+  };
+  const auto number = [](double value) { return printf_string("%.6f", value); };
+  line("rules", s.rules);
+  line("ranks", std::to_string(s.ranks));
+  line("landing_bytes", std::to_string(s.landing_bytes));
+  line("total_seconds", number(s.total_seconds));
+  line("total_mb_per_s", number(s.total_seconds > 0 ? megabytes(s.landing_bytes) / s.total_seconds : 0.0));
+  for (const auto& stage : s.stages) {
+    line("stage_" + stage.stage + "_seconds", number(stage.seconds));
+    line("stage_" + stage.stage + "_mb_per_s",
+         number(stage.seconds > 0 ? megabytes(s.landing_bytes) / stage.seconds : 0.0));
+  }
+  line("exchange_bytes_sent", std::to_string(s.exchange.bytes_sent));
+  line("exchange_rounds", std::to_string(s.exchange.rounds));
+  line("peak_rss_bytes_max", std::to_string(s.peak_rss_bytes_max));
+  for (const auto& [name, st] : s.sources) {
+    line("source_" + name + "_lines", std::to_string(st.lines));
+    line("source_" + name + "_quarantined", std::to_string(st.quarantined));
+  }
+  for (const auto& [zone, rows] : s.zones) line("zone_" + zone + "_rows", std::to_string(rows));
+  return out;
+}
+
 }  // namespace mpilake::stedi

@@ -63,6 +63,15 @@ void Table::append_row_mapped(const Table& source, std::size_t row, std::span<co
   ++rows_;
 }
 
+void Table::append_cell(std::size_t column, const Table& source, std::size_t source_column, std::size_t row) {
+  std::visit(
+      [&](auto& target) {
+        using T = std::decay_t<decltype(target)>;
+        target.push_back(std::get<T>(source.columns_[source_column])[row]);
+      },
+      columns_[column]);
+}
+
 Table Table::take(std::span<const std::size_t> rows) const {
   Table result(schema_);
   for (std::size_t c = 0; c < columns_.size(); ++c) {

@@ -21,15 +21,23 @@ struct Attribute {
   AttributeValue value;
 };
 
+struct ZoneLayout {
+  // Rows per chunk: whole columns and one device's slice both read a few chunks.
+  std::int64_t chunk_rows = 32768;
+  bool compress = false;  // shuffle + deflate (level 4) on every dataset
+};
+
 struct ZoneWriteResult {
   std::int64_t rows = 0;   // all ranks together
   std::int64_t bytes = 0;  // dataset payload bytes, all ranks together
 };
 
 // Collective: every rank calls it, also with zero rows. `attributes` must be identical on every rank;
-// `rows` and `columns` are added by the writer.
+// `rows` and `columns` are added by the writer. Each column of each `extra` table becomes one more
+// dataset (e.g. an index), also distributed over the ranks in rank order, not listed in `columns`.
 ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, const Table& rows,
-                           const std::vector<Attribute>& attributes);
+                           const std::vector<Attribute>& attributes, const ZoneLayout& layout = {},
+                           const std::vector<const Table*>& extra = {});
 
 // The temporary name a zone is written under before the rename.
 std::filesystem::path temporary_path_for(const std::filesystem::path& path);

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "mpilake/h5/zone_writer.hpp"
 #include "mpilake/json/source_parser.hpp"
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/shuffle/exchange.hpp"
@@ -23,6 +24,7 @@ struct RunOptions {
   bool progress = true;  // rank 0 prints a line per stage on stderr
   ExchangeOptions exchange;
   ParseOptions parse;
+  ZoneLayout layout;
 };
 
 struct StageTime {
@@ -59,5 +61,7 @@ RunSummary run_stedi(const Comm& comm, const RunOptions& options);
 // Human-readable summary (what rank 0 prints) and its JSON twin (written as summary.json).
 std::string format_summary(const RunSummary& summary);
 std::string summary_json(const RunSummary& summary);
+// `RESULT key=value` lines (one per figure) for benchmark scripts.
+std::string result_lines(const RunSummary& summary);
 
 }  // namespace mpilake::stedi

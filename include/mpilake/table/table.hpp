@@ -79,6 +79,9 @@ class Table {
   void append_row(const Table& source, std::size_t row);
   // Appends row `row` of `source`, taking source column `mapping[i]` for column i.
   void append_row_mapped(const Table& source, std::size_t row, std::span<const std::size_t> mapping);
+  // Appends one value to `column` from `source` (column `source_column`, row `row`); call
+  // commit_row() once every column has its value.
+  void append_cell(std::size_t column, const Table& source, std::size_t source_column, std::size_t row);
   // New table with the given rows of this one, in that order.
   Table take(std::span<const std::size_t> rows) const;
   // Appends all rows of `other` (same schema).

@@ -1,0 +1,129 @@
+#include "mpilake/shuffle/sample_sort.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "mpilake/table/row_codec.hpp"
+
+namespace mpilake {
+
+namespace {
+
+// Three-way comparison of cell (row_a, column_a) of `a` with cell (row_b, column_b) of `b`.
+int compare_cells(const Table& a, std::size_t row_a, std::size_t column_a, const Table& b, std::size_t row_b,
+                  std::size_t column_b) {
+  switch (a.schema()[column_a].type) {
+    case ColumnType::Int64: {
+      const auto x = a.ints(column_a)[row_a], y = b.ints(column_b)[row_b];
+      return x < y ? -1 : (x > y ? 1 : 0);
+    }
+    case ColumnType::Float64: {
+      // Ties between equal-comparing doubles (-0.0 and 0.0, NaNs) are broken by their bits.
+      const auto x = a.floats(column_a)[row_a], y = b.floats(column_b)[row_b];
+      if (x < y) return -1;
+      if (x > y) return 1;
+      std::int64_t bits_x, bits_y;
+      std::memcpy(&bits_x, &x, 8);
+      std::memcpy(&bits_y, &y, 8);
+      return bits_x < bits_y ? -1 : (bits_x > bits_y ? 1 : 0);
+    }
+    case ColumnType::String: {
+      const int c = a.strings(column_a)[row_a].compare(b.strings(column_b)[row_b]);
+      return c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+  }
+  return 0;
+}
+
+std::string encode_table(const Table& table) {
+  std::string bytes;
+  for (std::size_t r = 0; r < table.num_rows(); ++r) {
+    const auto at = bytes.size();
+    bytes.resize(at + encoded_row_size(table, r));
+    encode_row(table, r, bytes.data() + at);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+std::vector<std::size_t> sort_order(const Table& table, std::span<const std::size_t> key_columns) {
+  std::vector<std::size_t> columns(key_columns.begin(), key_columns.end());
+  for (std::size_t c = 0; c < table.num_columns(); ++c)
+    if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
+  std::vector<std::size_t> order(table.num_rows());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    for (auto c : columns) {
+      const int result = compare_cells(table, a, c, table, b, c);
+      if (result != 0) return result < 0;
+    }
+    return false;
+  });
+  return order;
+}
+
+Table sort_globally(const Comm& comm, const Table& rows, std::span<const std::size_t> key_columns,
+                    const ExchangeOptions& options, ExchangeStats* stats) {
+  if (key_columns.empty()) throw std::invalid_argument("sort_globally: no key columns");
+  const std::size_t first_key = key_columns[0];
+  Table sorted = rows.take(sort_order(rows, key_columns));
+  if (comm.size() == 1) return sorted;
+  const Schema key_schema = {rows.schema()[first_key]};
+
+  // Evenly spaced samples of the first key from each rank's sorted rows.
+  Table samples(key_schema);
+  const std::size_t wanted = std::min<std::size_t>(sorted.num_rows(), 64 * static_cast<std::size_t>(comm.size()));
+  for (std::size_t i = 0; i < wanted; ++i) {
+    samples.append_cell(0, sorted, first_key, i * sorted.num_rows() / wanted);
+    samples.commit_row();
+  }
+
+  // Rank 0 sorts all samples and cuts them into equal parts; every rank gets its splitters.
+  const auto gathered = comm.gather_to_root(encode_table(samples));
+  std::string splitter_bytes;
+  if (comm.is_root()) {
+    Table all(key_schema);
+    for (const auto& bytes : gathered) decode_rows(all, bytes);
+    const std::vector<std::size_t> only_column = {0};
+    const Table ordered = all.take(sort_order(all, only_column));
+    Table chosen(key_schema);
+    for (int p = 1; p < comm.size() && ordered.num_rows() > 0; ++p)
+      chosen.append_row(ordered,
+                        static_cast<std::size_t>(p) * ordered.num_rows() / static_cast<std::size_t>(comm.size()));
+    splitter_bytes = encode_table(chosen);
+  }
+  Table splitters(key_schema);
+  decode_rows(splitters, comm.broadcast(splitter_bytes));
+
+  // A row goes to the rank numbered by how many splitters are <= its key, so equal keys share a rank.
+  std::vector<int> destination(sorted.num_rows());
+  for (std::size_t r = 0; r < sorted.num_rows(); ++r) {
+    std::size_t low = 0, high = splitters.num_rows();
+    while (low < high) {
+      const std::size_t middle = (low + high) / 2;
+      if (compare_cells(splitters, middle, 0, sorted, r, first_key) <= 0)
+        low = middle + 1;
+      else
+        high = middle;
+    }
+    destination[r] = static_cast<int>(low);
+  }
+  Table received = exchange_rows(comm, sorted, destination, options, stats);
+  sorted = Table();
+  return received.take(sort_order(received, key_columns));
+}
+
+Table group_starts(const Table& sorted, std::size_t column, std::int64_t first_row) {
+  Table groups({sorted.schema()[column], {"offset", ColumnType::Int64}});
+  for (std::size_t r = 0; r < sorted.num_rows(); ++r) {
+    if (r > 0 && compare_cells(sorted, r - 1, column, sorted, r, column) == 0) continue;
+    groups.append_cell(0, sorted, column, r);
+    groups.ints(1).push_back(first_row + static_cast<std::int64_t>(r));
+    groups.commit_row();
+  }
+  return groups;
+}
+
+}  // namespace mpilake
