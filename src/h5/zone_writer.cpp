@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "mpilake/h5/handle.hpp"
+#include "mpilake/mpi/fault.hpp"
 
 namespace mpilake {
 
@@ -137,9 +138,11 @@ std::int64_t write_column(const Comm& comm, hid_t file, hid_t transfer, const Ta
 
 }  // namespace
 
-ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, const Table& rows,
-                           const std::vector<Attribute>& attributes, const ZoneLayout& layout,
-                           const std::vector<const Table*>& extra) {
+namespace {
+
+ZoneWriteResult write_and_publish(const Comm& comm, const std::filesystem::path& path, const Table& rows,
+                                  const std::vector<Attribute>& attributes, const ZoneLayout& layout,
+                                  const std::vector<const Table*>& extra) {
   silence_hdf5_errors();
   const std::filesystem::path temporary = temporary_path_for(path);
   const std::string where = "writing '" + path.string() + "'";
@@ -158,6 +161,7 @@ ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, 
     column_names.push_back(rows.schema()[c].name);
     result.bytes += write_column(comm, file.get(), transfer.get(), rows, c, layout, where);
   }
+  fault_point("write", comm);  // crash tests: die with the zone half-written
   for (const Table* table : extra)
     for (std::size_t c = 0; c < table->num_columns(); ++c)
       result.bytes += write_column(comm, file.get(), transfer.get(), *table, c, layout, where);
@@ -175,6 +179,22 @@ ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, 
     if (ec) throw H5Error(where + ": rename from " + temporary.string() + ": " + ec.message());
   });
   return result;
+}
+
+}  // namespace
+
+ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, const Table& rows,
+                           const std::vector<Attribute>& attributes, const ZoneLayout& layout,
+                           const std::vector<const Table*>& extra) {
+  try {
+    return write_and_publish(comm, path, rows, attributes, layout, extra);
+  } catch (...) {
+    // Do not leave a partial temporary file behind (e.g. on a full disk); the final name never
+    // held anything but complete zones.
+    std::error_code ignored;
+    std::filesystem::remove(temporary_path_for(path), ignored);
+    throw;
+  }
 }
 
 }  // namespace mpilake

@@ -1,11 +1,16 @@
 #include "mpilake/io/landing.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/mpi/collectives/broadcast.hpp>
 #include <boost/mpi/communicator.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
+#include <cerrno>
+#include <cstring>
 #include <system_error>
 
 namespace mpilake {
@@ -54,7 +59,19 @@ Listing list_on_root(const std::filesystem::path& landing, const std::vector<std
         return listing;
       }
       const auto name = it->path().filename().string();
-      if (name.empty() || name[0] == '.' || !it->is_regular_file(ec)) continue;
+      if (name.empty() || name[0] == '.') continue;
+      // Anything else in a source folder would be data silently left out: refuse it by name.
+      if (!it->is_regular_file(ec)) {
+        listing.error = "landing entry '" + it->path().string() +
+                        "' is not a regular file (a folder, FIFO or broken link); move it out of the landing folder";
+        return listing;
+      }
+      if (const int fd = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC); fd < 0) {
+        listing.error = "cannot open '" + it->path().string() + "': " + std::strerror(errno);
+        return listing;
+      } else {
+        ::close(fd);
+      }
       const auto size = it->file_size(ec);
       if (ec) {
         listing.error = "cannot read size of '" + it->path().string() + "': " + ec.message();

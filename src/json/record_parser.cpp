@@ -51,7 +51,31 @@ std::string simdjson_reason(simdjson::error_code error) {
 
 // On-Demand skips values it is not asked for without checking them, so an unknown key's value is
 // walked here: a line with broken JSON anywhere is quarantined, not accepted.
-simdjson::error_code validate_value(od::value value) {
+// Reads a JSON number that must be an int64 or an integral float. Avoids number::get_number(),
+// which in simdjson 3.0.1 turns decimals with 19+ significant digits (1655564376361.000000) into 0.
+// Returns an empty string on success, else what is wrong.
+std::string read_integral(od::value value, std::int64_t& result) {
+  od::number_type kind;
+  if (auto error = value.get_number_type().get(kind))
+    return std::string("a number out of range (") + simdjson::error_message(error) + ")";
+  if (kind == od::number_type::unsigned_integer) return "an integer out of the int64 range";
+  if (kind == od::number_type::signed_integer) {
+    if (auto error = value.get_int64().get(result))
+      return std::string("an integer out of the int64 range (") + simdjson::error_message(error) + ")";
+    return {};
+  }
+  double number = 0;
+  if (auto error = value.get_double().get(number))
+    return std::string("a number out of range (") + simdjson::error_message(error) + ")";
+  if (!integral_double_to_int64(number, result)) return "not an integer (or out of the int64 range)";
+  return {};
+}
+
+// Deeper values are quarantined: simdjson enforces its depth limit only on values it is asked for.
+constexpr int kMaxDepth = 1024;
+
+simdjson::error_code validate_value(od::value value, int depth = 0) {
+  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
   od::json_type type;
   if (auto error = value.type().get(type)) return error;
   switch (type) {
@@ -63,7 +87,7 @@ simdjson::error_code validate_value(od::value value) {
         if (auto error = std::move(field_result).get(field)) return error;
         std::string_view key;
         if (auto error = field.unescaped_key().get(key)) return error;
-        if (auto error = validate_value(field.value())) return error;
+        if (auto error = validate_value(field.value(), depth + 1)) return error;
       }
       return simdjson::SUCCESS;
     }
@@ -73,7 +97,7 @@ simdjson::error_code validate_value(od::value value) {
       for (auto element : array) {
         od::value item;
         if (auto error = std::move(element).get(item)) return error;
-        if (auto error = validate_value(item)) return error;
+        if (auto error = validate_value(item, depth + 1)) return error;
       }
       return simdjson::SUCCESS;
     }
@@ -128,18 +152,8 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
         return true;
       }
       if (type != od::json_type::number) return wrong_type("an integer");
-      od::number number;
-      if (auto error = value.get_number().get(number))
-        return (reason =
-                    "field '" + field.name + "' is a number out of range (" + simdjson::error_message(error) + ")"),
-               false;
-      if (number.is_int64()) {
-        slot.int_value = number.get_int64();
-      } else if (number.is_uint64()) {
-        return (reason = "field '" + field.name + "' is an integer out of the int64 range"), false;
-      } else if (!integral_double_to_int64(number.get_double(), slot.int_value)) {
-        return (reason = "field '" + field.name + "' is not an integer"), false;
-      }
+      if (const std::string problem = read_integral(value, slot.int_value); !problem.empty())
+        return (reason = "field '" + field.name + "' is " + problem), false;
       slot.is_null = false;
       return true;
     }
@@ -155,19 +169,9 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
     }
     case ColumnType::String: {
       if (type == od::json_type::number && field.accepts_number) {
-        od::number number;
-        if (auto error = value.get_number().get(number))
-          return (reason =
-                      "field '" + field.name + "' is a number out of range (" + simdjson::error_message(error) + ")"),
-                 false;
         std::int64_t integer = 0;
-        if (number.is_int64()) {
-          integer = number.get_int64();
-        } else if (number.is_uint64()) {
-          return (reason = "field '" + field.name + "' is an integer out of the int64 range"), false;
-        } else if (!integral_double_to_int64(number.get_double(), integer)) {
-          return (reason = "field '" + field.name + "' is a number that is not an integer"), false;
-        }
+        if (const std::string problem = read_integral(value, integer); !problem.empty())
+          return (reason = "field '" + field.name + "' is " + problem), false;
         slot.number_text = std::to_string(integer);
         slot.string_value = slot.number_text;
         slot.is_null = false;

@@ -56,12 +56,20 @@ std::int64_t Comm::exscan_sum(std::int64_t value) const {
   return rank_ == 0 ? 0 : result;  // MPI leaves rank 0's result undefined
 }
 
-std::string Comm::broadcast(const std::string& value_on_root) const {
+std::string Comm::broadcast(const std::string& value_on_root, int root) const {
   std::int64_t length = static_cast<std::int64_t>(value_on_root.size());
-  check_mpi(MPI_Bcast(&length, 1, MPI_INT64_T, 0, comm_), "MPI_Bcast(length)");
-  std::string result = rank_ == 0 ? value_on_root : std::string(static_cast<std::size_t>(length), '\0');
-  check_mpi(MPI_Bcast(result.data(), checked_int(length, "broadcast"), MPI_CHAR, 0, comm_), "MPI_Bcast(data)");
+  check_mpi(MPI_Bcast(&length, 1, MPI_INT64_T, root, comm_), "MPI_Bcast(length)");
+  std::string result = rank_ == root ? value_on_root : std::string(static_cast<std::size_t>(length), '\0');
+  check_mpi(MPI_Bcast(result.data(), checked_int(length, "broadcast"), MPI_CHAR, root, comm_), "MPI_Bcast(data)");
   return result;
+}
+
+void Comm::throw_if_any(const std::string& local_error) const {
+  const int mine = local_error.empty() ? size_ : rank_;
+  int first = size_;
+  check_mpi(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce(error rank)");
+  if (first == size_) return;
+  throw ConsistentError(broadcast(local_error, first));
 }
 
 std::vector<std::string> Comm::gather_to_root(const std::string& value) const {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "mpilake/mpi/fault.hpp"
 #include "mpilake/table/row_codec.hpp"
 
 namespace mpilake {
@@ -68,6 +69,7 @@ Table exchange_rows(const Comm& comm, const Table& rows, std::span<const int> de
       recv_displs[s] = checked_int(recv_total, "exchange receive displacement");
       recv_total += recv_counts[s];
     }
+    fault_point("exchange", comm);  // crash tests: die between the count and data exchanges
     recv_round.resize(static_cast<std::size_t>(recv_total));
     check_mpi(MPI_Alltoallv(send_round.data(), send_counts.data(), send_displs.data(), MPI_BYTE, recv_round.data(),
                             recv_counts.data(), recv_displs.data(), MPI_BYTE, comm.get()),

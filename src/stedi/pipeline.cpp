@@ -140,7 +140,7 @@ RunSummary StediJob::run() {
   // 1. Discover and split.
   landing_ = clock_.time(kSplit, [&] { return discover_landing(comm_, options_.landing, kSources); });
   for (const auto& source : landing_) summary_.landing_bytes += source.total_bytes();
-  prepare_output(comm_, options_.out, options_.overwrite);
+  const OutputLock lock = prepare_output(comm_, options_.out, options_.overwrite);
   progress("landing " + options_.landing.string() + ": " + std::to_string(summary_.landing_bytes) + " bytes in " +
            std::to_string(landing_[0].files.size() + landing_[1].files.size() + landing_[2].files.size()) + " files, " +
            std::to_string(comm_.size()) + " ranks, rules " + summary_.rules);
@@ -148,14 +148,23 @@ RunSummary StediJob::run() {
   // 2. Parse each source's byte range on this rank.
   Quarantine quarantine;
   std::vector<Table> parsed;
+  std::string parse_error;
   const std::vector<RecordSchema> schemas = {customer_schema(), accelerometer_schema(), step_trainer_schema()};
   for (std::size_t s = 0; s < kSources.size(); ++s) {
     SourceStats stats;
     RecordParser parser(schemas[s]);
-    parsed.push_back(clock_.time(
-        kParse, [&] { return parse_source(comm_, landing_[s], parser, quarantine, stats, options_.parse); }));
+    // A file that cannot be read (or shrank) stops the job, but only after every rank has parsed,
+    // so the ranks agree and one line reports it.
+    try {
+      parsed.push_back(clock_.time(
+          kParse, [&] { return parse_source(comm_, landing_[s], parser, quarantine, stats, options_.parse); }));
+    } catch (const InputError& error) {
+      if (parse_error.empty()) parse_error = error.what();
+      parsed.emplace_back(parser.schema().table_schema());
+    }
     summary_.sources.emplace_back(kSources[s], stats.summed(comm_));
   }
+  comm_.throw_if_any(parse_error);
   progress("parsed " + std::to_string(summary_.sources[0].second.accepted) + " customers, " +
            std::to_string(summary_.sources[1].second.accepted) + " accelerometer and " +
            std::to_string(summary_.sources[2].second.accepted) + " step-trainer rows");
@@ -447,23 +456,27 @@ RunSummary StediJob::run() {
 
 }  // namespace
 
-void prepare_output(const Comm& comm, const std::filesystem::path& out, bool overwrite) {
+OutputLock prepare_output(const Comm& comm, const std::filesystem::path& out, bool overwrite) {
   namespace fs = std::filesystem;
   comm.on_root([&] {
     std::error_code ec;
     if (fs::exists(out, ec) && !fs::is_directory(out, ec))
       throw std::runtime_error("output path '" + out.string() + "' exists and is not a folder");
-    if (!overwrite && fs::is_directory(out, ec)) {
-      std::string found;
-      for (const auto& zone : kZones)
-        if (fs::exists(out / (zone + ".h5"), ec)) found += (found.empty() ? "" : ", ") + zone + ".h5";
-      if (!found.empty())
-        throw std::runtime_error("output folder '" + out.string() + "' already holds zones (" + found +
-                                 "); pass --overwrite to replace them");
-    }
     fs::create_directories(out, ec);
     if (ec) throw std::runtime_error("cannot create output folder '" + out.string() + "': " + ec.message());
   });
+  OutputLock lock = OutputLock::acquire(comm, out);
+  comm.on_root([&] {
+    if (overwrite) return;
+    std::error_code ec;
+    std::string found;
+    for (const auto& zone : kZones)
+      if (fs::exists(out / (zone + ".h5"), ec)) found += (found.empty() ? "" : ", ") + zone + ".h5";
+    if (!found.empty())
+      throw std::runtime_error("output folder '" + out.string() + "' already holds zones (" + found +
+                               "); pass --overwrite to replace them");
+  });
+  return lock;
 }
 
 RunSummary run_stedi(const Comm& comm, const RunOptions& options) {

@@ -83,6 +83,29 @@ TEST(RecordParser, FloatFieldsTakeAnyNumberAndPhoneOnlyInt64Integers) {
   EXPECT_EQ(integral.table.strings(customer::kPhone)[0], "8015551212");
 }
 
+TEST(RecordParser, LongIntegralDecimalsKeepTheirValue) {
+  // simdjson 3.0.1's get_number() reads these as 0; the parser must not.
+  const auto parsed =
+      parse_line(kCustomer, R"({"email":"a","serialNumber":"s","registrationDate":1655564376361.000000,)"
+                            R"("phone":8015550199.000000000})");
+  ASSERT_EQ(parsed.outcome, LineOutcome::Accepted) << parsed.reason;
+  EXPECT_EQ(parsed.table.ints(customer::kRegistrationDate)[0], 1655564376361);
+  EXPECT_EQ(parsed.table.strings(customer::kPhone)[0], "8015550199");
+  EXPECT_EQ(
+      parse_line(kSteps, R"({"sensorReadingTime":9223372036854775808.0,"serialNumber":"s","distanceFromObject":1})")
+          .outcome,
+      LineOutcome::Rejected);
+}
+
+TEST(RecordParser, DeepNestingInAnUnknownKeyIsQuarantinedNotACrash) {
+  for (int depth : {50, 5000, 200000}) {
+    const std::string line = R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1,"deep":)" +
+                             std::string(depth, '[') + "1" + std::string(depth, ']') + "}";
+    const auto parsed = parse_line(kSteps, line);
+    EXPECT_EQ(parsed.outcome, depth <= 1000 ? LineOutcome::Accepted : LineOutcome::Rejected) << depth;
+  }
+}
+
 TEST(RecordParser, BlankLinesAreSkipped) {
   EXPECT_EQ(parse_line(kSteps, "").outcome, LineOutcome::Blank);
   EXPECT_EQ(parse_line(kSteps, "  \t\r").outcome, LineOutcome::Blank);

@@ -50,8 +50,11 @@ class Comm {
   std::vector<std::int64_t> allreduce_sum(const std::vector<std::int64_t>& values) const;
   // Sum of `value` over the ranks below this one (0 on rank 0).
   std::int64_t exscan_sum(std::int64_t value) const;
-  // Every rank gets rank 0's string.
-  std::string broadcast(const std::string& value_on_root) const;
+  // Every rank gets rank `root`'s string.
+  std::string broadcast(const std::string& value_on_root, int root = 0) const;
+  // Collective: if any rank passes a non-empty message, every rank throws ConsistentError with the
+  // message of the lowest such rank (one clear error instead of one per rank).
+  void throw_if_any(const std::string& local_error) const;
   // Rank 0 gets one string per rank, in rank order; other ranks get an empty vector.
   std::vector<std::string> gather_to_root(const std::string& value) const;
   // Runs `action` on rank 0 only; if it throws, every rank throws std::runtime_error with its message

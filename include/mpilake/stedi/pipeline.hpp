@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mpilake/h5/zone_writer.hpp"
+#include "mpilake/io/output_lock.hpp"
 #include "mpilake/json/source_parser.hpp"
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/shuffle/exchange.hpp"
@@ -51,9 +52,10 @@ struct RunSummary {
   std::int64_t quarantined = 0;
 };
 
-// Checks the output folder before anything is written: throws ConsistentError (on every rank) when
-// it is not a folder or already holds zones and `overwrite` is off. Creates it when missing.
-void prepare_output(const Comm& comm, const std::filesystem::path& out, bool overwrite);
+// Creates the output folder when missing, locks it for this run, and checks it before anything is
+// written: throws ConsistentError (on every rank) when it is not a folder, another run holds it, or
+// it already holds zones and `overwrite` is off.
+OutputLock prepare_output(const Comm& comm, const std::filesystem::path& out, bool overwrite);
 
 // Collective: the whole job. Returns the summary on every rank (complete on rank 0).
 RunSummary run_stedi(const Comm& comm, const RunOptions& options);
