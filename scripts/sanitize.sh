@@ -27,8 +27,8 @@ cmake --build "$build_dir" -j "$(nproc)"
 built=$(date +%s)
 echo "sanitize: build took $((built - start)) s"
 
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS_EXTRA:-}"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS_EXTRA:-}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 cd "$build_dir"
 status=0

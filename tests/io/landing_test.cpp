@@ -15,7 +15,7 @@ TEST(Discovery, ListsRegularFilesSortedOnEveryRank) {
   const std::filesystem::path root =
       std::filesystem::temp_directory_path() / comm.broadcast("mpilake_landing_test_" + std::to_string(::getpid()));
   if (comm.is_root()) {
-    std::filesystem::create_directories(root / "a" / "sub");
+    std::filesystem::create_directories(root / "a");
     std::filesystem::create_directories(root / "b");
     std::ofstream(root / "a" / "z.json") << "12345";
     std::ofstream(root / "a" / "m.json") << "1";
@@ -31,6 +31,11 @@ TEST(Discovery, ListsRegularFilesSortedOnEveryRank) {
   EXPECT_TRUE(sources[1].files.empty());
   EXPECT_THROW(discover_landing(comm, root, {"a", "missing"}), ConsistentError);
   EXPECT_THROW(discover_landing(comm, root / "nope", {"a"}), ConsistentError);
+  // A sub-folder in a source folder would be data silently left out: refused by name.
+  comm.barrier();
+  if (comm.is_root()) std::filesystem::create_directories(root / "b" / "part.json");
+  comm.barrier();
+  EXPECT_THROW(discover_landing(comm, root, {"a", "b"}), ConsistentError);
   comm.barrier();
   if (comm.is_root()) std::filesystem::remove_all(root);
 }
