@@ -7,10 +7,6 @@
 
 namespace mpilake {
 
-std::filesystem::path temporary_path_for(const std::filesystem::path& path) {
-  return path.parent_path() / ("." + path.filename().string() + ".tmp");
-}
-
 namespace {
 
 H5Handle fixed_string_type(std::size_t width) {

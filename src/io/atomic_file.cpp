@@ -8,8 +8,15 @@
 
 namespace mpilake {
 
+std::filesystem::path temporary_path_for(const std::filesystem::path& path) {
+  std::string name = ".";
+  name += path.filename().string();
+  name += ".tmp";
+  return path.parent_path() / name;
+}
+
 void write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
-  const auto temporary = path.parent_path() / ("." + path.filename().string() + ".tmp");
+  const auto temporary = temporary_path_for(path);
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
   if (file == nullptr) throw std::runtime_error("cannot create " + temporary.string() + ": " + std::strerror(errno));
   const bool written = std::fwrite(contents.data(), 1, contents.size(), file) == contents.size();

@@ -68,15 +68,15 @@ Table sort_globally(const Comm& comm, const Table& rows, std::span<const std::si
                     const ExchangeOptions& options, ExchangeStats* stats) {
   if (key_columns.empty()) throw std::invalid_argument("sort_globally: no key columns");
   const std::size_t first_key = key_columns[0];
-  Table sorted = rows.take(sort_order(rows, key_columns));
-  if (comm.size() == 1) return sorted;
+  if (comm.size() == 1) return rows.take(sort_order(rows, key_columns));
   const Schema key_schema = {rows.schema()[first_key]};
 
-  // Evenly spaced samples of the first key from each rank's sorted rows.
+  // Evenly spaced samples of the first key from each rank's rows (no local sort needed: the
+  // splitters only decide which rank sorts which range, never the final order).
   Table samples(key_schema);
-  const std::size_t wanted = std::min<std::size_t>(sorted.num_rows(), 64 * static_cast<std::size_t>(comm.size()));
+  const std::size_t wanted = std::min<std::size_t>(rows.num_rows(), 64 * static_cast<std::size_t>(comm.size()));
   for (std::size_t i = 0; i < wanted; ++i) {
-    samples.append_cell(0, sorted, first_key, i * sorted.num_rows() / wanted);
+    samples.append_cell(0, rows, first_key, i * rows.num_rows() / wanted);
     samples.commit_row();
   }
 
@@ -98,20 +98,19 @@ Table sort_globally(const Comm& comm, const Table& rows, std::span<const std::si
   decode_rows(splitters, comm.broadcast(splitter_bytes));
 
   // A row goes to the rank numbered by how many splitters are <= its key, so equal keys share a rank.
-  std::vector<int> destination(sorted.num_rows());
-  for (std::size_t r = 0; r < sorted.num_rows(); ++r) {
+  std::vector<int> destination(rows.num_rows());
+  for (std::size_t r = 0; r < rows.num_rows(); ++r) {
     std::size_t low = 0, high = splitters.num_rows();
     while (low < high) {
       const std::size_t middle = (low + high) / 2;
-      if (compare_cells(splitters, middle, 0, sorted, r, first_key) <= 0)
+      if (compare_cells(splitters, middle, 0, rows, r, first_key) <= 0)
         low = middle + 1;
       else
         high = middle;
     }
     destination[r] = static_cast<int>(low);
   }
-  Table received = exchange_rows(comm, sorted, destination, options, stats);
-  sorted = Table();
+  Table received = exchange_rows(comm, rows, destination, options, stats);
   return received.take(sort_order(received, key_columns));
 }
 

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "mpilake/io/atomic_file.hpp"
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/table/table.hpp"
 
@@ -38,8 +39,5 @@ struct ZoneWriteResult {
 ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, const Table& rows,
                            const std::vector<Attribute>& attributes, const ZoneLayout& layout = {},
                            const std::vector<const Table*>& extra = {});
-
-// The temporary name a zone is written under before the rename.
-std::filesystem::path temporary_path_for(const std::filesystem::path& path);
 
 }  // namespace mpilake

@@ -6,6 +6,9 @@
 
 namespace mpilake {
 
+// The hidden temporary name an output is written under before its rename: DIR/.NAME.tmp
+std::filesystem::path temporary_path_for(const std::filesystem::path& path);
+
 // Throws std::runtime_error naming the file on failure.
 void write_file_atomically(const std::filesystem::path& path, std::string_view contents);
 
