@@ -104,7 +104,12 @@ simdjson::error_code validate_value(od::value value, int depth = 0) {
     case od::json_type::number: return value.get_double().error();
     case od::json_type::string: return value.get_string().error();
     case od::json_type::boolean: return value.get_bool().error();
-    case od::json_type::null: return value.is_null() ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+    case od::json_type::null: {
+      // is_null() must be checked as a result: a token like `nul` is an error, not "false".
+      bool is_null = false;
+      if (auto error = value.is_null().get(is_null)) return error;
+      return is_null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+    }
   }
   return simdjson::INCORRECT_TYPE;
 }

@@ -134,6 +134,8 @@ TEST(RecordParser, BadLinesAreRejectedWithAReason) {
       {R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1,"junk":[1,,2]})", "invalid JSON"},
       {R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1,"junk":{"a" 1}})", "invalid JSON"},
       {R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1,"junk":01})", "invalid JSON"},
+      {R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1,"junk":nul})", "invalid JSON"},
+      {R"({"junk":nulx,"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":1})", "invalid JSON"},
   };
   for (const auto& [line, expected_reason] : cases) {
     const auto parsed = parse_line(kSteps, line);
