@@ -36,16 +36,6 @@ int compare_cells(const Table& a, std::size_t row_a, std::size_t column_a, const
   return 0;
 }
 
-std::string encode_table(const Table& table) {
-  std::string bytes;
-  for (std::size_t r = 0; r < table.num_rows(); ++r) {
-    const auto at = bytes.size();
-    bytes.resize(at + encoded_row_size(table, r));
-    encode_row(table, r, bytes.data() + at);
-  }
-  return bytes;
-}
-
 }  // namespace
 
 std::vector<std::size_t> sort_order(const Table& table, std::span<const std::size_t> key_columns) {
@@ -81,7 +71,7 @@ Table sort_globally(const Comm& comm, const Table& rows, std::span<const std::si
   }
 
   // Rank 0 sorts all samples and cuts them into equal parts; every rank gets its splitters.
-  const auto gathered = comm.gather_to_root(encode_table(samples));
+  const auto gathered = comm.gather_to_root(encode_rows(samples));
   std::string splitter_bytes;
   if (comm.is_root()) {
     Table all(key_schema);
@@ -92,7 +82,7 @@ Table sort_globally(const Comm& comm, const Table& rows, std::span<const std::si
     for (int p = 1; p < comm.size() && ordered.num_rows() > 0; ++p)
       chosen.append_row(ordered,
                         static_cast<std::size_t>(p) * ordered.num_rows() / static_cast<std::size_t>(comm.size()));
-    splitter_bytes = encode_table(chosen);
+    splitter_bytes = encode_rows(chosen);
   }
   Table splitters(key_schema);
   decode_rows(splitters, comm.broadcast(splitter_bytes));

@@ -41,6 +41,15 @@ char* encode_row(const Table& table, std::size_t row, char* out) {
   return out;
 }
 
+std::string encode_rows(const Table& table) {
+  std::size_t total = 0;
+  for (std::size_t r = 0; r < table.num_rows(); ++r) total += encoded_row_size(table, r);
+  std::string bytes(total, '\0');
+  char* out = bytes.data();
+  for (std::size_t r = 0; r < table.num_rows(); ++r) out = encode_row(table, r, out);
+  return bytes;
+}
+
 void decode_rows(Table& table, std::string_view bytes) {
   const char* in = bytes.data();
   const char* const end = bytes.data() + bytes.size();

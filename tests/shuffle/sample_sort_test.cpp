@@ -37,21 +37,11 @@ std::vector<Row> rows_of(const Table& table) {
   return rows;
 }
 
-std::string encode(const Table& table) {
-  std::string bytes;
-  for (std::size_t r = 0; r < table.num_rows(); ++r) {
-    const auto at = bytes.size();
-    bytes.resize(at + encoded_row_size(table, r));
-    encode_row(table, r, bytes.data() + at);
-  }
-  return bytes;
-}
-
 void check_sort(std::uint64_t seed, std::size_t devices, std::int64_t round_bytes) {
   const Comm comm(MPI_COMM_WORLD);
   const std::vector<std::size_t> key = {1, 2};
   const Table sorted = sort_globally(comm, input_of(comm.rank(), seed, devices), key, ExchangeOptions{round_bytes});
-  const auto parts = comm.gather_to_root(encode(sorted));
+  const auto parts = comm.gather_to_root(encode_rows(sorted));
   if (!comm.is_root()) return;
   std::vector<Row> expected;
   for (int r = 0; r < comm.size(); ++r) {

@@ -43,6 +43,7 @@ TEST(RowCodec, RoundTripsRandomRows) {
     bytes.resize(at + encoded_row_size(table, r));
     EXPECT_EQ(encode_row(table, r, bytes.data() + at), bytes.data() + bytes.size());
   }
+  EXPECT_EQ(encode_rows(table), bytes);
   Table decoded(kSchema);
   decode_rows(decoded, bytes);
   expect_same_rows(table, decoded);
