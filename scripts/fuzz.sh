@@ -16,21 +16,10 @@ seconds="${1:-60}"
 shift || true
 fuzz_dir="${FUZZ_DIR:-build-fuzz}"
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-apt_install() {
-  echo "fuzz: installing $*"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
-}
+apt_install() { bash scripts/apt-install.sh fuzz "$@"; }
 
-# The parser's dependencies (simdjson headers and library).
-if ! dpkg-query -W -f='${Status}' libsimdjson-dev 2>/dev/null | grep -q "install ok installed"; then
-  apt_install libsimdjson-dev
-fi
-if ! command -v clang++ >/dev/null; then
-  apt_install clang
-fi
+# The parser's dependencies (simdjson headers and library) and clang with libFuzzer.
+apt_install libsimdjson-dev clang
 # -fsanitize=fuzzer needs libclang_rt.fuzzer, shipped by libclang-rt-N-dev (Debian 12: N = 14).
 fuzzer_lib="$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null || true)"
 resource_dir="$(clang++ -print-resource-dir)"

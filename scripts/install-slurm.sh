@@ -12,24 +12,5 @@
 # - openmpi-bin: mpirun, the job scripts' fallback launcher inside an allocation.
 set -euo pipefail
 
-packages=(slurmctld slurmd slurm-client libpmix-dev openmpi-bin)
-
-missing=()
-for package in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$package")
-  fi
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-slurm: all ${#packages[@]} packages already installed"
-  exit 0
-fi
-
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-# Wait for another apt/dpkg run (up to 5 minutes) instead of failing on its lock.
-apt_opts=(-o DPkg::Lock::Timeout=300)
-echo "install-slurm: installing ${missing[*]}"
-$sudo apt-get "${apt_opts[@]}" update -qq
 # policy-rc.d may refuse to start the services during installation; that is fine (we start none).
-DEBIAN_FRONTEND=noninteractive $sudo apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}"
+exec bash "$(dirname "$0")/apt-install.sh" install-slurm slurmctld slurmd slurm-client libpmix-dev openmpi-bin
