@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "mpilake/h5/handle.hpp"
+#include "mpilake/h5/zone_chunks.hpp"
 
 namespace mpilake {
 
@@ -113,7 +114,6 @@ ZoneFile read_zone(const std::filesystem::path& path, std::int64_t max_rows) {
   }
 
   Schema schema;
-  std::vector<H5Handle> datasets;
   for (const auto& name : names) {
     const std::string what = where + ": dataset '" + name + "'";
     H5Handle dataset(H5Dopen2(file.get(), name.c_str(), H5P_DEFAULT), H5Dclose, what);
@@ -139,53 +139,11 @@ ZoneFile read_zone(const std::filesystem::path& path, std::int64_t max_rows) {
     zone.rows = static_cast<std::int64_t>(dims);
     zone.columns.push_back(info);
     schema.push_back({name, info.type});
-    datasets.push_back(std::move(dataset));
   }
 
   zone.table = Table(schema);
   const std::int64_t wanted = max_rows < 0 ? zone.rows : std::min(zone.rows, max_rows);
-  for (std::size_t c = 0; c < datasets.size(); ++c) {
-    if (wanted == 0) break;
-    const std::string what = where + ": dataset '" + names[c] + "'";
-    const hsize_t count = static_cast<hsize_t>(wanted), start = 0;
-    H5Handle file_space(H5Dget_space(datasets[c].get()), H5Sclose, what);
-    check_h5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr), what);
-    H5Handle memory_space(H5Screate_simple(1, &count, nullptr), H5Sclose, what);
-    switch (zone.columns[c].type) {
-      case ColumnType::Int64: {
-        auto& values = zone.table.ints(c);
-        values.resize(count);
-        check_h5(H5Dread(datasets[c].get(), H5T_NATIVE_INT64, memory_space.get(), file_space.get(), H5P_DEFAULT,
-                         values.data()),
-                 what + ": read");
-        break;
-      }
-      case ColumnType::Float64: {
-        auto& values = zone.table.floats(c);
-        values.resize(count);
-        check_h5(H5Dread(datasets[c].get(), H5T_NATIVE_DOUBLE, memory_space.get(), file_space.get(), H5P_DEFAULT,
-                         values.data()),
-                 what + ": read");
-        break;
-      }
-      case ColumnType::String: {
-        const std::size_t width = zone.columns[c].string_width;
-        H5Handle type(H5Dget_type(datasets[c].get()), H5Tclose, what);
-        std::string packed(width * count, '\0');
-        check_h5(
-            H5Dread(datasets[c].get(), type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT, packed.data()),
-            what + ": read");
-        auto& values = zone.table.strings(c);
-        for (hsize_t r = 0; r < count; ++r) {
-          std::string_view value(packed.data() + r * width, width);
-          const auto end = value.find('\0');
-          values.push_back(value.substr(0, end));
-        }
-        break;
-      }
-    }
-  }
-  zone.table.set_rows_from_columns();
+  if (wanted > 0) ZoneChunkReader(path, names).next(zone.table, wanted);
   return zone;
 }
 
