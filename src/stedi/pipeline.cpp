@@ -184,6 +184,7 @@ RunSummary StediJob::run() {
   Table accelerometer_trusted(accelerometer_by_email.schema());
   Table customer_curated(customers_by_email.schema());
   std::int64_t duplicate_rows = 0, unknown_users = 0;
+  std::unordered_set<std::string> curated_rows;  // identities of customer_curated's rows (used twice)
   clock_.time(kJoin, [&] {
     const auto& emails = customers_by_email.strings(customer::kEmail);
     const auto& consent = customers_by_email.ints(customer::kShareWithResearchAsOfDate);
@@ -212,7 +213,6 @@ RunSummary StediJob::run() {
     }
     const auto& trusted_emails = customer_trusted.strings(customer::kEmail);
     const auto& trusted_consent = customer_trusted.ints(customer::kShareWithResearchAsOfDate);
-    std::unordered_set<std::string> curated_rows;
     for (std::size_t r = 0; r < customer_trusted.num_rows(); ++r) {
       const auto reading = latest_reading.find(trusted_emails[r]);
       if (reading == latest_reading.end()) continue;
@@ -235,9 +235,6 @@ RunSummary StediJob::run() {
                        {"consent", ColumnType::Int64},
                        {"curated", ColumnType::Int64}});
   clock_.time(kJoin, [&] {
-    std::unordered_set<std::string> curated_rows;
-    for (std::size_t r = 0; r < customer_curated.num_rows(); ++r)
-      curated_rows.insert(row_identity(customer_curated, r));
     for (std::size_t r = 0; r < customers_by_email.num_rows(); ++r) {
       serial_owners.strings(0).push_back(customers_by_email.strings(customer::kSerialNumber)[r]);
       serial_owners.strings(1).push_back(customers_by_email.strings(customer::kEmail)[r]);
@@ -247,6 +244,7 @@ RunSummary StediJob::run() {
     }
   });
   customers_by_email = Table();
+  curated_rows = {};
   Table owners_by_serial =
       shuffle_by(serial_owners, [&](std::size_t r) { return hash_bytes(serial_owners.strings(0)[r]); });
   serial_owners = Table();
