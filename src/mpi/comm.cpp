@@ -1,5 +1,6 @@
 #include "mpilake/mpi/comm.hpp"
 
+#include <algorithm>
 #include <numeric>
 
 namespace mpilake {
@@ -90,6 +91,36 @@ std::vector<std::string> Comm::gather_to_root(const std::string& value) const {
   for (std::size_t i = 0; i < lengths.size(); ++i)
     result.push_back(all.substr(static_cast<std::size_t>(displacements[i]), static_cast<std::size_t>(lengths[i])));
   return result;
+}
+
+std::vector<std::string> Comm::all_gather(const std::string& value) const {
+  const int length = checked_int(static_cast<std::int64_t>(value.size()), "all_gather");
+  std::vector<int> lengths(static_cast<std::size_t>(size_));
+  check_mpi(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, comm_), "MPI_Allgather(lengths)");
+  std::vector<int> displacements(lengths.size());
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < lengths.size(); ++i) {
+    displacements[i] = checked_int(total, "all_gather displacement");
+    total += lengths[i];
+  }
+  std::string all(static_cast<std::size_t>(total), '\0');
+  check_mpi(
+      MPI_Allgatherv(value.data(), length, MPI_CHAR, all.data(), lengths.data(), displacements.data(), MPI_CHAR, comm_),
+      "MPI_Allgatherv");
+  std::vector<std::string> result;
+  for (std::size_t i = 0; i < lengths.size(); ++i)
+    result.push_back(all.substr(static_cast<std::size_t>(displacements[i]), static_cast<std::size_t>(lengths[i])));
+  return result;
+}
+
+void Comm::allreduce_max_in_place(std::vector<std::int64_t>& values) const {
+  // In slices, so a long vector never passes the int count MPI takes.
+  constexpr std::size_t kSlice = std::size_t{1} << 28;
+  for (std::size_t at = 0; at < values.size(); at += kSlice) {
+    const auto count = static_cast<int>(std::min(kSlice, values.size() - at));
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, values.data() + at, count, MPI_INT64_T, MPI_MAX, comm_),
+              "MPI_Allreduce(max, in place)");
+  }
 }
 
 void Comm::on_root(const std::function<void()>& action) const {

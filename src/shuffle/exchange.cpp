@@ -1,71 +1,283 @@
 #include "mpilake/shuffle/exchange.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "mpilake/mpi/fault.hpp"
-#include "mpilake/table/row_codec.hpp"
 
 namespace mpilake {
+
+namespace {
+
+// Rows travel in columnar blocks: a uint64 row count, then per column either 8 bytes per value
+// (int64 / float64) or the uint32 lengths followed by the string bytes, each section padded to 8
+// bytes. Whole columns are copied at once on both sides, and the receiver writes every block straight
+// into its final place in the result, whose size it learns before the first round.
+constexpr std::size_t padded(std::size_t bytes) {
+  return (bytes + 7) & ~std::size_t{7};
+}
+
+struct Chunk {
+  std::size_t first = 0;  // position in the destination-grouped row order
+  std::size_t count = 0;
+  std::size_t block_bytes = 0;
+};
+
+std::size_t block_bytes(const Table& rows, std::span<const std::size_t> picked) {
+  std::size_t bytes = 8;
+  for (std::size_t c = 0; c < rows.num_columns(); ++c) {
+    if (rows.schema()[c].type != ColumnType::String) {
+      bytes += 8 * picked.size();
+      continue;
+    }
+    std::size_t text = 0;
+    for (const std::size_t r : picked) text += rows.strings(c)[r].size();
+    bytes += padded(4 * picked.size()) + padded(text);
+  }
+  return bytes;
+}
+
+void encode_block(const Table& rows, std::span<const std::size_t> picked, char* out) {
+  const std::uint64_t count = picked.size();
+  std::memcpy(out, &count, 8);
+  out += 8;
+  for (std::size_t c = 0; c < rows.num_columns(); ++c) {
+    switch (rows.schema()[c].type) {
+      case ColumnType::Int64: {
+        const auto& values = rows.ints(c);
+        for (const std::size_t r : picked) std::memcpy(out, &values[r], 8), out += 8;
+        break;
+      }
+      case ColumnType::Float64: {
+        const auto& values = rows.floats(c);
+        for (const std::size_t r : picked) std::memcpy(out, &values[r], 8), out += 8;
+        break;
+      }
+      case ColumnType::String: {
+        const auto& values = rows.strings(c);
+        char* lengths = out;
+        out += padded(4 * picked.size());
+        char* text = out;
+        for (const std::size_t r : picked) {
+          const std::string_view value = values[r];
+          const auto length = static_cast<std::uint32_t>(value.size());
+          std::memcpy(lengths, &length, 4);
+          lengths += 4;
+          std::memcpy(text, value.data(), value.size());
+          text += value.size();
+        }
+        out += padded(static_cast<std::size_t>(text - out));
+        break;
+      }
+    }
+  }
+}
+
+// Where the next rows from one sender go in the result: a row position, and a byte position per
+// string column.
+struct Cursor {
+  std::size_t row = 0;
+  std::vector<std::size_t> text;
+};
+
+const char* decode_block(const char* in, const char* end, Table& result, Cursor& cursor) {
+  const auto need = [&](std::size_t bytes) {
+    if (static_cast<std::size_t>(end - in) < bytes) throw std::runtime_error("exchange_rows: truncated block");
+  };
+  need(8);
+  std::uint64_t count;
+  std::memcpy(&count, in, 8);
+  in += 8;
+  if (cursor.row + count > result.num_rows()) throw std::runtime_error("exchange_rows: more rows than announced");
+  std::size_t string_index = 0;
+  for (std::size_t c = 0; c < result.num_columns(); ++c) {
+    switch (result.schema()[c].type) {
+      case ColumnType::Int64:
+        need(8 * count);
+        std::memcpy(result.ints(c).data() + cursor.row, in, 8 * count);
+        in += 8 * count;
+        break;
+      case ColumnType::Float64:
+        need(8 * count);
+        std::memcpy(result.floats(c).data() + cursor.row, in, 8 * count);
+        in += 8 * count;
+        break;
+      case ColumnType::String: {
+        StringColumn& column = result.strings(c);
+        std::size_t& at = cursor.text[string_index++];
+        need(padded(4 * count));
+        const char* lengths = in;
+        in += padded(4 * count);
+        const std::size_t start = at;
+        std::uint64_t* ends = column.end_offsets() + cursor.row;
+        for (std::uint64_t i = 0; i < count; ++i) {
+          std::uint32_t length;
+          std::memcpy(&length, lengths + 4 * i, 4);
+          at += length;
+          ends[i] = at;
+        }
+        if (at > column.byte_size()) throw std::runtime_error("exchange_rows: more string bytes than announced");
+        need(padded(at - start));
+        std::memcpy(column.byte_data() + start, in, at - start);
+        in += padded(at - start);
+        break;
+      }
+    }
+  }
+  cursor.row += count;
+  return in;
+}
+
+// The rows this rank keeps for itself skip the encoding: they are copied straight into place.
+void copy_local(const Table& rows, std::span<const std::size_t> picked, Table& result, Cursor& cursor) {
+  std::size_t string_index = 0;
+  for (std::size_t c = 0; c < rows.num_columns(); ++c) {
+    switch (rows.schema()[c].type) {
+      case ColumnType::Int64: {
+        std::int64_t* out = result.ints(c).data() + cursor.row;
+        for (const std::size_t r : picked) *out++ = rows.ints(c)[r];
+        break;
+      }
+      case ColumnType::Float64: {
+        double* out = result.floats(c).data() + cursor.row;
+        for (const std::size_t r : picked) *out++ = rows.floats(c)[r];
+        break;
+      }
+      case ColumnType::String: {
+        StringColumn& column = result.strings(c);
+        std::size_t& at = cursor.text[string_index++];
+        std::uint64_t* ends = column.end_offsets() + cursor.row;
+        for (const std::size_t r : picked) {
+          const std::string_view value = rows.strings(c)[r];
+          std::memcpy(column.byte_data() + at, value.data(), value.size());
+          at += value.size();
+          *ends++ = at;
+        }
+        break;
+      }
+    }
+  }
+  cursor.row += picked.size();
+}
+
+}  // namespace
 
 Table exchange_rows(const Comm& comm, const Table& rows, std::span<const int> destination,
                     const ExchangeOptions& options, ExchangeStats* stats) {
   const int ranks = comm.size();
+  const auto ranks_n = static_cast<std::size_t>(ranks);
+  const auto self = static_cast<std::size_t>(comm.rank());
   if (destination.size() != rows.num_rows()) throw std::invalid_argument("exchange_rows: one destination per row");
+  std::vector<std::size_t> string_columns;
+  for (std::size_t c = 0; c < rows.num_columns(); ++c)
+    if (rows.schema()[c].type == ColumnType::String) string_columns.push_back(c);
 
-  // Encode rows grouped by destination: sizes first, then fill in place.
-  std::vector<std::int64_t> bytes_for(static_cast<std::size_t>(ranks), 0);
-  std::vector<std::size_t> row_size(rows.num_rows());
+  // Group the rows by destination (a stable counting sort), and total what each destination gets:
+  // rows, then the string bytes of each string column.
+  const std::size_t width = 1 + string_columns.size();
+  std::vector<std::int64_t> totals_for(ranks_n * width, 0);
   for (std::size_t r = 0; r < rows.num_rows(); ++r) {
     const int to = destination[r];
     if (to < 0 || to >= ranks) throw std::out_of_range("exchange_rows: destination rank out of range");
-    row_size[r] = encoded_row_size(rows, r);
-    bytes_for[static_cast<std::size_t>(to)] += static_cast<std::int64_t>(row_size[r]);
+    std::int64_t* totals = &totals_for[static_cast<std::size_t>(to) * width];
+    ++totals[0];
+    for (std::size_t s = 0; s < string_columns.size(); ++s)
+      totals[1 + s] += static_cast<std::int64_t>(rows.strings(string_columns[s])[r].size());
   }
-  std::vector<std::int64_t> start_of(static_cast<std::size_t>(ranks) + 1, 0);
-  for (int d = 0; d < ranks; ++d) start_of[d + 1] = start_of[d] + bytes_for[d];
-  std::string send(static_cast<std::size_t>(start_of[ranks]), '\0');
+  std::vector<std::size_t> group_start(ranks_n + 1, 0);
+  for (std::size_t d = 0; d < ranks_n; ++d)
+    group_start[d + 1] = group_start[d] + static_cast<std::size_t>(totals_for[d * width]);
+  std::vector<std::size_t> order(rows.num_rows());
   {
-    std::vector<std::int64_t> cursor(start_of.begin(), start_of.end() - 1);
-    for (std::size_t r = 0; r < rows.num_rows(); ++r) {
-      auto& at = cursor[static_cast<std::size_t>(destination[r])];
-      encode_row(rows, r, send.data() + at);
-      at += static_cast<std::int64_t>(row_size[r]);
-    }
+    std::vector<std::size_t> next(group_start.begin(), group_start.end() - 1);
+    for (std::size_t r = 0; r < rows.num_rows(); ++r) order[next[static_cast<std::size_t>(destination[r])]++] = r;
   }
 
-  // Each round sends at most `per_destination` bytes to each rank, so a round's total stays within
+  // Cut each destination's rows into chunks of at most `per_destination` bytes (a single larger row
+  // makes a chunk of its own), one chunk per round, so a round's total stays within
   // max_round_bytes on both the sending and the receiving side.
-  const std::int64_t per_destination = std::max<std::int64_t>(1, options.max_round_bytes / ranks);
-  const std::int64_t largest = *std::max_element(bytes_for.begin(), bytes_for.end());
-  const std::int64_t rounds = comm.allreduce_max((largest + per_destination - 1) / per_destination);
+  const std::size_t per_destination =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, options.max_round_bytes / ranks));
+  const std::size_t fixed_row_bytes = 8 * (rows.num_columns() - string_columns.size()) + 4 * string_columns.size();
+  std::vector<std::vector<Chunk>> chunks(ranks_n);
+  std::int64_t my_rounds = 0;
+  for (std::size_t d = 0; d < ranks_n; ++d) {
+    Chunk chunk{group_start[d], 0, 0};
+    std::size_t bytes = 0;
+    for (std::size_t i = group_start[d]; i < group_start[d + 1]; ++i) {
+      std::size_t row_bytes = fixed_row_bytes;
+      for (const std::size_t c : string_columns) row_bytes += rows.strings(c)[order[i]].size();
+      if (chunk.count > 0 && bytes + row_bytes > per_destination) {
+        chunks[d].push_back(chunk);
+        chunk = Chunk{i, 0, 0};
+        bytes = 0;
+      }
+      ++chunk.count;
+      bytes += row_bytes;
+    }
+    if (chunk.count > 0) chunks[d].push_back(chunk);
+    for (Chunk& c : chunks[d])
+      c.block_bytes = d == self ? 0 : block_bytes(rows, std::span(order).subspan(c.first, c.count));
+    my_rounds = std::max<std::int64_t>(my_rounds, static_cast<std::int64_t>(chunks[d].size()));
+  }
+  const std::int64_t rounds = comm.allreduce_max(my_rounds);
 
-  std::vector<std::string> received(static_cast<std::size_t>(ranks));
-  std::vector<std::int64_t> sent_so_far(static_cast<std::size_t>(ranks), 0);
-  std::vector<int> send_counts(static_cast<std::size_t>(ranks)), send_displs(static_cast<std::size_t>(ranks));
-  std::vector<int> recv_counts(static_cast<std::size_t>(ranks)), recv_displs(static_cast<std::size_t>(ranks));
+  // Every rank learns what it will receive, and sizes the result once.
+  std::vector<std::int64_t> totals_from(ranks_n * width, 0);
+  check_mpi(MPI_Alltoall(totals_for.data(), checked_int(static_cast<std::int64_t>(width), "exchange totals"),
+                         MPI_INT64_T, totals_from.data(), static_cast<int>(width), MPI_INT64_T, comm.get()),
+            "MPI_Alltoall(exchange totals)");
+  Table result(rows.schema());
+  std::vector<Cursor> cursors(ranks_n);
+  std::vector<std::size_t> first_row_from(ranks_n);
+  {
+    std::size_t total_rows = 0;
+    std::vector<std::size_t> total_text(string_columns.size(), 0);
+    for (std::size_t s = 0; s < ranks_n; ++s) {
+      cursors[s].row = first_row_from[s] = total_rows;
+      total_rows += static_cast<std::size_t>(totals_from[s * width]);
+      for (std::size_t k = 0; k < string_columns.size(); ++k) {
+        cursors[s].text.push_back(total_text[k]);
+        total_text[k] += static_cast<std::size_t>(totals_from[s * width + 1 + k]);
+      }
+    }
+    std::size_t string_index = 0;
+    for (std::size_t c = 0; c < rows.num_columns(); ++c) {
+      switch (rows.schema()[c].type) {
+        case ColumnType::Int64: result.ints(c).resize(total_rows); break;
+        case ColumnType::Float64: result.floats(c).resize(total_rows); break;
+        case ColumnType::String: result.strings(c).resize_for_fill(total_rows, total_text[string_index++]); break;
+      }
+    }
+    result.set_rows_from_columns();
+  }
+
+  std::vector<int> send_counts(ranks_n), send_displs(ranks_n), recv_counts(ranks_n), recv_displs(ranks_n);
   std::string send_round, recv_round;
   ExchangeStats local;
   local.rounds = rounds;
   for (std::int64_t round = 0; round < rounds; ++round) {
+    const auto has_chunk = [&](std::size_t d) { return static_cast<std::size_t>(round) < chunks[d].size(); };
     std::int64_t send_total = 0;
-    for (int d = 0; d < ranks; ++d) {
-      const std::int64_t count = std::min(per_destination, bytes_for[d] - sent_so_far[d]);
+    for (std::size_t d = 0; d < ranks_n; ++d) {
+      const std::int64_t count = has_chunk(d) ? static_cast<std::int64_t>(chunks[d][round].block_bytes) : 0;
       send_counts[d] = checked_int(count, "exchange send count");
       send_displs[d] = checked_int(send_total, "exchange send displacement");
       send_total += count;
     }
     send_round.resize(static_cast<std::size_t>(send_total));
-    for (int d = 0; d < ranks; ++d) {
-      std::copy_n(send.data() + start_of[d] + sent_so_far[d], send_counts[d], send_round.data() + send_displs[d]);
-      sent_so_far[d] += send_counts[d];
-      if (d != comm.rank()) local.bytes_sent += send_counts[d];
+    for (std::size_t d = 0; d < ranks_n; ++d) {
+      if (d == self || !has_chunk(d)) continue;
+      const Chunk& chunk = chunks[d][round];
+      encode_block(rows, std::span(order).subspan(chunk.first, chunk.count), send_round.data() + send_displs[d]);
+      local.bytes_sent += send_counts[d];
     }
     check_mpi(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm.get()),
               "MPI_Alltoall(exchange counts)");
     std::int64_t recv_total = 0;
-    for (int s = 0; s < ranks; ++s) {
+    for (std::size_t s = 0; s < ranks_n; ++s) {
       recv_displs[s] = checked_int(recv_total, "exchange receive displacement");
       recv_total += recv_counts[s];
     }
@@ -74,20 +286,23 @@ Table exchange_rows(const Comm& comm, const Table& rows, std::span<const int> de
     check_mpi(MPI_Alltoallv(send_round.data(), send_counts.data(), send_displs.data(), MPI_BYTE, recv_round.data(),
                             recv_counts.data(), recv_displs.data(), MPI_BYTE, comm.get()),
               "MPI_Alltoallv(exchange rows)");
-    for (int s = 0; s < ranks; ++s) {
-      received[s].append(recv_round.data() + recv_displs[s], static_cast<std::size_t>(recv_counts[s]));
-      if (s != comm.rank()) local.bytes_received += recv_counts[s];
+    for (std::size_t s = 0; s < ranks_n; ++s) {
+      if (s == self) {
+        if (has_chunk(s)) {
+          const Chunk& chunk = chunks[s][round];
+          copy_local(rows, std::span(order).subspan(chunk.first, chunk.count), result, cursors[s]);
+        }
+        continue;
+      }
+      if (recv_counts[s] == 0) continue;
+      const char* begin = recv_round.data() + recv_displs[s];
+      decode_block(begin, begin + recv_counts[s], result, cursors[s]);
+      local.bytes_received += recv_counts[s];
     }
   }
-  send.clear();
-  send.shrink_to_fit();
-
-  Table result(rows.schema());
-  for (auto& bytes : received) {
-    decode_rows(result, bytes);
-    bytes.clear();
-    bytes.shrink_to_fit();
-  }
+  for (std::size_t s = 0; s < ranks_n; ++s)
+    if (cursors[s].row != (s + 1 < ranks_n ? first_row_from[s + 1] : result.num_rows()))
+      throw std::runtime_error("exchange_rows: fewer rows arrived than announced");
   if (stats != nullptr) stats->add(local);
   return result;
 }

@@ -42,15 +42,32 @@ std::vector<std::size_t> sort_order(const Table& table, std::span<const std::siz
   std::vector<std::size_t> columns(key_columns.begin(), key_columns.end());
   for (std::size_t c = 0; c < table.num_columns(); ++c)
     if (std::find(columns.begin(), columns.end(), c) == columns.end()) columns.push_back(c);
-  std::vector<std::size_t> order(table.num_rows());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    for (auto c : columns) {
-      const int result = compare_cells(table, a, c, table, b, c);
+
+  // Leading int64 columns (up to two) become order-preserving unsigned codes sorted as plain
+  // integers; only rows whose codes tie are compared cell by cell on the remaining columns.
+  std::size_t coded = 0;
+  while (coded < 2 && coded < columns.size() && table.schema()[columns[coded]].type == ColumnType::Int64) ++coded;
+  const auto code = [&](std::size_t k, std::size_t row) -> std::uint64_t {
+    return k < coded ? static_cast<std::uint64_t>(table.ints(columns[k])[row]) ^ (std::uint64_t{1} << 63) : 0;
+  };
+  struct Entry {
+    std::uint64_t first, second;
+    std::size_t row;
+  };
+  std::vector<Entry> entries(table.num_rows());
+  for (std::size_t r = 0; r < entries.size(); ++r) entries[r] = {code(0, r), code(1, r), r};
+  const std::span<const std::size_t> rest = std::span(columns).subspan(coded);
+  std::sort(entries.begin(), entries.end(), [&](const Entry& a, const Entry& b) {
+    if (a.first != b.first) return a.first < b.first;
+    if (a.second != b.second) return a.second < b.second;
+    for (auto c : rest) {
+      const int result = compare_cells(table, a.row, c, table, b.row, c);
       if (result != 0) return result < 0;
     }
     return false;
   });
+  std::vector<std::size_t> order(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) order[i] = entries[i].row;
   return order;
 }
 

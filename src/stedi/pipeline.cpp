@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
+#include <numeric>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -13,7 +15,9 @@
 #include "mpilake/io/landing.hpp"
 #include "mpilake/quarantine/quarantine.hpp"
 #include "mpilake/shuffle/partitioner.hpp"
+#include "mpilake/shuffle/replicate.hpp"
 #include "mpilake/shuffle/sample_sort.hpp"
+#include "mpilake/table/key_index.hpp"
 #include "mpilake/table/row_codec.hpp"
 #include "mpilake/version.hpp"
 
@@ -172,52 +176,82 @@ RunSummary StediJob::run() {
   Table& accelerometer = parsed[1];
   Table& steps = parsed[2];
 
-  // 3. Customers and accelerometer rows meet on hash(email).
+  // 3. The customers (the dimension: small) meet on hash(email). Each email's owner rank finds its
+  //    duplicates, its trusted rows and its earliest consent date.
   Table customers_by_email =
       shuffle_by(customers, [&](std::size_t r) { return hash_bytes(customers.strings(customer::kEmail)[r]); });
   customers = Table();
-  Table accelerometer_by_email = shuffle_by(
-      accelerometer, [&](std::size_t r) { return hash_bytes(accelerometer.strings(accelerometer::kUser)[r]); });
-  accelerometer = Table();
 
   Table customer_trusted(customers_by_email.schema());
-  Table accelerometer_trusted(accelerometer_by_email.schema());
-  Table customer_curated(customers_by_email.schema());
+  Table my_emails({{"email", ColumnType::String}, {"consent", ColumnType::Int64}});  // distinct, earliest consent
   std::int64_t duplicate_rows = 0, unknown_users = 0;
-  std::unordered_set<std::string> curated_rows;  // identities of customer_curated's rows (used twice)
   clock_.time(kJoin, [&] {
     const auto& emails = customers_by_email.strings(customer::kEmail);
     const auto& consent = customers_by_email.ints(customer::kShareWithResearchAsOfDate);
     std::unordered_set<std::string> seen_rows;
-    StringSet all_emails;
-    StringMap<std::int64_t> earliest_consent;  // trusted email -> earliest consent date
+    StringKeyIndex email_ids(customers_by_email.num_rows());
+    std::vector<std::int64_t> earliest_consent;
     for (std::size_t r = 0; r < customers_by_email.num_rows(); ++r) {
       if (!seen_rows.insert(row_identity(customers_by_email, r)).second) ++duplicate_rows;
-      all_emails.insert(emails[r]);
+      const auto [id, added] = email_ids.insert(emails[r]);
+      if (added) earliest_consent.push_back(kNullInt64);
       if (consent[r] == kNullInt64) continue;
       customer_trusted.append_row(customers_by_email, r);
-      auto [it, inserted] = earliest_consent.try_emplace(emails[r], consent[r]);
-      if (!inserted) it->second = std::min(it->second, consent[r]);
+      auto& earliest = earliest_consent[static_cast<std::size_t>(id)];
+      earliest = earliest == kNullInt64 ? consent[r] : std::min(earliest, consent[r]);
     }
-    const auto& users = accelerometer_by_email.strings(accelerometer::kUser);
-    const auto& timestamps = accelerometer_by_email.ints(accelerometer::kTimestamp);
-    StringMap<std::int64_t> latest_reading;  // email -> latest accelerometer_trusted timestamp
-    for (std::size_t r = 0; r < accelerometer_by_email.num_rows(); ++r) {
-      if (!all_emails.contains(users[r])) ++unknown_users;
-      const auto consent_it = earliest_consent.find(users[r]);
-      if (consent_it == earliest_consent.end()) continue;
-      if (privacy && timestamps[r] < consent_it->second) continue;
-      accelerometer_trusted.append_row(accelerometer_by_email, r);
-      auto [it, inserted] = latest_reading.try_emplace(users[r], timestamps[r]);
-      if (!inserted) it->second = std::max(it->second, timestamps[r]);
+    for (std::size_t id = 0; id < email_ids.size(); ++id) {
+      my_emails.strings(0).push_back(email_ids.key(id));
+      my_emails.ints(1).push_back(earliest_consent[id]);
+      my_emails.commit_row();
     }
+  });
+
+  // 4. Every rank gets every customer email with its earliest consent date (NULL when it has no
+  //    trusted row), so the accelerometer rows (the facts: large) are filtered where they were
+  //    parsed. The latest kept reading of each email is then agreed with one MAX reduction.
+  const Table email_table = clock_.time(kShuffle, [&] { return replicate_rows(comm_, my_emails); });
+  my_emails = Table();
+  Table accelerometer_trusted;
+  std::vector<std::int64_t> reading_email;  // email id of each accelerometer_trusted row
+  std::vector<std::int64_t> latest_reading(email_table.num_rows(), kNullInt64);
+  const auto& email_consent = email_table.ints(1);
+  StringKeyIndex email_index(email_table.num_rows());
+  clock_.time(kJoin, [&] {
+    for (std::size_t id = 0; id < email_table.num_rows(); ++id) email_index.insert(email_table.strings(0)[id]);
+    const auto& users = accelerometer.strings(accelerometer::kUser);
+    const auto& timestamps = accelerometer.ints(accelerometer::kTimestamp);
+    std::vector<std::size_t> kept;
+    for (std::size_t r = 0; r < accelerometer.num_rows(); ++r) {
+      const std::int64_t id = email_index.find(users[r]);
+      if (id == StringKeyIndex::kAbsent) {
+        ++unknown_users;
+        continue;
+      }
+      const std::int64_t consent = email_consent[static_cast<std::size_t>(id)];
+      if (consent == kNullInt64) continue;
+      if (privacy && timestamps[r] < consent) continue;
+      kept.push_back(r);
+      reading_email.push_back(id);
+      auto& latest = latest_reading[static_cast<std::size_t>(id)];
+      latest = std::max(latest, timestamps[r]);
+    }
+    accelerometer_trusted = accelerometer.take(kept);
+    accelerometer = Table();
+  });
+  clock_.time(kShuffle, [&] { comm_.allreduce_max_in_place(latest_reading); });
+
+  // customer_curated: on the email owners, DISTINCT trusted rows with a kept reading (under privacy,
+  // one at or after the row's own consent date).
+  Table customer_curated(customer_trusted.schema());
+  clock_.time(kJoin, [&] {
+    std::unordered_set<std::string> curated_rows;
     const auto& trusted_emails = customer_trusted.strings(customer::kEmail);
     const auto& trusted_consent = customer_trusted.ints(customer::kShareWithResearchAsOfDate);
     for (std::size_t r = 0; r < customer_trusted.num_rows(); ++r) {
-      const auto reading = latest_reading.find(trusted_emails[r]);
-      if (reading == latest_reading.end()) continue;
-      // Under privacy the customer row needs a reading at or after its own consent date.
-      if (privacy && reading->second < trusted_consent[r]) continue;
+      const std::int64_t latest = latest_reading[static_cast<std::size_t>(email_index.find(trusted_emails[r]))];
+      if (latest == kNullInt64) continue;
+      if (privacy && latest < trusted_consent[r]) continue;
       if (curated_rows.insert(row_identity(customer_trusted, r)).second)
         customer_curated.append_row(customer_trusted, r);
     }
@@ -226,90 +260,105 @@ RunSummary StediJob::run() {
   write("accelerometer_trusted", accelerometer_trusted);
   write("customer_curated", customer_curated);
   customer_trusted = Table();
-  accelerometer_by_email = Table();
 
-  // 4. Step-trainer rows meet the customers' serial numbers on hash(serialNumber). Every customer row
-  //    travels (serial, email, consent, curated) so the same exchange also finds shared serials.
-  Table serial_owners({{"serialNumber", ColumnType::String},
-                       {"email", ColumnType::String},
-                       {"consent", ColumnType::Int64},
-                       {"curated", ColumnType::Int64}});
-  clock_.time(kJoin, [&] {
-    for (std::size_t r = 0; r < customers_by_email.num_rows(); ++r) {
-      serial_owners.strings(0).push_back(customers_by_email.strings(customer::kSerialNumber)[r]);
-      serial_owners.strings(1).push_back(customers_by_email.strings(customer::kEmail)[r]);
-      serial_owners.ints(2).push_back(customers_by_email.ints(customer::kShareWithResearchAsOfDate)[r]);
-      serial_owners.ints(3).push_back(curated_rows.contains(row_identity(customers_by_email, r)) ? 1 : 0);
-      serial_owners.commit_row();
-    }
-  });
+  // 5. Shared serial numbers (a data-quality report): every customer row's (serial, email) meets on
+  //    hash(serialNumber); the dimension is small.
+  Table serial_owners({{"serialNumber", ColumnType::String}, {"email", ColumnType::String}});
+  for (std::size_t r = 0; r < customers_by_email.num_rows(); ++r) {
+    serial_owners.strings(0).push_back(customers_by_email.strings(customer::kSerialNumber)[r]);
+    serial_owners.strings(1).push_back(customers_by_email.strings(customer::kEmail)[r]);
+    serial_owners.commit_row();
+  }
   customers_by_email = Table();
-  curated_rows = {};
   Table owners_by_serial =
       shuffle_by(serial_owners, [&](std::size_t r) { return hash_bytes(serial_owners.strings(0)[r]); });
   serial_owners = Table();
-  Table steps_by_serial =
-      shuffle_by(steps, [&](std::size_t r) { return hash_bytes(steps.strings(step_trainer::kSerialNumber)[r]); });
-  steps = Table();
-
-  Table step_trainer_trusted(steps_by_serial.schema());
   std::vector<std::pair<std::string, std::int64_t>> shared_here;
   clock_.time(kJoin, [&] {
-    StringMap<std::int64_t> earliest_curated_consent;
     StringMap<StringSet> owners;
-    for (std::size_t r = 0; r < owners_by_serial.num_rows(); ++r) {
-      const auto serial = owners_by_serial.strings(0)[r];
-      owners[serial].insert(owners_by_serial.strings(1)[r]);
-      if (owners_by_serial.ints(3)[r] == 0) continue;
-      const std::int64_t consent = owners_by_serial.ints(2)[r];
-      auto [it, inserted] = earliest_curated_consent.try_emplace(serial, consent);
-      if (!inserted) it->second = std::min(it->second, consent);
-    }
+    for (std::size_t r = 0; r < owners_by_serial.num_rows(); ++r)
+      owners[owners_by_serial.strings(0)[r]].insert(owners_by_serial.strings(1)[r]);
     for (const auto& [serial, emails] : owners)
       if (emails.size() > 1) shared_here.emplace_back(std::string(serial), static_cast<std::int64_t>(emails.size()));
-    const auto& serials = steps_by_serial.strings(step_trainer::kSerialNumber);
-    const auto& times = steps_by_serial.ints(step_trainer::kSensorReadingTime);
-    for (std::size_t r = 0; r < steps_by_serial.num_rows(); ++r) {
-      const auto it = earliest_curated_consent.find(serials[r]);
-      if (it == earliest_curated_consent.end()) continue;
-      if (privacy && times[r] < it->second) continue;
-      step_trainer_trusted.append_row(steps_by_serial, r);
-    }
   });
-  write("step_trainer_trusted", step_trainer_trusted);
-  steps_by_serial = Table();
   owners_by_serial = Table();
 
-  // 5. Machine-learning join. privacy/serial: an accelerometer row takes the serial numbers of the
-  //    curated customers with its email; key (serialNumber, timestamp). rubric: key timestamp alone.
-  Table readings({{"serialNumber", ColumnType::String},
-                  {"user", ColumnType::String},
+  // 6. Every rank gets the curated customers' (serial, email, consent): the curated serials, numbered
+  //    in byte order, with their earliest curated consent date, and each email's curated serials.
+  //    The step-trainer rows are then filtered where they were parsed.
+  Table curated_keys(
+      {{"serialNumber", ColumnType::String}, {"email", ColumnType::String}, {"consent", ColumnType::Int64}});
+  for (std::size_t r = 0; r < customer_curated.num_rows(); ++r) {
+    curated_keys.strings(0).push_back(customer_curated.strings(customer::kSerialNumber)[r]);
+    curated_keys.strings(1).push_back(customer_curated.strings(customer::kEmail)[r]);
+    curated_keys.ints(2).push_back(customer_curated.ints(customer::kShareWithResearchAsOfDate)[r]);
+    curated_keys.commit_row();
+  }
+  customer_curated = Table();
+  const Table curated = clock_.time(kShuffle, [&] { return replicate_rows(comm_, curated_keys); });
+  curated_keys = Table();
+  std::vector<std::string_view> serial_names;         // curated serials in byte order (serial id -> name)
+  std::vector<std::int64_t> serial_consent;           // serial id -> earliest curated consent
+  std::vector<std::vector<std::int64_t>> serials_of;  // email id -> its distinct curated serial ids
+  StringKeyIndex serial_index;
+  Table step_trainer_trusted;
+  std::vector<std::int64_t> step_serial;  // serial id of each step_trainer_trusted row
+  clock_.time(kJoin, [&] {
+    for (std::size_t r = 0; r < curated.num_rows(); ++r) serial_names.push_back(curated.strings(0)[r]);
+    std::sort(serial_names.begin(), serial_names.end());
+    serial_names.erase(std::unique(serial_names.begin(), serial_names.end()), serial_names.end());
+    for (const auto name : serial_names) serial_index.insert(name);
+    serial_consent.assign(serial_names.size(), std::numeric_limits<std::int64_t>::max());
+    serials_of.resize(email_table.num_rows());
+    for (std::size_t r = 0; r < curated.num_rows(); ++r) {
+      const auto serial = static_cast<std::size_t>(serial_index.find(curated.strings(0)[r]));
+      serial_consent[serial] = std::min(serial_consent[serial], curated.ints(2)[r]);
+      auto& list = serials_of[static_cast<std::size_t>(email_index.find(curated.strings(1)[r]))];
+      if (std::find(list.begin(), list.end(), serial) == list.end()) list.push_back(static_cast<std::int64_t>(serial));
+    }
+    const auto& serials = steps.strings(step_trainer::kSerialNumber);
+    const auto& times = steps.ints(step_trainer::kSensorReadingTime);
+    std::vector<std::size_t> kept;
+    for (std::size_t r = 0; r < steps.num_rows(); ++r) {
+      const std::int64_t id = serial_index.find(serials[r]);
+      if (id == StringKeyIndex::kAbsent) continue;
+      if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) continue;
+      kept.push_back(r);
+      step_serial.push_back(id);
+    }
+    step_trainer_trusted = steps.take(kept);
+    steps = Table();
+  });
+  write("step_trainer_trusted", step_trainer_trusted);
+
+  // 7. Machine-learning join, on ids rather than strings (serial and email ids are numbered in byte
+  //    order, so sorting ids sorts the strings). privacy/serial: an accelerometer row takes the serial
+  //    numbers of the curated customers with its email; key (serialNumber, timestamp). rubric: key
+  //    timestamp alone. Both sides meet on hash(key).
+  std::vector<std::int64_t> email_rank(email_table.num_rows());  // email id -> position in byte order
+  std::vector<std::size_t> email_by_rank(email_table.num_rows());
+  clock_.time(kJoin, [&] {
+    std::iota(email_by_rank.begin(), email_by_rank.end(), 0);
+    std::sort(email_by_rank.begin(), email_by_rank.end(),
+              [&](std::size_t a, std::size_t b) { return email_table.strings(0)[a] < email_table.strings(0)[b]; });
+    for (std::size_t i = 0; i < email_by_rank.size(); ++i) email_rank[email_by_rank[i]] = static_cast<std::int64_t>(i);
+  });
+  const bool by_serial = options_.rules != Rules::Rubric;
+  Table readings({{"serial", ColumnType::Int64},
+                  {"user", ColumnType::Int64},
                   {"timestamp", ColumnType::Int64},
                   {"x", ColumnType::Float64},
                   {"y", ColumnType::Float64},
                   {"z", ColumnType::Float64}});
-  const bool by_serial = options_.rules != Rules::Rubric;
+  Table step_keys({{"serial", ColumnType::Int64}, {"time", ColumnType::Int64}, {"distance", ColumnType::Int64}});
   clock_.time(kJoin, [&] {
-    StringMap<std::vector<std::string_view>> serials_of;  // email -> distinct curated serials
-    for (std::size_t r = 0; r < customer_curated.num_rows(); ++r) {
-      auto& list = serials_of[customer_curated.strings(customer::kEmail)[r]];
-      const auto serial = customer_curated.strings(customer::kSerialNumber)[r];
-      if (std::find(list.begin(), list.end(), serial) == list.end()) list.push_back(serial);
-    }
-    const std::vector<std::size_t> from_accelerometer = {
-        0, accelerometer::kUser, accelerometer::kTimestamp, accelerometer::kX, accelerometer::kY, accelerometer::kZ};
     for (std::size_t r = 0; r < accelerometer_trusted.num_rows(); ++r) {
-      const auto user = accelerometer_trusted.strings(accelerometer::kUser)[r];
-      const auto it = serials_of.find(user);
-      if (!by_serial) {
-        readings.strings(0).push_back({});
-      } else if (it == serials_of.end()) {
-        continue;
-      }
-      const std::size_t copies = by_serial ? it->second.size() : 1;
-      for (std::size_t k = 0; k < copies; ++k) {
-        if (by_serial) readings.strings(0).push_back(it->second[k]);
-        readings.strings(1).push_back(user);
+      const auto email = static_cast<std::size_t>(reading_email[r]);
+      static const std::vector<std::int64_t> kNoSerial = {-1};
+      const auto& serial_ids = by_serial ? serials_of[email] : kNoSerial;
+      for (const std::int64_t serial : serial_ids) {
+        readings.ints(0).push_back(serial);
+        readings.ints(1).push_back(email_rank[email]);
         readings.ints(2).push_back(accelerometer_trusted.ints(accelerometer::kTimestamp)[r]);
         readings.floats(3).push_back(accelerometer_trusted.floats(accelerometer::kX)[r]);
         readings.floats(4).push_back(accelerometer_trusted.floats(accelerometer::kY)[r]);
@@ -317,83 +366,109 @@ RunSummary StediJob::run() {
         readings.commit_row();
       }
     }
+    for (std::size_t r = 0; r < step_trainer_trusted.num_rows(); ++r) {
+      step_keys.ints(0).push_back(step_serial[r]);
+      step_keys.ints(1).push_back(step_trainer_trusted.ints(step_trainer::kSensorReadingTime)[r]);
+      step_keys.ints(2).push_back(step_trainer_trusted.ints(step_trainer::kDistanceFromObject)[r]);
+      step_keys.commit_row();
+    }
   });
   accelerometer_trusted = Table();
-  customer_curated = Table();
-  const auto join_hash = [&](std::string_view serial, std::int64_t time) {
-    return by_serial ? hash_combine(hash_bytes(serial), hash_int64(time)) : hash_int64(time);
+  step_trainer_trusted = Table();
+  reading_email = {};
+  step_serial = {};
+  const auto join_key = [&](std::int64_t serial, std::int64_t time) {
+    return std::pair<std::int64_t, std::int64_t>(by_serial ? serial : -1, time);
+  };
+  const auto join_hash = [&](std::int64_t serial, std::int64_t time) {
+    return IntPairKeyHash{}(join_key(serial, time));
   };
   Table readings_by_key =
-      shuffle_by(readings, [&](std::size_t r) { return join_hash(readings.strings(0)[r], readings.ints(2)[r]); });
+      shuffle_by(readings, [&](std::size_t r) { return join_hash(readings.ints(0)[r], readings.ints(2)[r]); });
   readings = Table();
-  Table steps_by_key = shuffle_by(step_trainer_trusted, [&](std::size_t r) {
-    return join_hash(step_trainer_trusted.strings(step_trainer::kSerialNumber)[r],
-                     step_trainer_trusted.ints(step_trainer::kSensorReadingTime)[r]);
-  });
-  step_trainer_trusted = Table();
+  Table steps_by_key =
+      shuffle_by(step_keys, [&](std::size_t r) { return join_hash(step_keys.ints(0)[r], step_keys.ints(1)[r]); });
+  step_keys = Table();
 
-  Table machine_learning(machine_learning_schema());
+  // Columns as machine_learning_curated's, with ids for serialNumber and user.
+  Table ml_ids({{"sensorReadingTime", ColumnType::Int64},
+                {"serialNumber", ColumnType::Int64},
+                {"distanceFromObject", ColumnType::Int64},
+                {"user", ColumnType::Int64},
+                {"timestamp", ColumnType::Int64},
+                {"x", ColumnType::Float64},
+                {"y", ColumnType::Float64},
+                {"z", ColumnType::Float64}});
   clock_.time(kJoin, [&] {
-    struct Key {
-      std::string_view serial;
-      std::int64_t time;
-      bool operator==(const Key&) const = default;
-    };
-    struct KeyHash {
-      std::size_t operator()(const Key& key) const {
-        return hash_combine(hash_bytes(key.serial), hash_int64(key.time));
-      }
-    };
     // key -> first step row; further rows with that key are chained through `next_step`.
-    std::unordered_map<Key, std::size_t, KeyHash> first_step;
+    const auto& step_serials = steps_by_key.ints(0);
+    const auto& step_times = steps_by_key.ints(1);
+    IntPairKeyIndex step_index(steps_by_key.num_rows());
+    std::vector<std::size_t> first_step;
     std::vector<std::size_t> next_step(steps_by_key.num_rows(), SIZE_MAX);
-    const auto& step_serials = steps_by_key.strings(step_trainer::kSerialNumber);
-    const auto& step_times = steps_by_key.ints(step_trainer::kSensorReadingTime);
     for (std::size_t r = steps_by_key.num_rows(); r-- > 0;) {
-      const Key key{by_serial ? step_serials[r] : std::string_view{}, step_times[r]};
-      auto [it, inserted] = first_step.try_emplace(key, r);
-      if (!inserted) {
-        next_step[r] = it->second;
-        it->second = r;
+      const auto [id, added] = step_index.insert(join_key(step_serials[r], step_times[r]));
+      if (added) {
+        first_step.push_back(r);
+      } else {
+        next_step[r] = first_step[static_cast<std::size_t>(id)];
+        first_step[static_cast<std::size_t>(id)] = r;
       }
     }
     for (std::size_t a = 0; a < readings_by_key.num_rows(); ++a) {
-      const Key key{readings_by_key.strings(0)[a], readings_by_key.ints(2)[a]};
-      const auto it = first_step.find(key);
-      if (it == first_step.end()) continue;
-      for (std::size_t s = it->second; s != SIZE_MAX; s = next_step[s]) {
-        machine_learning.ints(0).push_back(step_times[s]);
-        machine_learning.strings(1).push_back(step_serials[s]);
-        machine_learning.ints(2).push_back(steps_by_key.ints(step_trainer::kDistanceFromObject)[s]);
-        machine_learning.strings(3).push_back(readings_by_key.strings(1)[a]);
-        machine_learning.ints(4).push_back(readings_by_key.ints(2)[a]);
-        machine_learning.floats(5).push_back(readings_by_key.floats(3)[a]);
-        machine_learning.floats(6).push_back(readings_by_key.floats(4)[a]);
-        machine_learning.floats(7).push_back(readings_by_key.floats(5)[a]);
-        machine_learning.commit_row();
+      const std::int64_t id = step_index.find(join_key(readings_by_key.ints(0)[a], readings_by_key.ints(2)[a]));
+      if (id == IntPairKeyIndex::kAbsent) continue;
+      for (std::size_t s = first_step[static_cast<std::size_t>(id)]; s != SIZE_MAX; s = next_step[s]) {
+        ml_ids.ints(0).push_back(step_times[s]);
+        ml_ids.ints(1).push_back(step_serials[s]);
+        ml_ids.ints(2).push_back(steps_by_key.ints(2)[s]);
+        ml_ids.ints(3).push_back(readings_by_key.ints(1)[a]);
+        ml_ids.ints(4).push_back(readings_by_key.ints(2)[a]);
+        ml_ids.floats(5).push_back(readings_by_key.floats(3)[a]);
+        ml_ids.floats(6).push_back(readings_by_key.floats(4)[a]);
+        ml_ids.floats(7).push_back(readings_by_key.floats(5)[a]);
+        ml_ids.commit_row();
       }
     }
   });
   readings_by_key = Table();
   steps_by_key = Table();
 
-  // 6. ML-ready layout: sorted by (serialNumber, timestamp) across the whole file (a distributed sample
-  //    sort; one device's series stays on one rank), with a device index: device_serial[i] owns rows
-  //    device_offset[i] .. device_offset[i+1] (the last offset is the row count).
+  // 8. ML-ready layout: sorted by (serialNumber, timestamp) across the whole file (a distributed sample
+  //    sort; one device's series stays on one rank; ties broken by every column), with a device
+  //    index: device_serial[i] owns rows device_offset[i] .. device_offset[i+1] (the last offset is
+  //    the row count). The ids become strings again only here.
   const std::vector<std::size_t> ml_key = {1, 4};  // serialNumber, timestamp
-  machine_learning =
-      clock_.time(kSort, [&] { return sort_globally(comm_, machine_learning, ml_key, options_.exchange, &exchange_); });
+  ml_ids = clock_.time(kSort, [&] { return sort_globally(comm_, ml_ids, ml_key, options_.exchange, &exchange_); });
+  Table machine_learning(machine_learning_schema());
   Table device_serial({{"device_serial", ColumnType::String}});
   Table device_offset({{"device_offset", ColumnType::Int64}});
   clock_.time(kSort, [&] {
-    const auto local_rows = static_cast<std::int64_t>(machine_learning.num_rows());
+    const std::size_t rows = ml_ids.num_rows();
+    const auto& serial_ids = ml_ids.ints(1);
+    const auto& user_ranks = ml_ids.ints(3);
+    machine_learning.ints(0) = std::move(ml_ids.ints(0));
+    machine_learning.ints(2) = std::move(ml_ids.ints(2));
+    machine_learning.ints(4) = std::move(ml_ids.ints(4));
+    machine_learning.floats(5) = std::move(ml_ids.floats(5));
+    machine_learning.floats(6) = std::move(ml_ids.floats(6));
+    machine_learning.floats(7) = std::move(ml_ids.floats(7));
+    machine_learning.strings(1).reserve(rows, rows * (serial_names.empty() ? 0 : serial_names[0].size()));
+    for (std::size_t r = 0; r < rows; ++r) {
+      machine_learning.strings(1).push_back(serial_names[static_cast<std::size_t>(serial_ids[r])]);
+      machine_learning.strings(3).push_back(
+          email_table.strings(0)[email_by_rank[static_cast<std::size_t>(user_ranks[r])]]);
+    }
+    machine_learning.set_rows_from_columns();
+
+    const auto local_rows = static_cast<std::int64_t>(rows);
     const std::int64_t first_row = comm_.exscan_sum(local_rows);
     const std::int64_t total_rows = comm_.allreduce_sum(local_rows);
-    const Table starts = group_starts(machine_learning, 1, first_row);
-    for (std::size_t g = 0; g < starts.num_rows(); ++g) {
-      device_serial.strings(0).push_back(starts.strings(0)[g]);
+    for (std::size_t r = 0; r < rows; ++r) {
+      if (r > 0 && serial_ids[r] == serial_ids[r - 1]) continue;
+      device_serial.strings(0).push_back(serial_names[static_cast<std::size_t>(serial_ids[r])]);
       device_serial.commit_row();
-      device_offset.ints(0).push_back(starts.ints(1)[g]);
+      device_offset.ints(0).push_back(first_row + static_cast<std::int64_t>(r));
       device_offset.commit_row();
     }
     if (comm_.rank() == comm_.size() - 1) {
@@ -401,10 +476,11 @@ RunSummary StediJob::run() {
       device_offset.commit_row();
     }
   });
+  ml_ids = Table();
   write("machine_learning_curated", machine_learning, {&device_serial, &device_offset});
   machine_learning = Table();
 
-  // 7. Quarantine (gathered on rank 0: rejects are few and small) and the data-quality report.
+  // 9. Quarantine (gathered on rank 0: rejects are few and small) and the data-quality report.
   Table rejects =
       clock_.time(kWrite, [&] { return write_quarantine_jsonl(comm_, quarantine, options_.out / "quarantine.jsonl"); });
   clock_.time(kWrite, [&] {

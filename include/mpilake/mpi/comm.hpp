@@ -48,6 +48,8 @@ class Comm {
   std::int64_t allreduce_max(std::int64_t value) const;
   double allreduce_max(double value) const;
   std::vector<std::int64_t> allreduce_sum(const std::vector<std::int64_t>& values) const;
+  // Element-wise maximum over the ranks, in place (every rank passes the same length).
+  void allreduce_max_in_place(std::vector<std::int64_t>& values) const;
   // Sum of `value` over the ranks below this one (0 on rank 0).
   std::int64_t exscan_sum(std::int64_t value) const;
   // Every rank gets rank `root`'s string.
@@ -57,6 +59,8 @@ class Comm {
   void throw_if_any(const std::string& local_error) const;
   // Rank 0 gets one string per rank, in rank order; other ranks get an empty vector.
   std::vector<std::string> gather_to_root(const std::string& value) const;
+  // Every rank gets one string per rank, in rank order.
+  std::vector<std::string> all_gather(const std::string& value) const;
   // Runs `action` on rank 0 only; if it throws, every rank throws std::runtime_error with its message
   // (so a failure on rank 0 never leaves the other ranks waiting in a later collective).
   void on_root(const std::function<void()>& action) const;

@@ -1,7 +1,8 @@
 #pragma once
 // All-to-all exchange of table rows: each row goes to the rank its destination names. Rows are
-// encoded per destination and moved with MPI_Alltoallv in bounded rounds, so no round's counts or
-// displacements pass the int range (Boost.MPI's all_to_all would overflow silently there).
+// encoded per destination in columnar blocks and moved with MPI_Alltoallv in bounded rounds, so no
+// round's counts or displacements pass the int range (Boost.MPI's all_to_all would overflow silently
+// there). Rows a rank keeps for itself are copied, not encoded.
 #include <cstdint>
 #include <span>
 

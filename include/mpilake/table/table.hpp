@@ -42,6 +42,14 @@ class StringColumn {
     offsets_.assign(1, 0);
     bytes_.clear();
   }
+  // Bulk fill (the shuffle decodes straight into place): grows to `rows` rows and `bytes` bytes;
+  // the caller then writes each row's bytes and sets end_offsets()[row] to where that row ends.
+  void resize_for_fill(std::size_t rows, std::size_t bytes) {
+    offsets_.resize(rows + 1);
+    bytes_.resize(bytes);
+  }
+  std::uint64_t* end_offsets() { return offsets_.data() + 1; }
+  char* byte_data() { return bytes_.data(); }
 
  private:
   std::vector<std::uint64_t> offsets_{0};

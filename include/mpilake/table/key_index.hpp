@@ -1,0 +1,92 @@
+#pragma once
+// A hash index from keys to dense ids (0, 1, 2, ... in insertion order), for the joins: one lookup
+// per fact row, so it is an open-addressing table with linear probing and the hash kept beside the
+// id (a probe rarely touches the key). Written here because Debian's Boost (1.74) predates
+// boost::unordered_flat_map and std::unordered_map allocates a node per key.
+#include <cstdint>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "mpilake/shuffle/partitioner.hpp"
+
+namespace mpilake {
+
+struct StringKeyHash {
+  std::uint64_t operator()(std::string_view key) const { return hash_bytes(key); }
+};
+struct IntPairKeyHash {
+  std::uint64_t operator()(const std::pair<std::int64_t, std::int64_t>& key) const {
+    return hash_combine(hash_int64(key.first), hash_int64(key.second));
+  }
+};
+
+template <class Key, class Hash>
+class KeyIndex {
+ public:
+  static constexpr std::int64_t kAbsent = -1;
+
+  explicit KeyIndex(std::size_t expected_keys = 0) { rehash(capacity_for(expected_keys)); }
+
+  // The id of `key`, adding it with the next id when new (then `second` is true). A string key is
+  // kept as a view: its bytes must outlive the index.
+  std::pair<std::int64_t, bool> insert(const Key& key) {
+    if (2 * (keys_.size() + 1) > slots_.size()) rehash(2 * slots_.size());
+    const std::uint64_t hash = Hash{}(key);
+    for (std::size_t at = hash & mask_;; at = (at + 1) & mask_) {
+      Slot& slot = slots_[at];
+      if (slot.id == kEmpty) {
+        slot = {hash, static_cast<std::uint32_t>(keys_.size())};
+        keys_.push_back(key);
+        return {static_cast<std::int64_t>(slot.id), true};
+      }
+      if (slot.hash == hash && keys_[slot.id] == key) return {static_cast<std::int64_t>(slot.id), false};
+    }
+  }
+  // The id of `key`, or kAbsent.
+  std::int64_t find(const Key& key) const {
+    const std::uint64_t hash = Hash{}(key);
+    for (std::size_t at = hash & mask_;; at = (at + 1) & mask_) {
+      const Slot& slot = slots_[at];
+      if (slot.id == kEmpty) return kAbsent;
+      if (slot.hash == hash && keys_[slot.id] == key) return static_cast<std::int64_t>(slot.id);
+    }
+  }
+  std::size_t size() const { return keys_.size(); }
+  const Key& key(std::size_t id) const { return keys_[id]; }
+
+ private:
+  static constexpr std::uint32_t kEmpty = UINT32_MAX;
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::uint32_t id = kEmpty;
+  };
+  static std::size_t capacity_for(std::size_t keys) {
+    std::size_t capacity = 16;
+    while (capacity < 2 * keys) capacity *= 2;
+    return capacity;
+  }
+  void rehash(std::size_t capacity) {
+    if (keys_.size() >= kEmpty) throw std::length_error("KeyIndex: more than 2^32 - 1 keys");
+    std::vector<Slot> slots(capacity);
+    const std::size_t mask = capacity - 1;
+    for (const Slot& slot : slots_) {
+      if (slot.id == kEmpty) continue;
+      std::size_t at = slot.hash & mask;
+      while (slots[at].id != kEmpty) at = (at + 1) & mask;
+      slots[at] = slot;
+    }
+    slots_ = std::move(slots);
+    mask_ = mask;
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+  std::vector<Key> keys_;
+};
+
+using StringKeyIndex = KeyIndex<std::string_view, StringKeyHash>;
+using IntPairKeyIndex = KeyIndex<std::pair<std::int64_t, std::int64_t>, IntPairKeyHash>;
+
+}  // namespace mpilake
