@@ -17,6 +17,7 @@
 #include "mpilake/shuffle/partitioner.hpp"
 #include "mpilake/shuffle/replicate.hpp"
 #include "mpilake/shuffle/sample_sort.hpp"
+#include "mpilake/stedi/ml_join.hpp"
 #include "mpilake/table/key_index.hpp"
 #include "mpilake/table/row_codec.hpp"
 #include "mpilake/version.hpp"
@@ -334,7 +335,7 @@ RunSummary StediJob::run() {
   // 7. Machine-learning join, on ids rather than strings (serial and email ids are numbered in byte
   //    order, so sorting ids sorts the strings). privacy/serial: an accelerometer row takes the serial
   //    numbers of the curated customers with its email; key (serialNumber, timestamp). rubric: key
-  //    timestamp alone. Both sides meet on hash(key).
+  //    timestamp alone.
   std::vector<std::int64_t> email_rank(email_table.num_rows());  // email id -> position in byte order
   std::vector<std::size_t> email_by_rank(email_table.num_rows());
   clock_.time(kJoin, [&] {
@@ -377,69 +378,51 @@ RunSummary StediJob::run() {
   step_trainer_trusted = Table();
   reading_email = {};
   step_serial = {};
-  const auto join_key = [&](std::int64_t serial, std::int64_t time) {
-    return std::pair<std::int64_t, std::int64_t>(by_serial ? serial : -1, time);
+  // privacy/serial: each rank takes a contiguous range of serial ids holding about 1/ranks of the
+  // rows, so the locally sorted join result is already in the zone's global order (one device's
+  // series on one rank). rubric: rows meet on hash(timestamp) and are sorted afterwards.
+  std::vector<int> serial_owner;
+  if (by_serial) {
+    clock_.time(kShuffle, [&] {
+      std::vector<std::int64_t> rows_of(serial_names.size(), 0);
+      for (const std::int64_t serial : readings.ints(0)) ++rows_of[static_cast<std::size_t>(serial)];
+      for (const std::int64_t serial : step_keys.ints(0)) ++rows_of[static_cast<std::size_t>(serial)];
+      rows_of = comm_.allreduce_sum(rows_of);
+      std::int64_t total = 0;
+      for (const std::int64_t rows : rows_of) total += rows;
+      std::int64_t before = 0;
+      for (const std::int64_t rows : rows_of) {
+        serial_owner.push_back(static_cast<int>(
+            std::min<std::int64_t>(comm_.size() - 1, total == 0 ? 0 : (before * comm_.size()) / total)));
+        before += rows;
+      }
+    });
+  }
+  const auto rank_for = [&](std::int64_t serial, std::int64_t time) {
+    return by_serial ? serial_owner[static_cast<std::size_t>(serial)] : partition_for(hash_int64(time), comm_.size());
   };
-  const auto join_hash = [&](std::int64_t serial, std::int64_t time) {
-    return IntPairKeyHash{}(join_key(serial, time));
+  const auto destinations = [&](const Table& rows, std::size_t time_column) {
+    std::vector<int> destination(rows.num_rows());
+    for (std::size_t r = 0; r < rows.num_rows(); ++r)
+      destination[r] = rank_for(rows.ints(0)[r], rows.ints(time_column)[r]);
+    return destination;
   };
-  Table readings_by_key =
-      shuffle_by(readings, [&](std::size_t r) { return join_hash(readings.ints(0)[r], readings.ints(2)[r]); });
+  Table readings_by_key = shuffle(readings, destinations(readings, 2));
   readings = Table();
-  Table steps_by_key =
-      shuffle_by(step_keys, [&](std::size_t r) { return join_hash(step_keys.ints(0)[r], step_keys.ints(1)[r]); });
+  Table steps_by_key = shuffle(step_keys, destinations(step_keys, 1));
   step_keys = Table();
-
-  // Columns as machine_learning_curated's, with ids for serialNumber and user.
-  Table ml_ids({{"sensorReadingTime", ColumnType::Int64},
-                {"serialNumber", ColumnType::Int64},
-                {"distanceFromObject", ColumnType::Int64},
-                {"user", ColumnType::Int64},
-                {"timestamp", ColumnType::Int64},
-                {"x", ColumnType::Float64},
-                {"y", ColumnType::Float64},
-                {"z", ColumnType::Float64}});
-  clock_.time(kJoin, [&] {
-    // key -> first step row; further rows with that key are chained through `next_step`.
-    const auto& step_serials = steps_by_key.ints(0);
-    const auto& step_times = steps_by_key.ints(1);
-    IntPairKeyIndex step_index(steps_by_key.num_rows());
-    std::vector<std::size_t> first_step;
-    std::vector<std::size_t> next_step(steps_by_key.num_rows(), SIZE_MAX);
-    for (std::size_t r = steps_by_key.num_rows(); r-- > 0;) {
-      const auto [id, added] = step_index.insert(join_key(step_serials[r], step_times[r]));
-      if (added) {
-        first_step.push_back(r);
-      } else {
-        next_step[r] = first_step[static_cast<std::size_t>(id)];
-        first_step[static_cast<std::size_t>(id)] = r;
-      }
-    }
-    for (std::size_t a = 0; a < readings_by_key.num_rows(); ++a) {
-      const std::int64_t id = step_index.find(join_key(readings_by_key.ints(0)[a], readings_by_key.ints(2)[a]));
-      if (id == IntPairKeyIndex::kAbsent) continue;
-      for (std::size_t s = first_step[static_cast<std::size_t>(id)]; s != SIZE_MAX; s = next_step[s]) {
-        ml_ids.ints(0).push_back(step_times[s]);
-        ml_ids.ints(1).push_back(step_serials[s]);
-        ml_ids.ints(2).push_back(steps_by_key.ints(2)[s]);
-        ml_ids.ints(3).push_back(readings_by_key.ints(1)[a]);
-        ml_ids.ints(4).push_back(readings_by_key.ints(2)[a]);
-        ml_ids.floats(5).push_back(readings_by_key.floats(3)[a]);
-        ml_ids.floats(6).push_back(readings_by_key.floats(4)[a]);
-        ml_ids.floats(7).push_back(readings_by_key.floats(5)[a]);
-        ml_ids.commit_row();
-      }
-    }
-  });
+  Table ml_ids = clock_.time(kJoin, [&] { return join_readings_with_steps(readings_by_key, steps_by_key, by_serial); });
   readings_by_key = Table();
   steps_by_key = Table();
 
-  // 8. ML-ready layout: sorted by (serialNumber, timestamp) across the whole file (a distributed sample
-  //    sort; one device's series stays on one rank; ties broken by every column), with a device
-  //    index: device_serial[i] owns rows device_offset[i] .. device_offset[i+1] (the last offset is
-  //    the row count). The ids become strings again only here.
-  const std::vector<std::size_t> ml_key = {1, 4};  // serialNumber, timestamp
-  ml_ids = clock_.time(kSort, [&] { return sort_globally(comm_, ml_ids, ml_key, options_.exchange, &exchange_); });
+  // 8. ML-ready layout: sorted by (serialNumber, timestamp) across the whole file (ties broken by
+  //    every column; rubric needs a distributed sample sort for it), with a device index:
+  //    device_serial[i] owns rows device_offset[i] .. device_offset[i+1] (the last offset is the row
+  //    count). The ids become strings again only here.
+  if (!by_serial) {
+    const std::vector<std::size_t> ml_key = {1, 4};  // serialNumber, timestamp
+    ml_ids = clock_.time(kSort, [&] { return sort_globally(comm_, ml_ids, ml_key, options_.exchange, &exchange_); });
+  }
   Table machine_learning(machine_learning_schema());
   Table device_serial({{"device_serial", ColumnType::String}});
   Table device_offset({{"device_offset", ColumnType::Int64}});

@@ -16,11 +16,6 @@ namespace mpilake {
 struct StringKeyHash {
   std::uint64_t operator()(std::string_view key) const { return hash_bytes(key); }
 };
-struct IntPairKeyHash {
-  std::uint64_t operator()(const std::pair<std::int64_t, std::int64_t>& key) const {
-    return hash_combine(hash_int64(key.first), hash_int64(key.second));
-  }
-};
 
 template <class Key, class Hash>
 class KeyIndex {
@@ -87,6 +82,5 @@ class KeyIndex {
 };
 
 using StringKeyIndex = KeyIndex<std::string_view, StringKeyHash>;
-using IntPairKeyIndex = KeyIndex<std::pair<std::int64_t, std::int64_t>, IntPairKeyHash>;
 
 }  // namespace mpilake

@@ -1,0 +1,17 @@
+#pragma once
+// The local half of the machine-learning join, on ids (serial and email ids are numbered in byte
+// order, so ordering ids orders the strings).
+#include "mpilake/table/table.hpp"
+
+namespace mpilake::stedi {
+
+// Columns of `readings`: serial, user, timestamp (int64), x, y, z (float64). Columns of `steps`:
+// serial, time, distance (int64). Joins on (serial, time = timestamp) when `by_serial`, else on the
+// time alone. The result has machine_learning_curated's columns with ids for serialNumber and user,
+// sorted by (serialNumber, timestamp) then every other column: the order of the final zone.
+Table join_readings_with_steps(const Table& readings, const Table& steps, bool by_serial);
+
+// The ML id table's schema.
+Schema machine_learning_id_schema();
+
+}  // namespace mpilake::stedi
