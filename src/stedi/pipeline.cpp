@@ -237,7 +237,8 @@ RunSummary StediJob::run() {
       auto& latest = latest_reading[static_cast<std::size_t>(id)];
       latest = std::max(latest, timestamps[r]);
     }
-    accelerometer_trusted = accelerometer.take(kept);
+    accelerometer.keep_rows(kept);
+    accelerometer_trusted = std::move(accelerometer);
     accelerometer = Table();
   });
   clock_.time(kShuffle, [&] { comm_.allreduce_max_in_place(latest_reading); });
@@ -327,7 +328,8 @@ RunSummary StediJob::run() {
       kept.push_back(r);
       step_serial.push_back(id);
     }
-    step_trainer_trusted = steps.take(kept);
+    steps.keep_rows(kept);
+    step_trainer_trusted = std::move(steps);
     steps = Table();
   });
   write("step_trainer_trusted", step_trainer_trusted);

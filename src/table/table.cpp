@@ -1,6 +1,7 @@
 #include "mpilake/table/table.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace mpilake {
@@ -10,6 +11,19 @@ std::size_t StringColumn::max_length() const {
   for (std::size_t i = 0; i + 1 < offsets_.size(); ++i)
     longest = std::max<std::size_t>(longest, offsets_[i + 1] - offsets_[i]);
   return longest;
+}
+
+void StringColumn::keep(std::span<const std::size_t> rows) {
+  // Rows only move towards the front, so each move reads bytes not yet overwritten.
+  std::uint64_t end = 0;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::uint64_t begin = offsets_[rows[i]], length = offsets_[rows[i] + 1] - begin;
+    if (begin != end) std::memmove(bytes_.data() + end, bytes_.data() + begin, length);
+    end += length;
+    offsets_[i + 1] = end;
+  }
+  offsets_.resize(rows.size() + 1);
+  bytes_.resize(end);
 }
 
 Table::Table(Schema schema) : schema_(std::move(schema)) {
@@ -90,6 +104,26 @@ Table Table::take(std::span<const std::size_t> rows) const {
   }
   result.rows_ = rows.size();
   return result;
+}
+
+void Table::keep_rows(std::span<const std::size_t> rows) {
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    if (rows[i] >= rows_ || (i > 0 && rows[i] <= rows[i - 1]))
+      throw std::invalid_argument("keep_rows: rows must be ascending and in range");
+  for (auto& column : columns_) {
+    std::visit(
+        [&](auto& values) {
+          using T = std::decay_t<decltype(values)>;
+          if constexpr (std::is_same_v<T, StringColumn>) {
+            values.keep(rows);
+          } else {
+            for (std::size_t i = 0; i < rows.size(); ++i) values[i] = values[rows[i]];
+            values.resize(rows.size());
+          }
+        },
+        column);
+  }
+  rows_ = rows.size();
 }
 
 void Table::append(const Table& other) {

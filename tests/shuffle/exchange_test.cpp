@@ -7,6 +7,8 @@
 
 #include <random>
 
+#include "mpilake/shuffle/replicate.hpp"
+
 namespace mpilake {
 namespace {
 
@@ -83,6 +85,21 @@ TEST(CheckedInt, RefusesCountsBeyondInt) {
   EXPECT_EQ(checked_int(2147483647, "test"), 2147483647);
   EXPECT_THROW(checked_int(std::int64_t{2147483648}, "test"), MpiError);
   EXPECT_THROW(checked_int(-1, "test"), MpiError);
+}
+
+TEST(Replicate, EveryRankGetsEveryRanksRowsInRankOrder) {
+  const Comm comm(MPI_COMM_WORLD);
+  for (const std::size_t max_rows : {std::size_t{0}, std::size_t{1}, std::size_t{50}}) {
+    const Table got = replicate_rows(comm, input_of(comm.rank(), comm.size(), 9, max_rows).rows);
+    Table expected(kSchema);
+    for (int rank = 0; rank < comm.size(); ++rank) expected.append(input_of(rank, comm.size(), 9, max_rows).rows);
+    ASSERT_EQ(got.num_rows(), expected.num_rows());
+    for (std::size_t r = 0; r < got.num_rows(); ++r) {
+      ASSERT_EQ(got.ints(0)[r], expected.ints(0)[r]);
+      ASSERT_EQ(got.strings(1)[r], expected.strings(1)[r]);
+      ASSERT_EQ(got.floats(2)[r], expected.floats(2)[r]);
+    }
+  }
 }
 
 }  // namespace

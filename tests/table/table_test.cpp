@@ -73,6 +73,25 @@ TEST(Table, TakeAppendAndAppendRowAgreeWithPerRowCopies) {
   EXPECT_THROW(table.column_index("nope"), std::invalid_argument);
 }
 
+TEST(Table, KeepRowsFiltersInPlaceLikePerRowCopies) {
+  std::mt19937_64 random(6);
+  for (int trial = 0; trial < 20; ++trial) {
+    Table table = random_table(random, 200);
+    std::vector<std::size_t> kept;
+    for (std::size_t r = 0; r < table.num_rows(); ++r)
+      if (random() % (trial % 4 + 2) == 0) kept.push_back(r);
+    Table by_hand(kSchema);
+    for (auto r : kept) by_hand.append_row(table, r);
+    table.keep_rows(kept);
+    expect_same_rows(table, by_hand);
+    table.strings(1).push_back("after");  // still a valid column to grow
+    EXPECT_EQ(table.strings(1)[table.num_rows()], "after");
+  }
+  Table table = random_table(random, 3);
+  EXPECT_THROW(table.keep_rows(std::vector<std::size_t>{1, 1}), std::invalid_argument);
+  EXPECT_THROW(table.keep_rows(std::vector<std::size_t>{3}), std::invalid_argument);
+}
+
 TEST(Table, MaxStringLength) {
   Table table(kSchema);
   EXPECT_EQ(table.strings(1).max_length(), 0u);

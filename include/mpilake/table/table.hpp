@@ -49,6 +49,8 @@ class StringColumn {
     bytes_.resize(bytes);
   }
   std::uint64_t* end_offsets() { return offsets_.data() + 1; }
+  // Keeps only `rows` (ascending), in place.
+  void keep(std::span<const std::size_t> rows);
   char* byte_data() { return bytes_.data(); }
 
  private:
@@ -92,6 +94,8 @@ class Table {
   void append_cell(std::size_t column, const Table& source, std::size_t source_column, std::size_t row);
   // New table with the given rows of this one, in that order.
   Table take(std::span<const std::size_t> rows) const;
+  // Keeps only `rows` (strictly ascending), in place: a filter that allocates nothing.
+  void keep_rows(std::span<const std::size_t> rows);
   // Appends all rows of `other` (same schema).
   void append(const Table& other);
 
