@@ -63,10 +63,35 @@ bool parse_command(const std::vector<std::string>& args, const po::options_descr
   return true;
 }
 
+// "auto" -> -1, "off" -> 0, else a byte count with an optional K, M, G or T suffix (powers of 1024).
+std::int64_t parse_memory_limit(const std::string& text) {
+  if (text == "auto") return -1;
+  if (text == "off") return 0;
+  std::size_t end = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &end);
+  } catch (...) {
+    end = 0;
+  }
+  std::string unit = text.substr(end);
+  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  double scale = 0;
+  if (unit.empty()) scale = 1;
+  else if (unit == "K" || unit == "k") scale = 1024.0;
+  else if (unit == "M" || unit == "m") scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "t") scale = 1024.0 * 1024 * 1024 * 1024;
+  if (end == 0 || scale == 0 || !(value > 0) || value * scale > 9e18)
+    throw UsageError("--memory-limit must be auto, off, or a size such as 512M or 16G (got '" + text + "')");
+  return static_cast<std::int64_t>(value * scale);
+}
+
 int command_run(const Comm& comm, const std::vector<std::string>& args) {
   std::string landing, out, rules = "privacy";
   long long max_round_mb = 256;
   long long chunk_rows = 32768;
+  std::string memory_limit = "auto";
   po::options_description options("options");
   // clang-format off
   options.add_options()
@@ -80,7 +105,10 @@ int command_run(const Comm& comm, const std::vector<std::string>& args) {
       ("compress", "compress every dataset (shuffle + deflate): smaller files, slower writes")
       ("chunk-rows", po::value(&chunk_rows)->default_value(chunk_rows), "rows per HDF5 chunk")
       ("max-round-mb", po::value(&max_round_mb)->default_value(max_round_mb),
-       "bytes each rank sends per exchange round, in MB (bounds memory; < 2048)");
+       "bytes each rank sends per exchange round, in MB (bounds memory; < 2048)")
+      ("memory-limit", po::value(&memory_limit)->default_value(memory_limit),
+       "memory the ranks of one node may use together, e.g. 16G; auto: what the node has available "
+       "(MemAvailable or the cgroup limit); off: no check. A run that would need more stops at once");
   // clang-format on
   po::variables_map values;
   const std::string help =
@@ -107,6 +135,7 @@ int command_run(const Comm& comm, const std::vector<std::string>& args) {
   run.layout.compress = values.count("compress") != 0U;
   run.layout.chunk_rows = chunk_rows;
   if (run.layout.chunk_rows < 1) throw UsageError("--chunk-rows must be at least 1");
+  run.memory_limit = parse_memory_limit(memory_limit);
   const auto summary = stedi::run_stedi(comm, run);
   if (comm.is_root() && values.count("results") != 0U) std::cout << stedi::result_lines(summary) << std::flush;
   if (comm.is_root() && run.progress)

@@ -13,6 +13,7 @@
 #include "mpilake/h5/zone_writer.hpp"
 #include "mpilake/io/atomic_file.hpp"
 #include "mpilake/io/landing.hpp"
+#include "mpilake/mpi/memory_guard.hpp"
 #include "mpilake/quarantine/quarantine.hpp"
 #include "mpilake/shuffle/partitioner.hpp"
 #include "mpilake/shuffle/replicate.hpp"
@@ -127,6 +128,23 @@ class StediJob {
             {"landing_total_bytes", summary_.landing_bytes}};
   }
 
+  // Stops the run before any work when the ranks of a node would not fit in its memory. The peak
+  // per rank is about kPeakPerLandingByte x its landing bytes (measured: bench/README.md), plus the
+  // replicated customer dimension (a fraction of the customer files) and a fixed base.
+  void check_memory(const std::vector<SourceFiles>& landing) const {
+    constexpr double kPeakPerLandingByte = 1.3;
+    constexpr std::int64_t kBaseBytes = std::int64_t{96} << 20;
+    std::int64_t mine = 0;
+    for (const auto& source : landing)
+      for (const auto& segment : split_byte_range(source, comm_.rank(), comm_.size()))
+        mine += segment.end - segment.begin;
+    const std::int64_t dimension = landing[0].total_bytes() / 2;
+    const auto need =
+        static_cast<std::int64_t>(kPeakPerLandingByte * static_cast<double>(mine)) + dimension + kBaseBytes;
+    check_memory_fits(comm_, need, options_.memory_limit,
+                      "about " + format_bytes(need) + " per rank for " + format_bytes(mine) + " of landing JSON");
+  }
+
   const Comm& comm_;
   const RunOptions& options_;
   StageClock clock_;
@@ -145,6 +163,7 @@ RunSummary StediJob::run() {
   // 1. Discover and split.
   landing_ = clock_.time(kSplit, [&] { return discover_landing(comm_, options_.landing, kSources); });
   for (const auto& source : landing_) summary_.landing_bytes += source.total_bytes();
+  check_memory(landing_);
   const OutputLock lock = prepare_output(comm_, options_.out, options_.overwrite);
   progress("landing " + options_.landing.string() + ": " + std::to_string(summary_.landing_bytes) + " bytes in " +
            std::to_string(landing_[0].files.size() + landing_[1].files.size() + landing_[2].files.size()) + " files, " +

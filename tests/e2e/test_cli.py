@@ -69,7 +69,18 @@ def main():
         result = run("run", "--landing", landing, "--out", out, "--rules", "nonsense")
         check(result.returncode != 0 and len(error_lines(result)) == 1, "unknown rules: one line, non-zero")
 
-        result = run("run", "--landing", landing, "--out", out, "--quiet")
+        # The memory guard: a run that would not fit stops before any work, with one line naming the
+        # need; a bad --memory-limit is a usage error.
+        result = run("run", "--landing", landing, "--out", out, "--memory-limit", "1M")
+        check(result.returncode == 2 and len(error_lines(result)) == 1 and "memory" in error_lines(result)[0]
+              and "1 MB is allowed by --memory-limit" in error_lines(result)[0],
+              f"a run over --memory-limit: one clear line, exit 2, got {result.returncode} {result.stderr!r}")
+        check(not os.path.exists(out), "a run over --memory-limit writes nothing")
+        result = run("run", "--landing", landing, "--out", out, "--memory-limit", "lots")
+        check(result.returncode == 2 and len(error_lines(result)) == 1 and "--memory-limit" in error_lines(result)[0],
+              f"bad --memory-limit: one clear line, got {result.stderr!r}")
+
+        result = run("run", "--landing", landing, "--out", out, "--quiet", "--memory-limit", "64G")
         check(result.returncode == 0, f"first run succeeds: {result.stderr}")
         zone = os.path.join(out, "machine_learning_curated.h5")
         check(os.path.exists(zone), "first run writes the ML zone")

@@ -26,6 +26,9 @@ struct RunOptions {
   ExchangeOptions exchange;
   ParseOptions parse;
   ZoneLayout layout;
+  // Memory the ranks of one node may use together: -1 detects what the node has available, 0 skips
+  // the check.
+  std::int64_t memory_limit = -1;
 };
 
 struct StageTime {
