@@ -67,7 +67,9 @@ FLOOR="$BUILD/bench/simdjson_floor"
 MICRO_BIN="$BUILD/bench/micro_benchmarks"
 if [ "$BUILD_IT" = 1 ]; then
   log "build (Release) into $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMPILAKE_BUILD_TESTS=OFF -DMPILAKE_BUILD_BENCH=ON >/dev/null
+  # -UMPILAKE_ARCH: re-detect the -march this machine runs (a stale cached value can silently select
+  # simdjson's scalar fallback kernel).
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMPILAKE_BUILD_TESTS=OFF -DMPILAKE_BUILD_BENCH=ON -UMPILAKE_ARCH >/dev/null
   if grep -q 'add_subdirectory(bench)' "$ROOT/CMakeLists.txt"; then
     cmake --build "$BUILD" -j "$NPROC" --target mpilake simdjson_floor micro_benchmarks
   else
