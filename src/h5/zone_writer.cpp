@@ -151,22 +151,27 @@ ZoneWriteResult write_and_publish(const Comm& comm, const std::filesystem::path&
   check_h5(H5Pset_dxpl_mpio(transfer.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
 
   ZoneWriteResult result;
-  result.rows = comm.allreduce_sum(static_cast<std::int64_t>(rows.num_rows()));
-  std::vector<std::string> column_names;
-  for (std::size_t c = 0; c < rows.num_columns(); ++c) {
-    column_names.push_back(rows.schema()[c].name);
-    result.bytes += write_column(comm, file.get(), transfer.get(), rows, c, layout, where);
-  }
-  fault_point("write", comm);  // crash tests: die with the zone half-written
-  for (const Table* table : extra)
-    for (std::size_t c = 0; c < table->num_columns(); ++c)
-      result.bytes += write_column(comm, file.get(), transfer.get(), *table, c, layout, where);
+  try {
+    result.rows = comm.allreduce_sum(static_cast<std::int64_t>(rows.num_rows()));
+    std::vector<std::string> column_names;
+    for (std::size_t c = 0; c < rows.num_columns(); ++c) {
+      column_names.push_back(rows.schema()[c].name);
+      result.bytes += write_column(comm, file.get(), transfer.get(), rows, c, layout, where);
+    }
+    fault_point("write", comm);  // crash tests: die with the zone half-written
+    for (const Table* table : extra)
+      for (std::size_t c = 0; c < table->num_columns(); ++c)
+        result.bytes += write_column(comm, file.get(), transfer.get(), *table, c, layout, where);
 
-  std::vector<Attribute> root = attributes;
-  root.push_back({"rows", result.rows});
-  root.push_back({"columns", column_names});
-  for (const auto& attribute : root) write_attribute(file.get(), attribute);
-  file.close(where + ": close");
+    std::vector<Attribute> root = attributes;
+    root.push_back({"rows", result.rows});
+    root.push_back({"columns", column_names});
+    for (const auto& attribute : root) write_attribute(file.get(), attribute);
+    file.close(where + ": close");
+  } catch (...) {
+    file.abandon();
+    throw;
+  }
 
   // Publish: only a complete file ever appears under the final name.
   comm.on_root([&] {

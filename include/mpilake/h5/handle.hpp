@@ -33,6 +33,9 @@ class H5Handle {
   // Closes now and reports a failure (a deferred write error can surface at close).
   void close(std::string_view what);
   void reset() noexcept;
+  // Forgets the id without closing it: for a file whose write failed on this rank only, where the
+  // collective close would wait for ranks that are already elsewhere (the job is aborted next).
+  void abandon() noexcept { id_ = H5I_INVALID_HID; }
 
  private:
   hid_t id_ = H5I_INVALID_HID;
