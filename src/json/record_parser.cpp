@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace mpilake {
 
 namespace od = simdjson::ondemand;
@@ -132,6 +136,29 @@ std::uint64_t load_word(const char* bytes) {
   std::uint64_t word;
   std::memcpy(&word, bytes, sizeof word);
   return word;
+}
+
+// The first '"' or '\\' at or after `text`, or `end` when there is none before it. Inside a JSON
+// string of the line, that is its closing quote unless the string has an escape. Reads up to 31
+// bytes past `end`: the line's padding.
+const char* find_quote_or_backslash(const char* text, const char* end) {
+#if defined(__AVX2__)
+  const __m256i quote = _mm256_set1_epi8('"');
+  const __m256i backslash = _mm256_set1_epi8('\\');
+  for (; text < end; text += 32) {
+    const __m256i block = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(text));
+    const auto hits = static_cast<std::uint32_t>(
+        _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(block, quote), _mm256_cmpeq_epi8(block, backslash))));
+    if (hits != 0) {
+      const char* found = text + __builtin_ctz(hits);
+      return found < end ? found : end;
+    }
+  }
+  return end;
+#else
+  while (text < end && *text != '"' && *text != '\\') ++text;
+  return text;
+#endif
 }
 
 }  // namespace
@@ -286,18 +313,17 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
   const char* const end = data + length;
   std::size_t previous = 0;  // 1 + the field of the previous known key (0: none yet)
   for (auto field_result : object) {
-    od::field field;
-    if (auto error = std::move(field_result).get(field)) {
+    if (auto error = field_result.error()) {
       reason = simdjson_reason(error);
       return LineOutcome::Rejected;
     }
+    od::field& field = field_result.value_unsafe();
     // The key, by its raw bytes while it has no escapes: first the spelling that followed the
     // previous field last time, then a hashed lookup; an escaped key is unescaped as before.
     const char* const raw = field.key().raw();
     int spelling = predicted_[previous];
     if (spelling < 0 || !spellings_[static_cast<std::size_t>(spelling)].matches_raw(raw)) {
-      const char* close = raw;
-      while (close < end && *close != '"' && *close != '\\') ++close;
+      const char* const close = find_quote_or_backslash(raw, end);
       std::string_view key;
       if (close < end && *close == '"') {
         key = std::string_view(raw, static_cast<std::size_t>(close - raw));
@@ -325,7 +351,7 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
     slot.seen = generation;
     // The expected type first: a failed get_int64 / get_double / get_string (of a non-string)
     // consumes nothing, and read_value then takes the value by its type as it always has.
-    od::value value = field.value();
+    od::value& value = field.value();
     switch (types_[index]) {
       case ColumnType::Int64:
         if (value.get_int64().get(slot.int_value) == simdjson::SUCCESS) {
@@ -340,6 +366,25 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
         }
         break;
       case ColumnType::String: {
+        // A string without escapes is its raw bytes: take them and step over the value (what
+        // get_string would copy out of the line).
+        const char* const token = value.raw_json_token().data();
+        if (*token == '"') {
+          const char* const close = find_quote_or_backslash(token + 1, end);
+          if (close < end && *close == '"') {
+            const std::string_view text(token + 1, static_cast<std::size_t>(close - token - 1));
+            if (value.get_raw_json_string().error() == simdjson::SUCCESS) {
+              // HDF5 fixed-length strings are NUL-padded: an embedded NUL would silently cut the value.
+              if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+                reason = "field '" + schema_.fields[index].name + "' contains a NUL character";
+                return LineOutcome::Rejected;
+              }
+              slot.string_value = text;
+              if (!text.empty()) slot.set = generation;
+              continue;
+            }
+          }
+        }
         std::string_view text;
         const simdjson::error_code error = value.get_string().get(text);
         if (error == simdjson::SUCCESS) {
