@@ -118,10 +118,7 @@ simdjson::error_code validate_value(od::value value, int depth = 0) {
   return simdjson::INCORRECT_TYPE;
 }
 
-}  // namespace
-
-namespace {
-
+// Hash of a key for the spelling table: its length and first, middle and last bytes.
 std::size_t key_hash(std::string_view key) {
   if (key.empty()) return 0;
   const auto byte = [&](std::size_t i) { return static_cast<std::size_t>(static_cast<unsigned char>(key[i])); };
