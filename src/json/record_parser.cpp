@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace mpilake {
 
 namespace od = simdjson::ondemand;
@@ -114,23 +118,113 @@ simdjson::error_code validate_value(od::value value, int depth = 0) {
   return simdjson::INCORRECT_TYPE;
 }
 
-}  // namespace
-
-RecordParser::RecordParser(RecordSchema schema) : schema_(std::move(schema)), slots_(schema_.fields.size()) {}
-
-int RecordParser::field_for_key(std::string_view key) const {
-  for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
-    const auto& field = schema_.fields[i];
-    if (field.name == key) return static_cast<int>(i);
-    for (const auto& alias : field.aliases)
-      if (alias == key) return static_cast<int>(i);
-  }
-  return -1;
+// Hash of a key for the spelling table: its length and first, middle and last bytes.
+std::size_t key_hash(std::string_view key) {
+  if (key.empty()) return 0;
+  const auto byte = [&](std::size_t i) { return static_cast<std::size_t>(static_cast<unsigned char>(key[i])); };
+  std::size_t h = key.size();
+  h = h * 31 + byte(0);
+  h = h * 31 + byte(key.size() / 2);
+  h = h * 31 + byte(key.size() - 1);
+  return h * 0x9E3779B97F4A7C15ull >> 32;
 }
 
+std::uint64_t load_word(const char* bytes) {
+  std::uint64_t word;
+  std::memcpy(&word, bytes, sizeof word);
+  return word;
+}
+
+// The first '"' or '\\' at or after `text`, or `end` when there is none before it. Inside a JSON
+// string of the line, that is its closing quote unless the string has an escape. Reads up to 31
+// bytes past `end`: the line's padding.
+const char* find_quote_or_backslash(const char* text, const char* end) {
+#if defined(__AVX2__)
+  const __m256i quote = _mm256_set1_epi8('"');
+  const __m256i backslash = _mm256_set1_epi8('\\');
+  for (; text < end; text += 32) {
+    const __m256i block = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(text));
+    const auto hits = static_cast<std::uint32_t>(
+        _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(block, quote), _mm256_cmpeq_epi8(block, backslash))));
+    if (hits != 0) {
+      const char* found = text + __builtin_ctz(hits);
+      return found < end ? found : end;
+    }
+  }
+  return end;
+#else
+  while (text < end && *text != '"' && *text != '\\') ++text;
+  return text;
+#endif
+}
+
+}  // namespace
+
+RecordParser::RecordParser(RecordSchema schema) : schema_(std::move(schema)), slots_(schema_.fields.size()) {
+  for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
+    const FieldSpec& field = schema_.fields[i];
+    types_.push_back(field.type);
+    if (field.required) required_.push_back(i);
+    // Names and aliases in the order the key lookup has always tried them: the first wins.
+    const auto add = [&](const std::string& text) {
+      for (const KeySpelling& existing : spellings_)
+        if (existing.text == text) return;
+      KeySpelling spelling;
+      spelling.text = text;
+      spelling.field = static_cast<int>(i);
+      if (text.size() + 1 <= sizeof spelling.word && text.find_first_of("\\\"") == std::string::npos) {
+        char bytes[sizeof spelling.word] = {};
+        char mask[sizeof spelling.word] = {};
+        std::memcpy(bytes, text.data(), text.size());
+        bytes[text.size()] = '"';
+        std::memset(mask, 0xff, text.size() + 1);
+        spelling.words = static_cast<int>((text.size() + 1 + 7) / 8);
+        std::memcpy(spelling.word, bytes, sizeof bytes);
+        std::memcpy(spelling.mask, mask, sizeof mask);
+      }
+      spellings_.push_back(std::move(spelling));
+    };
+    add(field.name);
+    for (const auto& alias : field.aliases) add(alias);
+  }
+  std::size_t size = 16;
+  while (size < 2 * spellings_.size()) size *= 2;
+  key_table_.assign(size, -1);
+  key_table_mask_ = size - 1;
+  for (std::size_t s = 0; s < spellings_.size(); ++s) {
+    std::size_t at = key_hash(spellings_[s].text) & key_table_mask_;
+    while (key_table_[at] >= 0) at = (at + 1) & key_table_mask_;
+    key_table_[at] = static_cast<int>(s);
+  }
+  predicted_.assign(schema_.fields.size() + 1, -1);
+}
+
+// `raw` points just after the opening quote of a key inside the line, with at least 32 readable
+// bytes after it (the line's padding). True when the key is exactly this spelling: its bytes then
+// the closing quote. A spelling holds no quote or backslash, so the key has no escapes.
+inline bool RecordParser::KeySpelling::matches_raw(const char* raw) const {
+  if (words == 0) return false;
+  for (int w = 0; w < words; ++w)
+    if ((load_word(raw + 8 * w) & mask[w]) != word[w]) return false;
+  return true;
+}
+
+int RecordParser::spelling_for_key(std::string_view key) const {
+  for (std::size_t at = key_hash(key) & key_table_mask_;; at = (at + 1) & key_table_mask_) {
+    const int s = key_table_[at];
+    if (s < 0 || spellings_[static_cast<std::size_t>(s)].text == key) return s;
+  }
+}
+
+// The general path for one value: reads `value` for field `index` by the value's JSON type and
+// says exactly what is wrong when it does not fit. parse() tries the expected type first and comes
+// here only when that fails without consuming the value.
 bool RecordParser::read_value(std::size_t index, od::value value, std::string& reason) {
   const FieldSpec& field = schema_.fields[index];
   Slot& slot = slots_[index];
+  // The slot is still null for this line (each field is read at most once per line): a null value
+  // leaves it so, a value marks it set.
+  const auto set = [&] { slot.set = generation_; };
   od::json_type type;
   if (auto error = value.type().get(type)) {
     reason = simdjson_reason(error);
@@ -141,25 +235,22 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
         "field '" + field.name + "' is " + std::string(json_type_name(type)) + ", expected " + std::string(expected);
     return false;
   };
-  if (type == od::json_type::null) {
-    slot.is_null = true;
-    return true;
-  }
+  if (type == od::json_type::null) return true;
   switch (field.type) {
     case ColumnType::Int64: {
       if (type == od::json_type::string) {
         std::string_view text;
         if (auto error = value.get_string().get(text)) return (reason = simdjson_reason(error)), false;
-        if (text.empty()) return (slot.is_null = true);
+        if (text.empty()) return true;
         if (!parse_decimal_int64(text, slot.int_value))
           return (reason = "field '" + field.name + "' is a string that is not a decimal integer"), false;
-        slot.is_null = false;
+        set();
         return true;
       }
       if (type != od::json_type::number) return wrong_type("an integer");
       if (const std::string problem = read_integral(value, slot.int_value); !problem.empty())
         return (reason = "field '" + field.name + "' is " + problem), false;
-      slot.is_null = false;
+      set();
       return true;
     }
     case ColumnType::Float64: {
@@ -169,7 +260,7 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
         return (reason =
                     "field '" + field.name + "' is a number out of range (" + simdjson::error_message(error) + ")"),
                false;
-      slot.is_null = false;
+      set();
       return true;
     }
     case ColumnType::String: {
@@ -177,9 +268,11 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
         std::int64_t integer = 0;
         if (const std::string problem = read_integral(value, integer); !problem.empty())
           return (reason = "field '" + field.name + "' is " + problem), false;
-        slot.number_text = std::to_string(integer);
+        char digits[24];
+        const auto written = std::to_chars(digits, digits + sizeof digits, integer);
+        slot.number_text.assign(digits, written.ptr);
         slot.string_value = slot.number_text;
-        slot.is_null = false;
+        set();
         return true;
       }
       if (type != od::json_type::string) return wrong_type("a string");
@@ -189,7 +282,7 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
       if (text.find('\0') != std::string_view::npos)
         return (reason = "field '" + field.name + "' contains a NUL character"), false;
       slot.string_value = text;
-      slot.is_null = text.empty();
+      if (!text.empty()) set();
       return true;
     }
   }
@@ -203,10 +296,7 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
   while (first < length && (data[first] == ' ' || data[first] == '\t')) ++first;
   if (first == length) return LineOutcome::Blank;
 
-  for (auto& slot : slots_) {
-    slot.seen = false;
-    slot.is_null = true;
-  }
+  const std::uint64_t generation = ++generation_;  // every slot is now unseen and null
   od::document document;
   if (auto error = parser_.iterate(data, length, capacity).get(document)) {
     reason = simdjson_reason(error);
@@ -217,32 +307,101 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
     reason = error == simdjson::INCORRECT_TYPE ? "not a JSON object" : simdjson_reason(error);
     return LineOutcome::Rejected;
   }
+  const char* const end = data + length;
+  std::size_t previous = 0;  // 1 + the field of the previous known key (0: none yet)
   for (auto field_result : object) {
-    od::field field;
-    if (auto error = std::move(field_result).get(field)) {
+    if (auto error = field_result.error()) {
       reason = simdjson_reason(error);
       return LineOutcome::Rejected;
     }
-    std::string_view key;
-    if (auto error = field.unescaped_key().get(key)) {
-      reason = simdjson_reason(error);
-      return LineOutcome::Rejected;
-    }
-    const int index = field_for_key(key);
-    if (index < 0) {  // unknown extra key: ignored, but it must still be valid JSON
-      if (auto error = validate_value(field.value())) {
+    od::field& field = field_result.value_unsafe();
+    // The key, by its raw bytes while it has no escapes: first the spelling that followed the
+    // previous field last time, then a hashed lookup; an escaped key is unescaped as before.
+    const char* const raw = field.key().raw();
+    int spelling = predicted_[previous];
+    if (spelling < 0 || !spellings_[static_cast<std::size_t>(spelling)].matches_raw(raw)) {
+      const char* const close = find_quote_or_backslash(raw, end);
+      std::string_view key;
+      if (close < end && *close == '"') {
+        key = std::string_view(raw, static_cast<std::size_t>(close - raw));
+      } else if (auto error = field.unescaped_key().get(key)) {
         reason = simdjson_reason(error);
         return LineOutcome::Rejected;
       }
-      continue;
+      spelling = spelling_for_key(key);
+      if (spelling < 0) {  // unknown extra key: ignored, but it must still be valid JSON
+        if (auto error = validate_value(field.value())) {
+          reason = simdjson_reason(error);
+          return LineOutcome::Rejected;
+        }
+        continue;
+      }
+      predicted_[previous] = spelling;
     }
-    Slot& slot = slots_[static_cast<std::size_t>(index)];
-    if (slot.seen) {
-      reason = "duplicate key for field '" + schema_.fields[static_cast<std::size_t>(index)].name + "'";
+    const auto index = static_cast<std::size_t>(spellings_[static_cast<std::size_t>(spelling)].field);
+    previous = index + 1;
+    Slot& slot = slots_[index];
+    if (slot.seen == generation) {
+      reason = "duplicate key for field '" + schema_.fields[index].name + "'";
       return LineOutcome::Rejected;
     }
-    slot.seen = true;
-    if (!read_value(static_cast<std::size_t>(index), field.value(), reason)) return LineOutcome::Rejected;
+    slot.seen = generation;
+    // The expected type first: a failed get_int64 / get_double / get_string (of a non-string)
+    // consumes nothing, and read_value then takes the value by its type as it always has.
+    od::value& value = field.value();
+    switch (types_[index]) {
+      case ColumnType::Int64:
+        if (value.get_int64().get(slot.int_value) == simdjson::SUCCESS) {
+          slot.set = generation;
+          continue;
+        }
+        break;
+      case ColumnType::Float64:
+        if (value.get_double().get(slot.float_value) == simdjson::SUCCESS) {
+          slot.set = generation;
+          continue;
+        }
+        break;
+      case ColumnType::String: {
+        // A string without escapes is its raw bytes: take them and step over the value (what
+        // get_string would copy out of the line).
+        const char* const token = value.raw_json_token().data();
+        if (*token == '"') {
+          const char* const close = find_quote_or_backslash(token + 1, end);
+          if (close < end && *close == '"') {
+            const std::string_view text(token + 1, static_cast<std::size_t>(close - token - 1));
+            if (value.get_raw_json_string().error() == simdjson::SUCCESS) {
+              // HDF5 fixed-length strings are NUL-padded: an embedded NUL would silently cut the value.
+              if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+                reason = "field '" + schema_.fields[index].name + "' contains a NUL character";
+                return LineOutcome::Rejected;
+              }
+              slot.string_value = text;
+              if (!text.empty()) slot.set = generation;
+              continue;
+            }
+          }
+        }
+        std::string_view text;
+        const simdjson::error_code error = value.get_string().get(text);
+        if (error == simdjson::SUCCESS) {
+          // HDF5 fixed-length strings are NUL-padded: an embedded NUL would silently cut the value.
+          if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+            reason = "field '" + schema_.fields[index].name + "' contains a NUL character";
+            return LineOutcome::Rejected;
+          }
+          slot.string_value = text;
+          if (!text.empty()) slot.set = generation;
+          continue;
+        }
+        if (error != simdjson::INCORRECT_TYPE) {  // a string that does not unescape (consumed)
+          reason = simdjson_reason(error);
+          return LineOutcome::Rejected;
+        }
+        break;
+      }
+    }
+    if (!read_value(index, value, reason)) return LineOutcome::Rejected;
   }
   // After the object only the end of input may follow (simdjson 3.0 has no document::at_end()):
   // current_location() fails with OUT_OF_BOUNDS exactly when nothing is left.
@@ -251,20 +410,21 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
     reason = "trailing content after the JSON object";
     return LineOutcome::Rejected;
   }
-  for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
-    if (schema_.fields[i].required && slots_[i].is_null) {
+  for (const std::size_t i : required_) {
+    if (slots_[i].set != generation) {
       reason = "missing required field '" + schema_.fields[i].name + "'";
       return LineOutcome::Rejected;
     }
   }
-  for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
+  for (std::size_t i = 0; i < types_.size(); ++i) {
     const Slot& slot = slots_[i];
-    switch (schema_.fields[i].type) {
-      case ColumnType::Int64: table.ints(i).push_back(slot.is_null ? kNullInt64 : slot.int_value); break;
+    const bool is_set = slot.set == generation;
+    switch (types_[i]) {
+      case ColumnType::Int64: table.ints(i).push_back(is_set ? slot.int_value : kNullInt64); break;
       case ColumnType::Float64:
-        table.floats(i).push_back(slot.is_null ? std::numeric_limits<double>::quiet_NaN() : slot.float_value);
+        table.floats(i).push_back(is_set ? slot.float_value : std::numeric_limits<double>::quiet_NaN());
         break;
-      case ColumnType::String: table.strings(i).push_back(slot.is_null ? std::string_view{} : slot.string_value); break;
+      case ColumnType::String: table.strings(i).push_back(is_set ? slot.string_value : std::string_view{}); break;
     }
   }
   table.commit_row();

@@ -2,6 +2,11 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <new>
+#include <type_traits>
+#include <variant>
+
 #include "mpilake/io/line_reader.hpp"
 
 namespace mpilake {
@@ -17,6 +22,46 @@ SourceStats SourceStats::summed(const Comm& comm) const {
   return total;
 }
 
+namespace {
+
+// Once this many line bytes (or the whole range) have been parsed, the columns are sized for the
+// whole range at the rows and string bytes per input byte seen so far.
+constexpr std::int64_t kReserveSampleBytes = std::int64_t{1} << 20;
+
+// Reserves room for the rows of `range_bytes` of input, estimated from the `sampled_bytes` parsed
+// so far, plus 10%: the columns then grow once instead of doubling (and copying) all the way up.
+// Only a hint: the estimate is capped at twice the input, and a reservation that fails is dropped.
+void reserve_for_range(Table& table, std::int64_t range_bytes, std::int64_t sampled_bytes) {
+  if (table.num_rows() == 0 || sampled_bytes <= 0 || range_bytes <= sampled_bytes) return;
+  double scale = 1.1 * static_cast<double>(range_bytes) / static_cast<double>(sampled_bytes);
+  double table_bytes = 0;  // what the reservation would hold
+  for (std::size_t c = 0; c < table.num_columns(); ++c) {
+    const auto* strings = std::get_if<StringColumn>(&table.column(c));
+    table_bytes += static_cast<double>(table.num_rows() * sizeof(std::uint64_t)) +
+                   (strings ? static_cast<double>(strings->byte_size()) : 0.0);
+  }
+  scale = std::min(scale, 2.0 * static_cast<double>(range_bytes) / table_bytes);
+  if (scale <= 1.0) return;
+  const auto rows = static_cast<std::size_t>(static_cast<double>(table.num_rows()) * scale) + 64;
+  try {
+    for (std::size_t c = 0; c < table.num_columns(); ++c) {
+      std::visit(
+          [&](auto& column) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(column)>, StringColumn>) {
+              column.reserve(rows, static_cast<std::size_t>(static_cast<double>(column.byte_size()) * scale));
+            } else {
+              column.reserve(rows);
+            }
+          },
+          table.column(c));
+    }
+  } catch (const std::bad_alloc&) {
+    // Not enough memory to reserve it all at once: the columns grow as they need to.
+  }
+}
+
+}  // namespace
+
 Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& parser, Quarantine& quarantine,
                    SourceStats& stats, const ParseOptions& options) {
   Table table(parser.schema().table_schema());
@@ -24,7 +69,11 @@ Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& pa
   stats.bytes = source.total_bytes();
   std::vector<Line> lines;
   std::string reason;
-  for (const FileSegment& segment : split_byte_range(source, comm.rank(), comm.size())) {
+  const std::vector<FileSegment> segments = split_byte_range(source, comm.rank(), comm.size());
+  std::int64_t range_bytes = 0;
+  for (const FileSegment& segment : segments) range_bytes += segment.end - segment.begin;
+  std::int64_t sampled_bytes = 0;  // line bytes parsed before reserve_for_range (-1: done)
+  for (const FileSegment& segment : segments) {
     const LandingFile& file = source.files[segment.file_index];
     LineReader reader(file.path, file.bytes, segment.begin, segment.end, options.chunk_bytes,
                       simdjson::SIMDJSON_PADDING);
@@ -42,6 +91,13 @@ Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& pa
             ++stats.quarantined;
             quarantine.add(source.source, file.path, line.file_offset, reason, std::string_view(text, line.length));
             break;
+        }
+      }
+      if (sampled_bytes >= 0) {
+        for (const Line& line : lines) sampled_bytes += static_cast<std::int64_t>(line.length) + 1;
+        if (sampled_bytes >= std::min(kReserveSampleBytes, range_bytes)) {
+          reserve_for_range(table, range_bytes, sampled_bytes);
+          sampled_bytes = -1;
         }
       }
     }

@@ -147,6 +147,153 @@ TEST(RecordParser, BadLinesAreRejectedWithAReason) {
             LineOutcome::Rejected);
 }
 
+// One parser for all lines (as the pipeline uses it), every line into one table.
+struct ParsedLines {
+  std::vector<LineOutcome> outcomes;
+  std::vector<std::string> reasons;
+  Table table;
+};
+
+ParsedLines parse_lines(const RecordSchema& schema, const std::vector<std::string>& lines) {
+  RecordParser parser(schema);
+  ParsedLines result{{}, {}, Table(schema.table_schema())};
+  for (const std::string& line : lines) {
+    std::string padded = line + std::string(simdjson::SIMDJSON_PADDING, '\0');
+    std::string reason;
+    result.outcomes.push_back(parser.parse(padded.data(), line.size(), padded.size(), result.table, reason));
+    result.reasons.push_back(reason);
+  }
+  return result;
+}
+
+std::string reason_of(const RecordSchema& schema, const std::string& line) {
+  const auto parsed = parse_line(schema, line);
+  EXPECT_EQ(parsed.outcome, LineOutcome::Rejected) << line;
+  EXPECT_EQ(parsed.table.num_rows(), 0u) << line;
+  return parsed.reason;
+}
+
+TEST(RecordParser, EscapedKeysMatchTheirField) {
+  const auto parsed = parse_line(kCustomer, R"({"em\u0061il":"a@b.c","serial\u004eumber":"s1","\u0070hone":7})");
+  ASSERT_EQ(parsed.outcome, LineOutcome::Accepted) << parsed.reason;
+  EXPECT_EQ(parsed.table.strings(customer::kEmail)[0], "a@b.c");
+  EXPECT_EQ(parsed.table.strings(customer::kSerialNumber)[0], "s1");
+  EXPECT_EQ(parsed.table.strings(customer::kPhone)[0], "7");
+  EXPECT_EQ(reason_of(kCustomer, R"({"email":"a","em\u0061il":"b","serialNumber":"s"})"),
+            "duplicate key for field 'email'");
+  EXPECT_EQ(reason_of(kCustomer, R"({"em\u0061il":"a","email":"b","serialNumber":"s"})"),
+            "duplicate key for field 'email'");
+  // A key with an escaped quote or backslash is another key, however it starts.
+  const auto other =
+      parse_line(kAccelerometer, R"({"user\"":"v","us\\er":"w","user":"u","timestamp":1,"x":1,"y":2,"z":3})");
+  ASSERT_EQ(other.outcome, LineOutcome::Accepted) << other.reason;
+  EXPECT_EQ(other.table.strings(accelerometer::kUser)[0], "u");
+  EXPECT_NE(reason_of(kAccelerometer, R"({"us\er":"u","timestamp":1,"x":1,"y":2,"z":3})").find("invalid JSON ("),
+            std::string::npos);
+}
+
+TEST(RecordParser, KeysThatOnlyStartLikeAFieldAreUnknown) {
+  const auto parsed = parse_line(kAccelerometer, R"({"users":"v","use":"w","user":"u","timestampX":5,"timestamp":1,)"
+                                                 R"("":0,"xx":9,"x":1,"y":2,"z":3})");
+  ASSERT_EQ(parsed.outcome, LineOutcome::Accepted) << parsed.reason;
+  EXPECT_EQ(parsed.table.strings(accelerometer::kUser)[0], "u");
+  EXPECT_EQ(parsed.table.ints(accelerometer::kTimestamp)[0], 1);
+  EXPECT_DOUBLE_EQ(parsed.table.floats(accelerometer::kX)[0], 1.0);
+  EXPECT_EQ(reason_of(kAccelerometer, R"({"users":"v","timestamp":1,"x":1,"y":2,"z":3})"),
+            "missing required field 'user'");
+}
+
+TEST(RecordParser, AliasesAndKeyOrderChangingFromLineToLine) {
+  const auto parsed =
+      parse_lines(kAccelerometer,
+                  {R"({"user":"a","timestamp":1,"x":1,"y":2,"z":3})", R"({"user":"b","timeStamp":2,"x":4,"y":5,"z":6})",
+                   R"({"z":9,"y":8,"x":7,"timestamp":3,"user":"c"})",
+                   R"({"user":"d","meta":{"k":[1]},"timestamp":4,"note":null,"x":10,"y":11,"z":12})",
+                   R"({"user":"e","timestamp":5,"timeStamp":6,"x":1,"y":2,"z":3})",
+                   R"({"user":"f","timeStamp":7,"timestamp":8,"x":1,"y":2,"z":3})",
+                   R"({"user":"g","timestamp":9,"x":13,"y":14,"z":15})"});
+  const std::vector<LineOutcome> expected_outcomes = {
+      LineOutcome::Accepted, LineOutcome::Accepted, LineOutcome::Accepted, LineOutcome::Accepted,
+      LineOutcome::Rejected, LineOutcome::Rejected, LineOutcome::Accepted};
+  EXPECT_EQ(parsed.outcomes, expected_outcomes);
+  EXPECT_EQ(parsed.reasons[4], "duplicate key for field 'timestamp'");
+  EXPECT_EQ(parsed.reasons[5], "duplicate key for field 'timestamp'");
+  ASSERT_EQ(parsed.table.num_rows(), 5u);
+  const std::vector<std::string> users = {"a", "b", "c", "d", "g"};
+  const std::vector<std::int64_t> timestamps = {1, 2, 3, 4, 9};
+  const std::vector<double> xs = {1, 4, 7, 10, 13};
+  const std::vector<double> zs = {3, 6, 9, 12, 15};
+  for (std::size_t row = 0; row < 5; ++row) {
+    EXPECT_EQ(parsed.table.strings(accelerometer::kUser)[row], users[row]) << row;
+    EXPECT_EQ(parsed.table.ints(accelerometer::kTimestamp)[row], timestamps[row]) << row;
+    EXPECT_DOUBLE_EQ(parsed.table.floats(accelerometer::kX)[row], xs[row]) << row;
+    EXPECT_DOUBLE_EQ(parsed.table.floats(accelerometer::kZ)[row], zs[row]) << row;
+  }
+}
+
+TEST(RecordParser, ValuesOfTheWrongTypeKeepTheirReasons) {
+  EXPECT_EQ(reason_of(kSteps, R"({"sensorReadingTime":1,"serialNumber":7,"distanceFromObject":1})"),
+            "field 'serialNumber' is a number, expected a string");
+  EXPECT_EQ(reason_of(kSteps, R"({"sensorReadingTime":1,"serialNumber":true,"distanceFromObject":1})"),
+            "field 'serialNumber' is a boolean, expected a string");
+  EXPECT_EQ(reason_of(kSteps, R"({"sensorReadingTime":1,"serialNumber":{},"distanceFromObject":1})"),
+            "field 'serialNumber' is an object, expected a string");
+  EXPECT_EQ(reason_of(kSteps, R"({"sensorReadingTime":false,"serialNumber":"s","distanceFromObject":1})"),
+            "field 'sensorReadingTime' is a boolean, expected an integer");
+  EXPECT_EQ(reason_of(kSteps, R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":"1.5"})"),
+            "field 'distanceFromObject' is a string that is not a decimal integer");
+  EXPECT_EQ(reason_of(kSteps, R"({"sensorReadingTime":1.5,"serialNumber":"s","distanceFromObject":1})"),
+            "field 'sensorReadingTime' is not an integer (or out of the int64 range)");
+  EXPECT_EQ(reason_of(kSteps, R"({"sensorReadingTime":9223372036854775808,"serialNumber":"s","distanceFromObject":1})"),
+            "field 'sensorReadingTime' is an integer out of the int64 range");
+  EXPECT_EQ(reason_of(kSteps, R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":01})"),
+            "field 'distanceFromObject' is an integer out of the int64 range (Problem while parsing a number)");
+  EXPECT_EQ(reason_of(kAccelerometer, R"({"user":"u","timestamp":1,"x":"1.0","y":0,"z":0})"),
+            "field 'x' is a string, expected a number");
+  EXPECT_EQ(reason_of(kAccelerometer, R"({"user":"u","timestamp":1,"x":[1],"y":0,"z":0})"),
+            "field 'x' is an array, expected a number");
+  EXPECT_EQ(reason_of(kAccelerometer, R"({"user":"u","timestamp":1,"x":1e999,"y":0,"z":0})"),
+            "field 'x' is a number out of range (Problem while parsing a number)");
+  EXPECT_EQ(reason_of(kAccelerometer, R"({"user":"a\qb","timestamp":1,"x":1,"y":0,"z":0})"),
+            "invalid JSON (Problem while parsing a string)");
+  EXPECT_EQ(reason_of(kAccelerometer, R"({"user":"u","timestamp":"","x":1,"y":0,"z":0})"),
+            "missing required field 'timestamp'");
+  EXPECT_EQ(reason_of(kSteps, R"({"sensorReadingTime":1,"serialNumber":"a\u0000b","distanceFromObject":1})"),
+            "field 'serialNumber' contains a NUL character");
+}
+
+TEST(RecordParser, ValuesOfEachTypeReadExactly) {
+  const auto steps =
+      parse_lines(kSteps, {R"({"sensorReadingTime":-9223372036854775808,"serialNumber":"s","distanceFromObject":0})",
+                           R"({"sensorReadingTime":9223372036854775807,"serialNumber":"s\"q","distanceFromObject":-0})",
+                           R"({"sensorReadingTime":"42","serialNumber":"\u00e9","distanceFromObject":7.0})"});
+  ASSERT_EQ(steps.table.num_rows(), 3u) << steps.reasons[0] << steps.reasons[1] << steps.reasons[2];
+  EXPECT_EQ(steps.table.ints(step_trainer::kSensorReadingTime)[0], INT64_MIN);
+  EXPECT_EQ(steps.table.ints(step_trainer::kSensorReadingTime)[1], INT64_MAX);
+  EXPECT_EQ(steps.table.ints(step_trainer::kSensorReadingTime)[2], 42);
+  EXPECT_EQ(steps.table.strings(step_trainer::kSerialNumber)[1], "s\"q");
+  EXPECT_EQ(steps.table.strings(step_trainer::kSerialNumber)[2], "\xc3\xa9");
+  EXPECT_EQ(steps.table.ints(step_trainer::kDistanceFromObject)[1], 0);
+  EXPECT_EQ(steps.table.ints(step_trainer::kDistanceFromObject)[2], 7);
+
+  const auto customers = parse_lines(kCustomer, {R"({"email":"a","serialNumber":"s","phone":-5,"customerName":""})",
+                                                 R"({"email":"b","serialNumber":"t","phone":null,"birthDay":"x"})"});
+  ASSERT_EQ(customers.table.num_rows(), 2u) << customers.reasons[0] << customers.reasons[1];
+  EXPECT_EQ(customers.table.strings(customer::kPhone)[0], "-5");
+  EXPECT_EQ(customers.table.strings(customer::kPhone)[1], "");
+  EXPECT_EQ(customers.table.strings(customer::kCustomerName)[0], "");
+  EXPECT_EQ(customers.table.strings(customer::kBirthDay)[0], "");
+  EXPECT_EQ(customers.table.strings(customer::kBirthDay)[1], "x");
+
+  const auto floats = parse_line(kAccelerometer, R"({"user":"u","timestamp":1,"x":-0.296,"y":null,"z":-7})");
+  ASSERT_EQ(floats.outcome, LineOutcome::Rejected);  // y is required
+  const auto accepted = parse_line(kAccelerometer, R"({"user":"u","timestamp":1,"x":-0.296,"y":1E2,"z":-7})");
+  ASSERT_EQ(accepted.outcome, LineOutcome::Accepted) << accepted.reason;
+  EXPECT_EQ(accepted.table.floats(accelerometer::kX)[0], -0.296);
+  EXPECT_EQ(accepted.table.floats(accelerometer::kY)[0], 100.0);
+  EXPECT_EQ(accepted.table.floats(accelerometer::kZ)[0], -7.0);
+}
+
 TEST(RecordParser, DecimalIntegerHelpers) {
   std::int64_t value = 0;
   EXPECT_TRUE(parse_decimal_int64("-9223372036854775808", value));

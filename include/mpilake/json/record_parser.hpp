@@ -26,20 +26,42 @@ class RecordParser {
   LineOutcome parse(const char* data, std::size_t length, std::size_t capacity, Table& table, std::string& reason);
 
  private:
+  // Per-field state of the line being parsed. A slot holds a value of this line only when its
+  // generation matches: `seen` says the key occurred, `set` that it has a non-null value (no per-line
+  // reset needed).
   struct Slot {
-    bool seen = false;
-    bool is_null = true;
+    std::uint64_t seen = 0;
+    std::uint64_t set = 0;
     std::int64_t int_value = kNullInt64;
     double float_value = 0;
     std::string_view string_value;
     std::string number_text;  // storage for a number written where a string is expected
   };
-  int field_for_key(std::string_view key) const;
+  // One spelling of a field's key (its name or an alias), with the spelling and its closing quote
+  // as masked 8-byte words for comparing against the raw key bytes of the input.
+  struct KeySpelling {
+    std::string text;
+    int field = -1;
+    int words = 0;  // 0: not comparable raw (too long, or it holds a quote or backslash)
+    std::uint64_t word[4] = {};
+    std::uint64_t mask[4] = {};
+    bool matches_raw(const char* raw) const;
+  };
+  // Index into spellings_ of `key`, or -1 (the first field, in schema order, with that name or alias).
+  int spelling_for_key(std::string_view key) const;
   bool read_value(std::size_t field, simdjson::ondemand::value value, std::string& reason);
 
   RecordSchema schema_;
   simdjson::ondemand::parser parser_;
   std::vector<Slot> slots_;
+  std::vector<ColumnType> types_;
+  std::vector<std::size_t> required_;
+  std::vector<KeySpelling> spellings_;
+  std::vector<int> key_table_;  // open addressing over spellings_, -1 for empty
+  std::size_t key_table_mask_ = 0;
+  // predicted_[f + 1]: the spelling that followed field f last time (predicted_[0]: the first key).
+  std::vector<int> predicted_;
+  std::uint64_t generation_ = 0;
 };
 
 // Parses a decimal integer string (optional leading '-'); false unless the whole text is one.
