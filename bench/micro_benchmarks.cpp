@@ -1,9 +1,9 @@
 // Google Benchmark micro-benchmarks of mpilake's two per-row hot loops:
 //   - the parser: mpilake::RecordParser on realistic landing lines of each source (the exact bytes of
 //     `mpilake generate`, quirks included), throughput in landing bytes/s;
-//   - partition + serialise: mpilake::partition_rows + encode_row into one buffer grouped by
-//     destination (what exchange_rows does before MPI_Alltoallv), throughput in encoded bytes/s; and
-//     decode_rows, the receiving side.
+//   - partition + serialise: mpilake::partition_rows, the rows grouped by destination and encoded as
+//     one columnar block per destination (what exchange_rows does before MPI_Alltoallv), throughput in
+//     encoded bytes/s; and decode_column_block, the receiving side.
 // Run: build-release/bench/micro_benchmarks [--benchmark_filter=Parse] [--benchmark_min_time=1]
 #include <benchmark/benchmark.h>
 #include <simdjson.h>
@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "mpilake/json/record_parser.hpp"
+#include "mpilake/shuffle/column_block.hpp"
 #include "mpilake/shuffle/partitioner.hpp"
 #include "mpilake/stedi/generate.hpp"
 #include "mpilake/stedi/schema.hpp"
-#include "mpilake/table/row_codec.hpp"
 #include "mpilake/table/table.hpp"
 
 namespace {
@@ -122,34 +122,35 @@ std::size_t key_column(Source source) {
   return 0;
 }
 
-// partition_rows on hash(key) + encode_row into one send buffer grouped by destination, as
-// exchange_rows does (sizes first, then each row encoded in place at its destination's cursor).
+// partition_rows on hash(key), a stable counting sort of the rows by destination, then one columnar
+// block per destination in one send buffer, as exchange_rows does (one round).
 void BM_PartitionSerialise(benchmark::State& state, Source source) {
   const mpilake::Table& table = table_of(source);
   const int parts = static_cast<int>(state.range(0));
+  const auto parts_n = static_cast<std::size_t>(parts);
   const auto& keys = table.strings(key_column(source));
   std::string send;
   std::int64_t encoded = 0;
   for (auto _ : state) {
     const std::vector<int> destination =
         mpilake::partition_rows(table.num_rows(), parts, [&](std::size_t r) { return mpilake::hash_bytes(keys[r]); });
-    std::vector<std::int64_t> start_of(static_cast<std::size_t>(parts) + 1, 0);
-    std::vector<std::size_t> row_size(table.num_rows());
-    for (std::size_t r = 0; r < table.num_rows(); ++r) {
-      row_size[r] = mpilake::encoded_row_size(table, r);
-      start_of[static_cast<std::size_t>(destination[r]) + 1] += static_cast<std::int64_t>(row_size[r]);
-    }
-    for (int d = 0; d < parts; ++d) start_of[d + 1] += start_of[d];
-    send.resize(static_cast<std::size_t>(start_of[parts]));
-    std::vector<std::int64_t> cursor(start_of.begin(), start_of.end() - 1);
-    for (std::size_t r = 0; r < table.num_rows(); ++r) {
-      auto& at = cursor[static_cast<std::size_t>(destination[r])];
-      mpilake::encode_row(table, r, send.data() + at);
-      at += static_cast<std::int64_t>(row_size[r]);
-    }
+    std::vector<std::size_t> start(parts_n + 1, 0);
+    for (const int d : destination) ++start[static_cast<std::size_t>(d) + 1];
+    for (std::size_t d = 0; d < parts_n; ++d) start[d + 1] += start[d];
+    std::vector<std::size_t> order(table.num_rows());
+    std::vector<std::size_t> next(start.begin(), start.end() - 1);
+    for (std::size_t r = 0; r < table.num_rows(); ++r) order[next[static_cast<std::size_t>(destination[r])]++] = r;
+    std::vector<std::size_t> offset(parts_n + 1, 0);
+    for (std::size_t d = 0; d < parts_n; ++d)
+      offset[d + 1] =
+          offset[d] + mpilake::column_block_bytes(table, std::span(order).subspan(start[d], start[d + 1] - start[d]));
+    send.resize(offset[parts_n]);
+    for (std::size_t d = 0; d < parts_n; ++d)
+      mpilake::encode_column_block(table, std::span(order).subspan(start[d], start[d + 1] - start[d]),
+                                   send.data() + offset[d]);
     benchmark::DoNotOptimize(send.data());
     benchmark::ClobberMemory();
-    encoded = start_of[parts];
+    encoded = static_cast<std::int64_t>(offset[parts_n]);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * encoded);
   state.counters["rows/s"] =
@@ -165,23 +166,33 @@ BENCHMARK_CAPTURE(BM_PartitionSerialise, step_trainer, Source::step_trainer)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_PartitionSerialise, customer, Source::customer)->Arg(2)->Unit(benchmark::kMillisecond);
 
-// The receiving side: decode_rows of every encoded row back into a table.
-void BM_DecodeRows(benchmark::State& state, Source source) {
+// The receiving side: one block of every row decoded into a table sized beforehand.
+void BM_DecodeBlock(benchmark::State& state, Source source) {
   const mpilake::Table& table = table_of(source);
-  std::string bytes;
-  for (std::size_t r = 0; r < table.num_rows(); ++r) {
-    const std::size_t at = bytes.size();
-    bytes.resize(at + mpilake::encoded_row_size(table, r));
-    mpilake::encode_row(table, r, bytes.data() + at);
-  }
+  std::vector<std::size_t> all(table.num_rows());
+  for (std::size_t r = 0; r < all.size(); ++r) all[r] = r;
+  std::string bytes(mpilake::column_block_bytes(table, all), '\0');
+  mpilake::encode_column_block(table, all, bytes.data());
   for (auto _ : state) {
     mpilake::Table decoded(table.schema());
-    mpilake::decode_rows(decoded, bytes);
+    mpilake::BlockCursor cursor;
+    for (std::size_t c = 0; c < table.num_columns(); ++c) {
+      switch (table.schema()[c].type) {
+        case mpilake::ColumnType::Int64: decoded.ints(c).resize(table.num_rows()); break;
+        case mpilake::ColumnType::Float64: decoded.floats(c).resize(table.num_rows()); break;
+        case mpilake::ColumnType::String:
+          decoded.strings(c).resize_for_fill(table.num_rows(), table.strings(c).byte_size());
+          cursor.text.push_back(0);
+          break;
+      }
+    }
+    decoded.set_rows_from_columns();
+    mpilake::decode_column_block(bytes.data(), bytes.data() + bytes.size(), decoded, cursor);
     benchmark::DoNotOptimize(decoded.num_rows());
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(bytes.size()));
 }
-BENCHMARK_CAPTURE(BM_DecodeRows, accelerometer, Source::accelerometer)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_DecodeBlock, accelerometer, Source::accelerometer)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

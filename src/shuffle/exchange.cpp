@@ -6,132 +6,21 @@
 #include <vector>
 
 #include "mpilake/mpi/fault.hpp"
+#include "mpilake/shuffle/column_block.hpp"
 
 namespace mpilake {
 
 namespace {
 
-// Rows travel in columnar blocks: a uint64 row count, then per column either 8 bytes per value
-// (int64 / float64) or the uint32 lengths followed by the string bytes, each section padded to 8
-// bytes. Whole columns are copied at once on both sides, and the receiver writes every block straight
-// into its final place in the result, whose size it learns before the first round.
-constexpr std::size_t padded(std::size_t bytes) {
-  return (bytes + 7) & ~std::size_t{7};
-}
-
+// One round's share of the rows for one destination.
 struct Chunk {
   std::size_t first = 0;  // position in the destination-grouped row order
   std::size_t count = 0;
   std::size_t block_bytes = 0;
 };
 
-std::size_t block_bytes(const Table& rows, std::span<const std::size_t> picked) {
-  std::size_t bytes = 8;
-  for (std::size_t c = 0; c < rows.num_columns(); ++c) {
-    if (rows.schema()[c].type != ColumnType::String) {
-      bytes += 8 * picked.size();
-      continue;
-    }
-    std::size_t text = 0;
-    for (const std::size_t r : picked) text += rows.strings(c)[r].size();
-    bytes += padded(4 * picked.size()) + padded(text);
-  }
-  return bytes;
-}
-
-void encode_block(const Table& rows, std::span<const std::size_t> picked, char* out) {
-  const std::uint64_t count = picked.size();
-  std::memcpy(out, &count, 8);
-  out += 8;
-  for (std::size_t c = 0; c < rows.num_columns(); ++c) {
-    switch (rows.schema()[c].type) {
-      case ColumnType::Int64: {
-        const auto& values = rows.ints(c);
-        for (const std::size_t r : picked) std::memcpy(out, &values[r], 8), out += 8;
-        break;
-      }
-      case ColumnType::Float64: {
-        const auto& values = rows.floats(c);
-        for (const std::size_t r : picked) std::memcpy(out, &values[r], 8), out += 8;
-        break;
-      }
-      case ColumnType::String: {
-        const auto& values = rows.strings(c);
-        char* lengths = out;
-        out += padded(4 * picked.size());
-        char* text = out;
-        for (const std::size_t r : picked) {
-          const std::string_view value = values[r];
-          const auto length = static_cast<std::uint32_t>(value.size());
-          std::memcpy(lengths, &length, 4);
-          lengths += 4;
-          std::memcpy(text, value.data(), value.size());
-          text += value.size();
-        }
-        out += padded(static_cast<std::size_t>(text - out));
-        break;
-      }
-    }
-  }
-}
-
-// Where the next rows from one sender go in the result: a row position, and a byte position per
-// string column.
-struct Cursor {
-  std::size_t row = 0;
-  std::vector<std::size_t> text;
-};
-
-const char* decode_block(const char* in, const char* end, Table& result, Cursor& cursor) {
-  const auto need = [&](std::size_t bytes) {
-    if (static_cast<std::size_t>(end - in) < bytes) throw std::runtime_error("exchange_rows: truncated block");
-  };
-  need(8);
-  std::uint64_t count;
-  std::memcpy(&count, in, 8);
-  in += 8;
-  if (cursor.row + count > result.num_rows()) throw std::runtime_error("exchange_rows: more rows than announced");
-  std::size_t string_index = 0;
-  for (std::size_t c = 0; c < result.num_columns(); ++c) {
-    switch (result.schema()[c].type) {
-      case ColumnType::Int64:
-        need(8 * count);
-        std::memcpy(result.ints(c).data() + cursor.row, in, 8 * count);
-        in += 8 * count;
-        break;
-      case ColumnType::Float64:
-        need(8 * count);
-        std::memcpy(result.floats(c).data() + cursor.row, in, 8 * count);
-        in += 8 * count;
-        break;
-      case ColumnType::String: {
-        StringColumn& column = result.strings(c);
-        std::size_t& at = cursor.text[string_index++];
-        need(padded(4 * count));
-        const char* lengths = in;
-        in += padded(4 * count);
-        const std::size_t start = at;
-        std::uint64_t* ends = column.end_offsets() + cursor.row;
-        for (std::uint64_t i = 0; i < count; ++i) {
-          std::uint32_t length;
-          std::memcpy(&length, lengths + 4 * i, 4);
-          at += length;
-          ends[i] = at;
-        }
-        if (at > column.byte_size()) throw std::runtime_error("exchange_rows: more string bytes than announced");
-        need(padded(at - start));
-        std::memcpy(column.byte_data() + start, in, at - start);
-        in += padded(at - start);
-        break;
-      }
-    }
-  }
-  cursor.row += count;
-  return in;
-}
-
 // The rows this rank keeps for itself skip the encoding: they are copied straight into place.
-void copy_local(const Table& rows, std::span<const std::size_t> picked, Table& result, Cursor& cursor) {
+void copy_local(const Table& rows, std::span<const std::size_t> picked, Table& result, BlockCursor& cursor) {
   std::size_t string_index = 0;
   for (std::size_t c = 0; c < rows.num_columns(); ++c) {
     switch (rows.schema()[c].type) {
@@ -219,7 +108,7 @@ Table exchange_rows(const Comm& comm, const Table& rows, std::span<const int> de
     }
     if (chunk.count > 0) chunks[d].push_back(chunk);
     for (Chunk& c : chunks[d])
-      c.block_bytes = d == self ? 0 : block_bytes(rows, std::span(order).subspan(c.first, c.count));
+      c.block_bytes = d == self ? 0 : column_block_bytes(rows, std::span(order).subspan(c.first, c.count));
     my_rounds = std::max<std::int64_t>(my_rounds, static_cast<std::int64_t>(chunks[d].size()));
   }
   const std::int64_t rounds = comm.allreduce_max(my_rounds);
@@ -230,7 +119,7 @@ Table exchange_rows(const Comm& comm, const Table& rows, std::span<const int> de
                          MPI_INT64_T, totals_from.data(), static_cast<int>(width), MPI_INT64_T, comm.get()),
             "MPI_Alltoall(exchange totals)");
   Table result(rows.schema());
-  std::vector<Cursor> cursors(ranks_n);
+  std::vector<BlockCursor> cursors(ranks_n);
   std::vector<std::size_t> first_row_from(ranks_n);
   {
     std::size_t total_rows = 0;
@@ -271,7 +160,7 @@ Table exchange_rows(const Comm& comm, const Table& rows, std::span<const int> de
     for (std::size_t d = 0; d < ranks_n; ++d) {
       if (d == self || !has_chunk(d)) continue;
       const Chunk& chunk = chunks[d][round];
-      encode_block(rows, std::span(order).subspan(chunk.first, chunk.count), send_round.data() + send_displs[d]);
+      encode_column_block(rows, std::span(order).subspan(chunk.first, chunk.count), send_round.data() + send_displs[d]);
       local.bytes_sent += send_counts[d];
     }
     check_mpi(MPI_Alltoall(send_counts.data(), 1, MPI_INT, recv_counts.data(), 1, MPI_INT, comm.get()),
@@ -296,7 +185,7 @@ Table exchange_rows(const Comm& comm, const Table& rows, std::span<const int> de
       }
       if (recv_counts[s] == 0) continue;
       const char* begin = recv_round.data() + recv_displs[s];
-      decode_block(begin, begin + recv_counts[s], result, cursors[s]);
+      decode_column_block(begin, begin + recv_counts[s], result, cursors[s]);
       local.bytes_received += recv_counts[s];
     }
   }

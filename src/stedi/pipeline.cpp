@@ -374,6 +374,14 @@ RunSummary StediJob::run() {
                   {"z", ColumnType::Float64}});
   Table step_keys({{"serial", ColumnType::Int64}, {"time", ColumnType::Int64}, {"distance", ColumnType::Int64}});
   clock_.time(kJoin, [&] {
+    std::size_t reading_rows = accelerometer_trusted.num_rows();
+    if (by_serial) {
+      reading_rows = 0;
+      for (const std::int64_t email : reading_email) reading_rows += serials_of[static_cast<std::size_t>(email)].size();
+    }
+    for (std::size_t c = 0; c < 3; ++c) readings.ints(c).reserve(reading_rows);
+    for (std::size_t c = 3; c < 6; ++c) readings.floats(c).reserve(reading_rows);
+    for (std::size_t c = 0; c < 3; ++c) step_keys.ints(c).reserve(step_trainer_trusted.num_rows());
     for (std::size_t r = 0; r < accelerometer_trusted.num_rows(); ++r) {
       const auto email = static_cast<std::size_t>(reading_email[r]);
       static const std::vector<std::int64_t> kNoSerial = {-1};
@@ -457,7 +465,13 @@ RunSummary StediJob::run() {
     machine_learning.floats(5) = std::move(ml_ids.floats(5));
     machine_learning.floats(6) = std::move(ml_ids.floats(6));
     machine_learning.floats(7) = std::move(ml_ids.floats(7));
-    machine_learning.strings(1).reserve(rows, rows * (serial_names.empty() ? 0 : serial_names[0].size()));
+    std::size_t serial_bytes = 0, user_bytes = 0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      serial_bytes += serial_names[static_cast<std::size_t>(serial_ids[r])].size();
+      user_bytes += email_table.strings(0)[email_by_rank[static_cast<std::size_t>(user_ranks[r])]].size();
+    }
+    machine_learning.strings(1).reserve(rows, serial_bytes);
+    machine_learning.strings(3).reserve(rows, user_bytes);
     for (std::size_t r = 0; r < rows; ++r) {
       machine_learning.strings(1).push_back(serial_names[static_cast<std::size_t>(serial_ids[r])]);
       machine_learning.strings(3).push_back(
