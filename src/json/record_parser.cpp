@@ -346,6 +346,16 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
       return LineOutcome::Rejected;
     }
     slot.seen = generation;
+    const auto take_string = [&](std::string_view text) {
+      // HDF5 fixed-length strings are NUL-padded: an embedded NUL would silently cut the value.
+      if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
+        reason = "field '" + schema_.fields[index].name + "' contains a NUL character";
+        return false;
+      }
+      slot.string_value = text;
+      if (!text.empty()) slot.set = generation;
+      return true;
+    };
     // The expected type first: a failed get_int64 / get_double / get_string (of a non-string)
     // consumes nothing, and read_value then takes the value by its type as it always has.
     od::value& value = field.value();
@@ -371,13 +381,7 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
           if (close < end && *close == '"') {
             const std::string_view text(token + 1, static_cast<std::size_t>(close - token - 1));
             if (value.get_raw_json_string().error() == simdjson::SUCCESS) {
-              // HDF5 fixed-length strings are NUL-padded: an embedded NUL would silently cut the value.
-              if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
-                reason = "field '" + schema_.fields[index].name + "' contains a NUL character";
-                return LineOutcome::Rejected;
-              }
-              slot.string_value = text;
-              if (!text.empty()) slot.set = generation;
+              if (!take_string(text)) return LineOutcome::Rejected;
               continue;
             }
           }
@@ -385,13 +389,7 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
         std::string_view text;
         const simdjson::error_code error = value.get_string().get(text);
         if (error == simdjson::SUCCESS) {
-          // HDF5 fixed-length strings are NUL-padded: an embedded NUL would silently cut the value.
-          if (std::memchr(text.data(), '\0', text.size()) != nullptr) {
-            reason = "field '" + schema_.fields[index].name + "' contains a NUL character";
-            return LineOutcome::Rejected;
-          }
-          slot.string_value = text;
-          if (!text.empty()) slot.set = generation;
+          if (!take_string(text)) return LineOutcome::Rejected;
           continue;
         }
         if (error != simdjson::INCORRECT_TYPE) {  // a string that does not unescape (consumed)

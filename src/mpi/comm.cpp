@@ -73,10 +73,17 @@ void Comm::throw_if_any(const std::string& local_error) const {
   throw ConsistentError(broadcast(local_error, first));
 }
 
-std::vector<std::string> Comm::gather_to_root(const std::string& value) const {
+namespace {
+
+// Gathers every rank's string to `root` (all ranks when root < 0), as one buffer and then split.
+std::vector<std::string> gather_strings(MPI_Comm comm, int rank, int size, const std::string& value, int root) {
+  const bool receives = root < 0 || rank == root;
   const int length = checked_int(static_cast<std::int64_t>(value.size()), "gather");
-  std::vector<int> lengths(rank_ == 0 ? size_ : 0);
-  check_mpi(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, comm_), "MPI_Gather(lengths)");
+  std::vector<int> lengths(receives ? static_cast<std::size_t>(size) : 0);
+  if (root < 0)
+    check_mpi(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, comm), "MPI_Allgather(lengths)");
+  else
+    check_mpi(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, root, comm), "MPI_Gather(lengths)");
   std::vector<int> displacements(lengths.size());
   std::int64_t total = 0;
   for (std::size_t i = 0; i < lengths.size(); ++i) {
@@ -84,33 +91,28 @@ std::vector<std::string> Comm::gather_to_root(const std::string& value) const {
     total += lengths[i];
   }
   std::string all(static_cast<std::size_t>(total), '\0');
-  check_mpi(
-      MPI_Gatherv(value.data(), length, MPI_CHAR, all.data(), lengths.data(), displacements.data(), MPI_CHAR, 0, comm_),
-      "MPI_Gatherv");
+  if (root < 0)
+    check_mpi(MPI_Allgatherv(value.data(), length, MPI_CHAR, all.data(), lengths.data(), displacements.data(), MPI_CHAR,
+                             comm),
+              "MPI_Allgatherv");
+  else
+    check_mpi(MPI_Gatherv(value.data(), length, MPI_CHAR, all.data(), lengths.data(), displacements.data(), MPI_CHAR,
+                          root, comm),
+              "MPI_Gatherv");
   std::vector<std::string> result;
   for (std::size_t i = 0; i < lengths.size(); ++i)
     result.push_back(all.substr(static_cast<std::size_t>(displacements[i]), static_cast<std::size_t>(lengths[i])));
   return result;
 }
 
+}  // namespace
+
+std::vector<std::string> Comm::gather_to_root(const std::string& value) const {
+  return gather_strings(comm_, rank_, size_, value, 0);
+}
+
 std::vector<std::string> Comm::all_gather(const std::string& value) const {
-  const int length = checked_int(static_cast<std::int64_t>(value.size()), "all_gather");
-  std::vector<int> lengths(static_cast<std::size_t>(size_));
-  check_mpi(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, comm_), "MPI_Allgather(lengths)");
-  std::vector<int> displacements(lengths.size());
-  std::int64_t total = 0;
-  for (std::size_t i = 0; i < lengths.size(); ++i) {
-    displacements[i] = checked_int(total, "all_gather displacement");
-    total += lengths[i];
-  }
-  std::string all(static_cast<std::size_t>(total), '\0');
-  check_mpi(
-      MPI_Allgatherv(value.data(), length, MPI_CHAR, all.data(), lengths.data(), displacements.data(), MPI_CHAR, comm_),
-      "MPI_Allgatherv");
-  std::vector<std::string> result;
-  for (std::size_t i = 0; i < lengths.size(); ++i)
-    result.push_back(all.substr(static_cast<std::size_t>(displacements[i]), static_cast<std::size_t>(lengths[i])));
-  return result;
+  return gather_strings(comm_, rank_, size_, value, -1);
 }
 
 void Comm::allreduce_max_in_place(std::vector<std::int64_t>& values) const {

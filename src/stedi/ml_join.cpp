@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "mpilake/stedi/schema.hpp"
+
 namespace mpilake::stedi {
 
 namespace {
@@ -46,15 +48,20 @@ bool ml_row_less(const Table& t, std::size_t a, std::size_t b) {
 
 }  // namespace
 
+Schema ml_readings_schema() {
+  return {{"serial", ColumnType::Int64}, {"user", ColumnType::Int64}, {"timestamp", ColumnType::Int64},
+          {"x", ColumnType::Float64},    {"y", ColumnType::Float64},  {"z", ColumnType::Float64}};
+}
+
+Schema ml_step_keys_schema() {
+  return {{"serial", ColumnType::Int64}, {"time", ColumnType::Int64}, {"distance", ColumnType::Int64}};
+}
+
 Schema machine_learning_id_schema() {
-  return {{"sensorReadingTime", ColumnType::Int64},
-          {"serialNumber", ColumnType::Int64},
-          {"distanceFromObject", ColumnType::Int64},
-          {"user", ColumnType::Int64},
-          {"timestamp", ColumnType::Int64},
-          {"x", ColumnType::Float64},
-          {"y", ColumnType::Float64},
-          {"z", ColumnType::Float64}};
+  Schema schema = machine_learning_schema();
+  for (auto& column : schema)
+    if (column.type == ColumnType::String) column.type = ColumnType::Int64;
+  return schema;
 }
 
 Table join_readings_with_steps(const Table& readings, const Table& steps, bool by_serial) {

@@ -366,13 +366,8 @@ RunSummary StediJob::run() {
     for (std::size_t i = 0; i < email_by_rank.size(); ++i) email_rank[email_by_rank[i]] = static_cast<std::int64_t>(i);
   });
   const bool by_serial = options_.rules != Rules::Rubric;
-  Table readings({{"serial", ColumnType::Int64},
-                  {"user", ColumnType::Int64},
-                  {"timestamp", ColumnType::Int64},
-                  {"x", ColumnType::Float64},
-                  {"y", ColumnType::Float64},
-                  {"z", ColumnType::Float64}});
-  Table step_keys({{"serial", ColumnType::Int64}, {"time", ColumnType::Int64}, {"distance", ColumnType::Int64}});
+  Table readings(ml_readings_schema());
+  Table step_keys(ml_step_keys_schema());
   clock_.time(kJoin, [&] {
     std::size_t reading_rows = accelerometer_trusted.num_rows();
     if (by_serial) {

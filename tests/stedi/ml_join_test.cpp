@@ -18,13 +18,8 @@ TEST(MlJoin, MatchesNestedLoopReference) {
   std::mt19937_64 random(21);
   for (const bool by_serial : {true, false}) {
     for (int trial = 0; trial < 10; ++trial) {
-      Table readings({{"serial", ColumnType::Int64},
-                      {"user", ColumnType::Int64},
-                      {"timestamp", ColumnType::Int64},
-                      {"x", ColumnType::Float64},
-                      {"y", ColumnType::Float64},
-                      {"z", ColumnType::Float64}});
-      Table steps({{"serial", ColumnType::Int64}, {"time", ColumnType::Int64}, {"distance", ColumnType::Int64}});
+      Table readings(ml_readings_schema());
+      Table steps(ml_step_keys_schema());
       for (int r = 0; r < 300; ++r) {
         readings.ints(0).push_back(static_cast<std::int64_t>(random() % 5));
         readings.ints(1).push_back(static_cast<std::int64_t>(random() % 7));

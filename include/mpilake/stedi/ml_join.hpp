@@ -11,7 +11,11 @@ namespace mpilake::stedi {
 // sorted by (serialNumber, timestamp) then every other column: the order of the final zone.
 Table join_readings_with_steps(const Table& readings, const Table& steps, bool by_serial);
 
-// The ML id table's schema.
+// The join's inputs: readings (serial, user, timestamp, x, y, z) and step keys (serial, time,
+// distance), serial and user as ids.
+Schema ml_readings_schema();
+Schema ml_step_keys_schema();
+// machine_learning_curated's schema with ids in place of its strings (the join's output).
 Schema machine_learning_id_schema();
 
 }  // namespace mpilake::stedi
