@@ -65,6 +65,13 @@ bool parse_command(const std::vector<std::string>& args, const po::options_descr
   return true;
 }
 
+// The value of --rules, or a usage error.
+stedi::Rules rules_option(const std::string& text) {
+  const auto rules = stedi::parse_rules(text);
+  if (!rules) throw UsageError("unknown --rules '" + text + "' (expected privacy, serial or rubric)");
+  return *rules;
+}
+
 // "auto" -> -1, "off" -> 0, else a byte count with an optional K, M, G or T suffix (powers of 1024).
 std::int64_t parse_memory_limit(const std::string& text) {
   if (text == "auto") return -1;
@@ -132,9 +139,7 @@ int command_run(const Comm& comm, const std::vector<std::string>& args) {
   stedi::RunOptions run;
   run.landing = landing;
   run.out = out;
-  const auto parsed_rules = stedi::parse_rules(rules);
-  if (!parsed_rules) throw UsageError("unknown --rules '" + rules + "' (expected privacy, serial or rubric)");
-  run.rules = *parsed_rules;
+  run.rules = rules_option(rules);
   run.overwrite = values.count("overwrite") != 0U;
   run.progress = values.count("quiet") == 0U;
   if (max_round_mb < 1 || max_round_mb >= 2048) throw UsageError("--max-round-mb must be between 1 and 2047");
@@ -273,9 +278,7 @@ int command_audit(const Comm& comm, const std::vector<std::string>& args) {
   audit.landing = landing;
   audit.out = out;
   if (values.count("rules") != 0U) {
-    const auto parsed = stedi::parse_rules(rules);
-    if (!parsed) throw UsageError("unknown --rules '" + rules + "' (expected privacy, serial or rubric)");
-    audit.rules = *parsed;
+    audit.rules = rules_option(rules);
     audit.rules_given = true;
   }
   if (max_report < 0) throw UsageError("--max-report must be 0 or more");

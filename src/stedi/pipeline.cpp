@@ -377,10 +377,10 @@ RunSummary StediJob::run() {
     for (std::size_t c = 0; c < 3; ++c) readings.ints(c).reserve(reading_rows);
     for (std::size_t c = 3; c < 6; ++c) readings.floats(c).reserve(reading_rows);
     for (std::size_t c = 0; c < 3; ++c) step_keys.ints(c).reserve(step_trainer_trusted.num_rows());
+    const std::vector<std::int64_t> no_serial = {-1};  // rubric: the key has no serial
     for (std::size_t r = 0; r < accelerometer_trusted.num_rows(); ++r) {
       const auto email = static_cast<std::size_t>(reading_email[r]);
-      static const std::vector<std::int64_t> kNoSerial = {-1};
-      const auto& serial_ids = by_serial ? serials_of[email] : kNoSerial;
+      const auto& serial_ids = by_serial ? serials_of[email] : no_serial;
       for (const std::int64_t serial : serial_ids) {
         readings.ints(0).push_back(serial);
         readings.ints(1).push_back(email_rank[email]);
@@ -477,11 +477,11 @@ RunSummary StediJob::run() {
     const auto local_rows = static_cast<std::int64_t>(rows);
     const std::int64_t first_row = comm_.exscan_sum(local_rows);
     const std::int64_t total_rows = comm_.allreduce_sum(local_rows);
-    for (std::size_t r = 0; r < rows; ++r) {
-      if (r > 0 && serial_ids[r] == serial_ids[r - 1]) continue;
-      device_serial.strings(0).push_back(serial_names[static_cast<std::size_t>(serial_ids[r])]);
+    const Table starts = group_starts(ml_ids, 1, first_row);  // runs of equal serial ids
+    for (std::size_t g = 0; g < starts.num_rows(); ++g) {
+      device_serial.strings(0).push_back(serial_names[static_cast<std::size_t>(starts.ints(0)[g])]);
       device_serial.commit_row();
-      device_offset.ints(0).push_back(first_row + static_cast<std::int64_t>(r));
+      device_offset.ints(0).push_back(starts.ints(1)[g]);
       device_offset.commit_row();
     }
     if (comm_.rank() == comm_.size() - 1) {

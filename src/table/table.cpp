@@ -65,18 +65,6 @@ void Table::append_row(const Table& source, std::size_t row) {
   ++rows_;
 }
 
-void Table::append_row_mapped(const Table& source, std::size_t row, std::span<const std::size_t> mapping) {
-  for (std::size_t c = 0; c < columns_.size(); ++c) {
-    std::visit(
-        [&](auto& target) {
-          using T = std::decay_t<decltype(target)>;
-          target.push_back(std::get<T>(source.columns_[mapping[c]])[row]);
-        },
-        columns_[c]);
-  }
-  ++rows_;
-}
-
 void Table::append_cell(std::size_t column, const Table& source, std::size_t source_column, std::size_t row) {
   std::visit(
       [&](auto& target) {

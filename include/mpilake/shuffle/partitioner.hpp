@@ -46,10 +46,6 @@ constexpr std::uint64_t hash_int64(std::int64_t value) {
   return mix64(static_cast<std::uint64_t>(value) + 0x9e3779b97f4a7c15ULL);
 }
 
-constexpr std::uint64_t hash_combine(std::uint64_t a, std::uint64_t b) {
-  return mix64(a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2)));
-}
-
 // Maps a hash to [0, parts) with the multiply-shift range reduction (uses the high bits).
 constexpr int partition_for(std::uint64_t hash, int parts) {
   return static_cast<int>((static_cast<unsigned __int128>(hash) * static_cast<unsigned>(parts)) >> 64);

@@ -87,8 +87,6 @@ class Table {
 
   // Appends row `row` of `source`, whose schema must equal this one.
   void append_row(const Table& source, std::size_t row);
-  // Appends row `row` of `source`, taking source column `mapping[i]` for column i.
-  void append_row_mapped(const Table& source, std::size_t row, std::span<const std::size_t> mapping);
   // Appends one value to `column` from `source` (column `source_column`, row `row`); call
   // commit_row() once every column has its value.
   void append_cell(std::size_t column, const Table& source, std::size_t source_column, std::size_t row);
