@@ -1,5 +1,6 @@
-// mpilake command line: `run` (the STEDI job), `inspect` (look into a zone file), `generate` (demo
-// data). Only this file touches MPI_COMM_WORLD; everything below takes the communicator explicitly.
+// mpilake command line: `run`, `generate` and `audit` of a pipeline chosen by --pipeline (see
+// cli.hpp for the registry), and `inspect` for any zone file. Only this file touches
+// MPI_COMM_WORLD; everything below takes the communicator explicitly.
 #include <malloc.h>
 #include <mpi.h>
 
@@ -11,110 +12,70 @@
 #include <string>
 #include <vector>
 
+#include "cli.hpp"
 #include "mpilake/h5/zone_reader.hpp"
 #include "mpilake/mpi/comm.hpp"
-#include "mpilake/stedi/audit.hpp"
-#include "mpilake/stedi/generate.hpp"
-#include "mpilake/stedi/pipeline.hpp"
 #include "mpilake/version.hpp"
 
 namespace po = boost::program_options;
 using namespace mpilake;
+using namespace mpilake::cli;
 
 namespace {
-
-// A mistake in how mpilake was called: reported in one line, exit code 2.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-const char* const kTopHelp =
-    "mpilake - MPI batch processor for lakehouse dumps (STEDI pipeline)\n"
-    "\n"
-    "usage: mpirun -np P mpilake <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  run       landing JSON -> trusted and curated zones as parallel HDF5 (the main job)\n"
-    "  generate  write synthetic STEDI landing data (demo and benchmark input)\n"
-    "  inspect   show a zone file's attributes, columns, row count and first rows\n"
-    "\n"
-    "`mpilake <command> --help` describes each command. `mpilake --version` prints the version.\n";
 
 std::vector<std::string> arguments_after(int argc, char** argv, int first) {
   return std::vector<std::string>(argv + first, argv + argc);
 }
 
-// Parses `args` against `options` (+ positional); --help prints `help` + options and returns false.
-bool parse_command(const std::vector<std::string>& args, const po::options_description& options,
-                   const po::positional_options_description* positional, po::variables_map& values,
-                   const std::string& help, const Comm& comm) {
-  try {
-    po::command_line_parser parser(args);
-    parser.options(options);
-    if (positional != nullptr) parser.positional(*positional);
-    po::store(parser.run(), values);
-    if (values.count("help") != 0U) {
-      if (comm.is_root()) std::cout << help << "\n" << options << std::flush;
-      return false;
-    }
-    po::notify(values);
-  } catch (const po::error& e) {
-    throw UsageError(std::string(e.what()) + " (see --help)");
-  }
-  return true;
+std::string pipeline_list() {
+  std::string text;
+  for (const auto& pipeline : pipelines())
+    text += "  " + pipeline.name + std::string(10 - std::min<std::size_t>(9, pipeline.name.size()), ' ') +
+            pipeline.summary + (&pipeline == &pipelines().front() ? " [default]" : "") + "\n";
+  return text;
 }
 
-// The value of --rules, or a usage error.
-stedi::Rules rules_option(const std::string& text) {
-  const auto rules = stedi::parse_rules(text);
-  if (!rules) throw UsageError("unknown --rules '" + text + "' (expected privacy, serial or rubric)");
-  return *rules;
+std::string top_help() {
+  return "mpilake - MPI batch processor for lakehouse dumps\n"
+         "\n"
+         "usage: mpirun -np P mpilake <command> [--pipeline NAME] [options]\n"
+         "\n"
+         "commands:\n"
+         "  run       landing JSON -> trusted and curated zones as parallel HDF5 (the main job)\n"
+         "  generate  write synthetic landing data (demo and benchmark input)\n"
+         "  audit     check a finished run's zones against the rules, independently of the pipeline\n"
+         "  inspect   show a zone file's attributes, columns, row count and first rows\n"
+         "\n"
+         "pipelines (--pipeline NAME for run, generate and audit):\n" +
+         pipeline_list() +
+         "\n"
+         "`mpilake <command> --help` describes each command. `mpilake --version` prints the version.\n";
 }
 
-// "auto" -> -1, "off" -> 0, else a byte count with an optional K, M, G or T suffix (powers of 1024).
-std::int64_t parse_memory_limit(const std::string& text) {
-  if (text == "auto") return -1;
-  if (text == "off") return 0;
-  std::size_t end = 0;
-  double value = -1;
-  try {
-    value = std::stod(text, &end);
-  } catch (...) {
-    end = 0;
-  }
-  std::string unit = text.substr(end);
-  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
-  double scale = 0;
-  if (unit.empty())
-    scale = 1;
-  else if (unit == "K" || unit == "k")
-    scale = 1024.0;
-  else if (unit == "M" || unit == "m")
-    scale = 1024.0 * 1024;
-  else if (unit == "G" || unit == "g")
-    scale = 1024.0 * 1024 * 1024;
-  else if (unit == "T" || unit == "t")
-    scale = 1024.0 * 1024 * 1024 * 1024;
-  if (end == 0 || scale == 0 || !(value > 0) || value * scale > 9e18)
-    throw UsageError("--memory-limit must be auto, off, or a size such as 512M or 16G (got '" + text + "')");
-  return static_cast<std::int64_t>(value * scale);
+void add_pipeline_option(po::options_description& options) {
+  options.add_options()("pipeline", po::value<std::string>()->default_value(pipelines().front().name),
+                        ("pipeline: " + pipeline_names()).c_str());
 }
 
 int command_run(const Comm& comm, const std::vector<std::string>& args) {
-  std::string landing, out, rules = "privacy";
+  const PipelineCli& pipeline = pipeline_from(args);
+  RunRequest request;
+  auto& job = request.job;
+  std::string landing, out, memory_limit = "auto";
   long long max_round_mb = 256;
   long long chunk_rows = 32768;
-  std::string memory_limit = "auto";
   po::options_description options("options");
   // clang-format off
   options.add_options()
-      ("help,h", "show this help")
-      ("landing", po::value(&landing)->required(), "landing root holding customer/, accelerometer/, step_trainer/")
+      ("help,h", "show this help");
+  add_pipeline_option(options);
+  options.add_options()
+      ("landing", po::value(&landing)->required(), "landing root (the pipeline's source folders)")
       ("out", po::value(&out)->required(), "output folder for the zones (created if missing)")
-      ("rules", po::value(&rules)->default_value(rules), "rule set: privacy | serial | rubric")
       ("overwrite", "replace zones already in --out (each zone is replaced atomically)")
       ("quiet,q", "no progress lines and no summary on the terminal (summary.json is still written)")
+      ("progress-interval", po::value(&job.progress_interval_seconds)->default_value(job.progress_interval_seconds),
+       "seconds between progress lines when stderr is not a terminal (a Slurm log); a terminal gets a live line")
       ("results", "also print `RESULT key=value` lines for benchmark scripts (rank 0, stdout)")
       ("compress", "compress every dataset (shuffle + deflate): smaller files, slower writes")
       ("chunk-rows", po::value(&chunk_rows)->default_value(chunk_rows), "rows per HDF5 chunk")
@@ -124,74 +85,42 @@ int command_run(const Comm& comm, const std::vector<std::string>& args) {
        "memory the ranks of one node may use together, e.g. 16G; auto: what the node has available "
        "(MemAvailable or the cgroup limit); off: no check. A run that would need more stops at once");
   // clang-format on
+  po::options_description own(pipeline.name + " options");
+  pipeline.run.add_options(own);
+  options.add(own);
   po::variables_map values;
-  const std::string help =
-      "usage: mpirun -np P mpilake run --landing DIR --out DIR [--rules privacy|serial|rubric] [--overwrite]\n"
-      "\n"
-      "Reads the landing JSON (each rank its own byte range of every source), quarantines bad lines,\n"
-      "applies the rule set and writes OUT/<zone>.h5 for customer_trusted, accelerometer_trusted,\n"
-      "customer_curated, step_trainer_trusted and machine_learning_curated, plus quarantine.jsonl,\n"
-      "quarantine.h5 and summary.json. Rule sets:\n"
-      "  privacy  consent-time filter, ML join on (serialNumber, timestamp)   [default]\n"
-      "  serial   no consent-time filter, ML join on (serialNumber, timestamp)\n"
-      "  rubric   no consent-time filter, ML join on timestamp alone (the original course's rule)\n";
+  const std::string help = pipeline.run.usage + "\n" + pipeline.run.description +
+                           "\nPipelines (--pipeline; `mpilake run --pipeline NAME --help` shows its flags):\n" +
+                           pipeline_list();
   if (!parse_command(args, options, nullptr, values, help, comm)) return 0;
-  stedi::RunOptions run;
-  run.landing = landing;
-  run.out = out;
-  run.rules = rules_option(rules);
-  run.overwrite = values.count("overwrite") != 0U;
-  run.progress = values.count("quiet") == 0U;
+  job.landing = landing;
+  job.out = out;
+  job.overwrite = values.count("overwrite") != 0U;
+  job.progress = values.count("quiet") == 0U;
+  if (!(job.progress_interval_seconds > 0)) throw UsageError("--progress-interval must be more than 0 seconds");
   if (max_round_mb < 1 || max_round_mb >= 2048) throw UsageError("--max-round-mb must be between 1 and 2047");
-  run.exchange.max_round_bytes = static_cast<std::int64_t>(max_round_mb) << 20;
-  run.layout.compress = values.count("compress") != 0U;
-  run.layout.chunk_rows = chunk_rows;
-  if (run.layout.chunk_rows < 1) throw UsageError("--chunk-rows must be at least 1");
-  run.memory_limit = parse_memory_limit(memory_limit);
-  const auto summary = stedi::run_stedi(comm, run);
-  if (comm.is_root() && values.count("results") != 0U) std::cout << stedi::result_lines(summary) << std::flush;
-  if (comm.is_root() && run.progress)
-    std::cout << "\n" << stedi::format_summary(summary) << "\nzones and summary.json in " << out << "\n" << std::flush;
-  return 0;
+  job.exchange.max_round_bytes = static_cast<std::int64_t>(max_round_mb) << 20;
+  job.layout.compress = values.count("compress") != 0U;
+  job.layout.chunk_rows = chunk_rows;
+  if (job.layout.chunk_rows < 1) throw UsageError("--chunk-rows must be at least 1");
+  job.memory_limit = parse_memory_limit(memory_limit);
+  request.values = &values;
+  request.print_results = values.count("results") != 0U;
+  return pipeline.run.action(comm, request);
 }
 
-int command_generate(const Comm& comm, const std::vector<std::string>& args) {
-  stedi::GenerateOptions generate;
-  std::string out;
+// `generate` and `audit`: the pipeline's own command, if it has one.
+int command_of_pipeline(const Comm& comm, const std::vector<std::string>& args, const std::string& command) {
+  const PipelineCli& pipeline = pipeline_from(args);
+  const auto& chosen = command == "generate" ? pipeline.generate : pipeline.audit;
+  if (!chosen) throw UsageError("pipeline '" + pipeline.name + "' has no `" + command + "` command");
   po::options_description options("options");
-  // clang-format off
-  options.add_options()
-      ("help,h", "show this help")
-      ("out", po::value(&out)->required(), "landing root to write (customer/, accelerometer/, step_trainer/)")
-      ("customers", po::value(&generate.customers)->default_value(generate.customers), "number of customers")
-      ("readings-per-customer", po::value(&generate.readings_per_customer)->default_value(generate.readings_per_customer),
-       "mean step-trainer (and matching accelerometer) readings per device")
-      ("target-bytes", po::value(&generate.target_bytes)->default_value(0),
-       "aim for about this many landing bytes (overrides --readings-per-customer)")
-      ("seed", po::value(&generate.seed)->default_value(generate.seed), "random seed (same seed, same files, any rank count)")
-      ("consent-fraction", po::value(&generate.consent_fraction)->default_value(generate.consent_fraction),
-       "share of customers who consented to research")
-      ("shared-serial-fraction", po::value(&generate.shared_serial_fraction)->default_value(generate.shared_serial_fraction),
-       "share of customers reusing another customer's serial number")
-      ("bad-line-rate", po::value(&generate.bad_line_rate)->default_value(generate.bad_line_rate),
-       "share of lines written broken (to exercise the quarantine)");
-  // clang-format on
+  options.add_options()("help,h", "show this help");
+  add_pipeline_option(options);
+  chosen->add_options(options);
   po::variables_map values;
-  const std::string help =
-      "usage: mpirun -np P mpilake generate --out DIR [--customers N] [--readings-per-customer K | --target-bytes B]\n"
-      "                                      [--seed S] [--consent-fraction F] [--shared-serial-fraction F] "
-      "[--bad-line-rate R]\n"
-      "\n"
-      "Writes synthetic STEDI landing data shaped like the starter data, each rank its own files.\n";
-  if (!parse_command(args, options, nullptr, values, help, comm)) return 0;
-  generate.out = out;
-  const auto report = stedi::generate_landing(generate, comm.get());
-  if (comm.is_root())
-    std::cout << "generated " << report.files << " files, " << report.bytes << " bytes: " << report.customer_rows
-              << " customer, " << report.accelerometer_rows << " accelerometer, " << report.step_trainer_rows
-              << " step-trainer rows in " << out << "\n"
-              << std::flush;
-  return 0;
+  if (!parse_command(args, options, nullptr, values, chosen->usage + "\n" + chosen->description, comm)) return 0;
+  return chosen->action(comm, values);
 }
 
 std::string cell_text(const Table& table, const ColumnInfo& info, std::size_t column, std::size_t row) {
@@ -210,23 +139,9 @@ std::string cell_text(const Table& table, const ColumnInfo& info, std::size_t co
   return {};
 }
 
-int command_inspect(const Comm& comm, const std::vector<std::string>& args) {
-  std::string file;
-  long long rows = 5;
-  po::options_description options("options");
-  options.add_options()("help,h", "show this help")("file", po::value(&file)->required(), "zone file (.h5)")(
-      "rows,n", po::value(&rows)->default_value(rows), "how many first rows to show");
-  po::positional_options_description positional;
-  positional.add("file", 1);
-  po::variables_map values;
-  if (!parse_command(args, options, &positional, values,
-                     "usage: mpilake inspect FILE.h5 [--rows N]\n\nShows a zone's attributes, columns with types, "
-                     "row count and first rows.\n",
-                     comm))
-    return 0;
-  if (!comm.is_root()) return 0;
+// A zone file as `inspect` shows it: attributes, columns with types, row count, first rows.
+void describe_zone(const std::string& file, long long rows, std::ostringstream& out) {
   const ZoneFile zone = read_zone(file, rows);
-  std::ostringstream out;
   out << file << "\n\nattributes:\n";
   for (const auto& attribute : zone.attributes) {
     std::string text = attribute_text(attribute.value);
@@ -247,52 +162,35 @@ int command_inspect(const Comm& comm, const std::vector<std::string>& args) {
       out << (c ? " | " : "") << cell_text(zone.table, zone.columns[c], c, r);
     out << "\n";
   }
-  std::cout << out.str() << std::flush;
-  return 0;
 }
 
-int command_audit(const Comm& comm, const std::vector<std::string>& args) {
-  std::string landing, out, rules;
-  long long max_report = 20;
+int command_inspect(const Comm& comm, const std::vector<std::string>& args) {
+  std::string file;
+  long long rows = 5;
   po::options_description options("options");
-  // clang-format off
-  options.add_options()
-      ("help,h", "show this help")
-      ("landing", po::value(&landing)->required(), "landing root the run read (its customer/ is re-read)")
-      ("out", po::value(&out)->required(), "the run's output folder (zones and summary.json)")
-      ("rules", po::value(&rules), "rule set to audit against: privacy | serial | rubric (default: the zones' `rules` attribute)")
-      ("max-report", po::value(&max_report)->default_value(max_report), "violations to list (all are counted)");
-  // clang-format on
+  options.add_options()("help,h", "show this help")("file", po::value(&file), "zone file (.h5)")(
+      "rows,n", po::value(&rows)->default_value(rows), "how many first rows to show");
+  po::positional_options_description positional;
+  positional.add("file", 1);
   po::variables_map values;
-  const std::string help =
-      "usage: mpirun -np P mpilake audit --landing DIR --out DIR [--rules privacy|serial|rubric] [--max-report N]\n"
-      "\n"
-      "Checks a finished run independently of the pipeline: re-reads the landing customers and walks every\n"
-      "row of every zone. Every trusted/curated row must belong to a customer who consented (privacy: taken\n"
-      "at or after consent); every ML row must pair readings of the same time (privacy, serial: and a device\n"
-      "of that user); row counts must agree (`rows` attribute, dataset lengths, summary.json). Prints one\n"
-      "line per violation (up to --max-report) and `audit: N rows checked in Z zones, V violations`.\n"
-      "Exit code: 0 clean, 1 violations found, 2 the audit could not run.\n";
-  if (!parse_command(args, options, nullptr, values, help, comm)) return 0;
-  stedi::AuditOptions audit;
-  audit.landing = landing;
-  audit.out = out;
-  if (values.count("rules") != 0U) {
-    audit.rules = rules_option(rules);
-    audit.rules_given = true;
-  }
-  if (max_report < 0) throw UsageError("--max-report must be 0 or more");
-  audit.max_report = max_report;
-  const auto report = stedi::run_audit(comm, audit);
-  if (comm.is_root()) std::cout << stedi::format_audit(report) << std::flush;
-  return report.clean() ? 0 : 1;
+  if (!parse_command(args, options, &positional, values,
+                     "usage: mpilake inspect FILE.h5 [--rows N]\n\nShows a zone's attributes, columns with types, "
+                     "row count and first rows.\n",
+                     comm))
+    return 0;
+  if (file.empty()) throw UsageError("no zone file given (usage: mpilake inspect FILE.h5 [--rows N])");
+  // Rank 0 reads; a missing or unreadable file is one error line from it, and every rank stops alike.
+  std::ostringstream out;
+  comm.on_root([&] { describe_zone(file, rows, out); });
+  if (comm.is_root()) std::cout << out.str() << std::flush;
+  return 0;
 }
 
 int dispatch(const Comm& comm, int argc, char** argv) {
   if (argc < 2) throw UsageError("no command given (expected run, generate, inspect or audit; see --help)");
   const std::string command = argv[1];
   if (command == "--help" || command == "-h" || command == "help") {
-    if (comm.is_root()) std::cout << kTopHelp << std::flush;
+    if (comm.is_root()) std::cout << top_help() << std::flush;
     return 0;
   }
   if (command == "--version") {
@@ -301,9 +199,8 @@ int dispatch(const Comm& comm, int argc, char** argv) {
   }
   const auto args = arguments_after(argc, argv, 2);
   if (command == "run") return command_run(comm, args);
-  if (command == "generate") return command_generate(comm, args);
+  if (command == "generate" || command == "audit") return command_of_pipeline(comm, args, command);
   if (command == "inspect") return command_inspect(comm, args);
-  if (command == "audit") return command_audit(comm, args);
   throw UsageError("unknown command '" + command + "' (expected run, generate, inspect or audit; see --help)");
 }
 

@@ -154,14 +154,22 @@ ZoneWriteResult write_and_publish(const Comm& comm, const std::filesystem::path&
   try {
     result.rows = comm.allreduce_sum(static_cast<std::int64_t>(rows.num_rows()));
     std::vector<std::string> column_names;
+    std::int64_t datasets = static_cast<std::int64_t>(rows.num_columns()), written = 0;
+    for (const Table* table : extra) datasets += static_cast<std::int64_t>(table->num_columns());
+    const auto wrote_one = [&] {
+      if (layout.on_column) layout.on_column(++written, datasets);
+    };
     for (std::size_t c = 0; c < rows.num_columns(); ++c) {
       column_names.push_back(rows.schema()[c].name);
       result.bytes += write_column(comm, file.get(), transfer.get(), rows, c, layout, where);
+      wrote_one();
     }
     fault_point("write", comm);  // crash tests: die with the zone half-written
     for (const Table* table : extra)
-      for (std::size_t c = 0; c < table->num_columns(); ++c)
+      for (std::size_t c = 0; c < table->num_columns(); ++c) {
         result.bytes += write_column(comm, file.get(), transfer.get(), *table, c, layout, where);
+        wrote_one();
+      }
 
     std::vector<Attribute> root = attributes;
     root.push_back({"rows", result.rows});

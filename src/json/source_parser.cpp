@@ -73,6 +73,7 @@ Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& pa
   std::int64_t range_bytes = 0;
   for (const FileSegment& segment : segments) range_bytes += segment.end - segment.begin;
   std::int64_t sampled_bytes = 0;  // line bytes parsed before reserve_for_range (-1: done)
+  std::int64_t done_before = 0;    // range bytes of the segments already parsed
   for (const FileSegment& segment : segments) {
     const LandingFile& file = source.files[segment.file_index];
     LineReader reader(file.path, file.bytes, segment.begin, segment.end, options.chunk_bytes,
@@ -93,6 +94,11 @@ Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& pa
             break;
         }
       }
+      if (options.on_progress && !lines.empty()) {
+        const Line& last = lines.back();
+        options.on_progress(done_before + (last.file_offset + static_cast<std::int64_t>(last.length) - segment.begin),
+                            range_bytes);
+      }
       if (sampled_bytes >= 0) {
         for (const Line& line : lines) sampled_bytes += static_cast<std::int64_t>(line.length) + 1;
         if (sampled_bytes >= std::min(kReserveSampleBytes, range_bytes)) {
@@ -102,6 +108,7 @@ Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& pa
       }
     }
     stats.bytes_read += reader.bytes_read();
+    done_before += segment.end - segment.begin;
   }
   return table;
 }

@@ -188,6 +188,7 @@ Table exchange_rows(const Comm& comm, const Table& rows, std::span<const int> de
       decode_column_block(begin, begin + recv_counts[s], result, cursors[s]);
       local.bytes_received += recv_counts[s];
     }
+    if (options.on_round) options.on_round(round + 1, rounds);
   }
   for (std::size_t s = 0; s < ranks_n; ++s)
     if (cursors[s].row != (s + 1 < ranks_n ? first_row_from[s + 1] : result.num_rows()))

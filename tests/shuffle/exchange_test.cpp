@@ -37,7 +37,8 @@ void check_exchange(std::uint64_t seed, std::size_t max_rows, std::int64_t max_r
   const Comm comm(MPI_COMM_WORLD);
   const Input mine = input_of(comm.rank(), comm.size(), seed, max_rows);
   ExchangeStats stats;
-  const Table got = exchange_rows(comm, mine.rows, mine.destination, ExchangeOptions{max_round_bytes}, &stats);
+  const Table got = exchange_rows(comm, mine.rows, mine.destination,
+                                  ExchangeOptions{.max_round_bytes = max_round_bytes, .on_round = {}}, &stats);
 
   Table expected(kSchema);
   for (int sender = 0; sender < comm.size(); ++sender) {

@@ -40,7 +40,8 @@ std::vector<Row> rows_of(const Table& table) {
 void check_sort(std::uint64_t seed, std::size_t devices, std::int64_t round_bytes) {
   const Comm comm(MPI_COMM_WORLD);
   const std::vector<std::size_t> key = {1, 2};
-  const Table sorted = sort_globally(comm, input_of(comm.rank(), seed, devices), key, ExchangeOptions{round_bytes});
+  const Table sorted = sort_globally(comm, input_of(comm.rank(), seed, devices), key,
+                                     ExchangeOptions{.max_round_bytes = round_bytes, .on_round = {}});
   const auto parts = comm.gather_to_root(encode_rows(sorted));
   if (!comm.is_root()) return;
   std::vector<Row> expected;

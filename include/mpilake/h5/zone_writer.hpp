@@ -12,6 +12,7 @@
 #include "mpilake/io/atomic_file.hpp"
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/table/table.hpp"
+#include "mpilake/util/progress_callback.hpp"
 
 namespace mpilake {
 
@@ -26,6 +27,7 @@ struct ZoneLayout {
   // Rows per chunk: whole columns and one device's slice both read a few chunks.
   std::int64_t chunk_rows = 32768;
   bool compress = false;  // shuffle + deflate (level 4) on every dataset
+  ProgressCallback on_column;  // after each dataset: datasets written, datasets in all
 };
 
 struct ZoneWriteResult {

@@ -8,6 +8,7 @@
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/quarantine/quarantine.hpp"
 #include "mpilake/table/table.hpp"
+#include "mpilake/util/progress_callback.hpp"
 
 namespace mpilake {
 
@@ -25,6 +26,7 @@ struct SourceStats {
 
 struct ParseOptions {
   std::size_t chunk_bytes = std::size_t{4} << 20;  // read size per batch
+  ProgressCallback on_progress;                     // bytes of this rank's range parsed so far
 };
 
 // Not collective: reads only this rank's share (split_byte_range(source, rank, size)).

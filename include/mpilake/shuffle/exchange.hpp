@@ -8,12 +8,14 @@
 
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/table/table.hpp"
+#include "mpilake/util/progress_callback.hpp"
 
 namespace mpilake {
 
 struct ExchangeOptions {
   // Bytes one rank sends (and receives) per round, all destinations together.
   std::int64_t max_round_bytes = std::int64_t{256} << 20;
+  ProgressCallback on_round;  // after each round: rounds done, rounds in all
 };
 
 struct ExchangeStats {

@@ -1,9 +1,6 @@
 #include "mpilake/stedi/pipeline.hpp"
 
-#include <sys/resource.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <numeric>
@@ -11,9 +8,7 @@
 #include <unordered_set>
 
 #include "mpilake/h5/zone_writer.hpp"
-#include "mpilake/io/atomic_file.hpp"
 #include "mpilake/io/landing.hpp"
-#include "mpilake/mpi/memory_guard.hpp"
 #include "mpilake/quarantine/quarantine.hpp"
 #include "mpilake/shuffle/partitioner.hpp"
 #include "mpilake/shuffle/replicate.hpp"
@@ -21,7 +16,6 @@
 #include "mpilake/stedi/ml_join.hpp"
 #include "mpilake/table/key_index.hpp"
 #include "mpilake/table/row_codec.hpp"
-#include "mpilake/version.hpp"
 
 namespace mpilake::stedi {
 
@@ -41,157 +35,73 @@ std::string row_identity(const Table& table, std::size_t row) {
   return bytes;
 }
 
-std::string utc_now() {
-  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
-
-std::int64_t peak_rss_bytes() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
-}
-
-// Accumulates per-stage wall time on this rank; stages may be entered several times.
-class StageClock {
- public:
-  explicit StageClock(std::vector<std::string> stages) : names_(std::move(stages)), seconds_(names_.size(), 0) {}
-  template <class Work>
-  decltype(auto) time(std::size_t stage, Work&& work) {
-    const double start = MPI_Wtime();
-    struct Add {
-      double& total;
-      double start;
-      ~Add() { total += MPI_Wtime() - start; }
-    } add{seconds_[stage], start};
-    return work();
-  }
-  std::vector<StageTime> slowest(const Comm& comm) const {
-    std::vector<StageTime> result;
-    for (std::size_t i = 0; i < names_.size(); ++i) result.push_back({names_[i], comm.allreduce_max(seconds_[i])});
-    return result;
-  }
-
- private:
-  std::vector<std::string> names_;
-  std::vector<double> seconds_;
-};
-
 enum Stage : std::size_t { kSplit, kParse, kShuffle, kJoin, kSort, kWrite };
+
+// The rules' root attribute on every zone.
+std::vector<Attribute> rules_attribute(Rules rules) {
+  return {{"rules", std::string(rules_name(rules))}};
+}
 
 class StediJob {
  public:
   StediJob(const Comm& comm, const RunOptions& options)
-      : comm_(comm), options_(options), clock_({"split", "parse", "shuffle", "join", "sort", "write"}) {}
+      : comm_(comm),
+        options_(options),
+        job_(comm, options.job, "stedi", {"split", "parse", "shuffle", "join", "sort", "write"}) {}
 
   RunSummary run();
 
  private:
-  void progress(const std::string& line) const {
-    if (options_.progress && comm_.is_root()) std::fprintf(stderr, "[mpilake] %s\n", line.c_str());
+  template <class Work>
+  decltype(auto) time(std::size_t stage, Work&& work) {
+    return job_.time(stage, std::forward<Work>(work));
   }
   Table shuffle(const Table& rows, const std::vector<int>& destination) {
-    return clock_.time(kShuffle,
-                       [&] { return exchange_rows(comm_, rows, destination, options_.exchange, &exchange_); });
+    return job_.exchange(rows, destination, kShuffle);
   }
   template <class HashOfRow>
   Table shuffle_by(const Table& rows, HashOfRow&& hash_of_row) {
     return shuffle(rows, partition_rows(rows.num_rows(), comm_.size(), hash_of_row));
   }
   void write(const std::string& zone, const Table& rows, const std::vector<const Table*>& extra = {}) {
-    const auto result = clock_.time(kWrite, [&] {
-      return write_zone(comm_, options_.out / (zone + ".h5"), rows, zone_attributes(zone), options_.layout, extra);
-    });
-    summary_.zones.emplace_back(zone, result.rows);
-    progress("wrote " + zone + ".h5: " + std::to_string(result.rows) + " rows");
-  }
-  std::vector<Attribute> zone_attributes(const std::string& zone) const {
-    std::vector<std::string> files;
-    std::vector<std::int64_t> bytes;
-    for (const auto& source : landing_)
-      for (const auto& file : source.files) {
-        files.push_back(file.path);
-        bytes.push_back(file.bytes);
-      }
-    return {{"zone", zone},
-            {"rules", std::string(rules_name(options_.rules))},
-            {"schema_version", std::int64_t{1}},
-            {"created_utc", summary_.created_utc},
-            {"mpilake_version", std::string(kVersion)},
-            {"landing", options_.landing.string()},
-            {"landing_files", files},
-            {"landing_bytes", bytes},
-            {"landing_total_bytes", summary_.landing_bytes}};
-  }
-
-  // Stops the run before any work when the ranks of a node would not fit in its memory. The peak
-  // per rank is about kPeakPerLandingByte x its landing bytes (measured: bench/README.md), plus the
-  // replicated customer dimension (a fraction of the customer files) and a fixed base.
-  void check_memory(const std::vector<SourceFiles>& landing) const {
-    constexpr double kPeakPerLandingByte = 1.3;
-    constexpr std::int64_t kBaseBytes = std::int64_t{96} << 20;
-    std::int64_t mine = 0;
-    for (const auto& source : landing)
-      for (const auto& segment : split_byte_range(source, comm_.rank(), comm_.size()))
-        mine += segment.end - segment.begin;
-    const std::int64_t dimension = landing[0].total_bytes() / 2;
-    const auto need =
-        static_cast<std::int64_t>(kPeakPerLandingByte * static_cast<double>(mine)) + dimension + kBaseBytes;
-    check_memory_fits(comm_, need, options_.memory_limit,
-                      "about " + format_bytes(need) + " per rank for " + format_bytes(mine) + " of landing JSON");
+    job_.write(zone, rows, rules_attribute(options_.rules), kWrite, extra);
   }
 
   const Comm& comm_;
   const RunOptions& options_;
-  StageClock clock_;
-  ExchangeStats exchange_;
+  job::Job job_;
   RunSummary summary_;
-  std::vector<SourceFiles> landing_;
 };
 
 RunSummary StediJob::run() {
-  const double started = MPI_Wtime();
   const bool privacy = options_.rules == Rules::Privacy;
   summary_.rules = std::string(rules_name(options_.rules));
-  summary_.ranks = comm_.size();
-  summary_.created_utc = comm_.broadcast(comm_.is_root() ? utc_now() : std::string());
 
-  // 1. Discover and split.
-  landing_ = clock_.time(kSplit, [&] { return discover_landing(comm_, options_.landing, kSources); });
-  for (const auto& source : landing_) summary_.landing_bytes += source.total_bytes();
-  check_memory(landing_);
-  const OutputLock lock = prepare_output(comm_, options_.out, options_.overwrite);
-  progress("landing " + options_.landing.string() + ": " + std::to_string(summary_.landing_bytes) + " bytes in " +
-           std::to_string(landing_[0].files.size() + landing_[1].files.size() + landing_[2].files.size()) + " files, " +
-           std::to_string(comm_.size()) + " ranks, rules " + summary_.rules);
+  // 1. Discover and split. The peak per rank is about 1.3 x its landing bytes (measured:
+  //    bench/README.md), plus the replicated customer dimension (a fraction of the customer files).
+  const auto& landing = job_.discover(kSources, kSplit);
+  job_.check_memory(1.3, landing[0].total_bytes() / 2);
+  const OutputLock lock = job_.prepare_output(kZones);
+  job_.progress().line("landing " + options_.job.landing.string() + ": " + std::to_string(job_.stats().landing_bytes) +
+                       " bytes in " +
+                       std::to_string(landing[0].files.size() + landing[1].files.size() + landing[2].files.size()) +
+                       " files, " + std::to_string(comm_.size()) + " ranks, rules " + summary_.rules);
 
   // 2. Parse each source's byte range on this rank.
   Quarantine quarantine;
-  std::vector<Table> parsed;
-  std::string parse_error;
   const std::vector<RecordSchema> schemas = {customer_schema(), accelerometer_schema(), step_trainer_schema()};
-  for (std::size_t s = 0; s < kSources.size(); ++s) {
-    SourceStats stats;
+  std::vector<Table> parsed;
+  std::vector<SourceStats> source_stats(kSources.size());
+  for (const auto& schema : schemas) parsed.emplace_back(schema.table_schema());
+  job_.parse_sources(kParse, [&](std::size_t s, const ParseOptions& parse) {
     RecordParser parser(schemas[s]);
-    // A file that cannot be read (or shrank) stops the job, but only after every rank has parsed,
-    // so the ranks agree and one line reports it.
-    try {
-      parsed.push_back(clock_.time(
-          kParse, [&] { return parse_source(comm_, landing_[s], parser, quarantine, stats, options_.parse); }));
-    } catch (const InputError& error) {
-      if (parse_error.empty()) parse_error = error.what();
-      parsed.emplace_back(parser.schema().table_schema());
-    }
-    summary_.sources.emplace_back(kSources[s], stats.summed(comm_));
-  }
-  comm_.throw_if_any(parse_error);
-  progress("parsed " + std::to_string(summary_.sources[0].second.accepted) + " customers, " +
-           std::to_string(summary_.sources[1].second.accepted) + " accelerometer and " +
-           std::to_string(summary_.sources[2].second.accepted) + " step-trainer rows");
+    parsed[s] = parse_source(comm_, landing[s], parser, quarantine, source_stats[s], parse);
+  });
+  for (std::size_t s = 0; s < kSources.size(); ++s)
+    summary_.sources.emplace_back(kSources[s], source_stats[s].summed(comm_));
+  job_.progress().line("parsed " + std::to_string(summary_.sources[0].second.accepted) + " customers, " +
+                       std::to_string(summary_.sources[1].second.accepted) + " accelerometer and " +
+                       std::to_string(summary_.sources[2].second.accepted) + " step-trainer rows");
   Table& customers = parsed[0];
   Table& accelerometer = parsed[1];
   Table& steps = parsed[2];
@@ -205,7 +115,7 @@ RunSummary StediJob::run() {
   Table customer_trusted(customers_by_email.schema());
   Table my_emails({{"email", ColumnType::String}, {"consent", ColumnType::Int64}});  // distinct, earliest consent
   std::int64_t duplicate_rows = 0, unknown_users = 0;
-  clock_.time(kJoin, [&] {
+  time(kJoin, [&] {
     const auto& emails = customers_by_email.strings(customer::kEmail);
     const auto& consent = customers_by_email.ints(customer::kShareWithResearchAsOfDate);
     std::unordered_set<std::string> seen_rows;
@@ -230,14 +140,14 @@ RunSummary StediJob::run() {
   // 4. Every rank gets every customer email with its earliest consent date (NULL when it has no
   //    trusted row), so the accelerometer rows (the facts: large) are filtered where they were
   //    parsed. The latest kept reading of each email is then agreed with one MAX reduction.
-  const Table email_table = clock_.time(kShuffle, [&] { return replicate_rows(comm_, my_emails); });
+  const Table email_table = time(kShuffle, [&] { return replicate_rows(comm_, my_emails); });
   my_emails = Table();
   Table accelerometer_trusted;
   std::vector<std::int64_t> reading_email;  // email id of each accelerometer_trusted row
   std::vector<std::int64_t> latest_reading(email_table.num_rows(), kNullInt64);
   const auto& email_consent = email_table.ints(1);
   StringKeyIndex email_index(email_table.num_rows());
-  clock_.time(kJoin, [&] {
+  time(kJoin, [&] {
     for (std::size_t id = 0; id < email_table.num_rows(); ++id) email_index.insert(email_table.strings(0)[id]);
     const auto& users = accelerometer.strings(accelerometer::kUser);
     const auto& timestamps = accelerometer.ints(accelerometer::kTimestamp);
@@ -260,12 +170,12 @@ RunSummary StediJob::run() {
     accelerometer_trusted = std::move(accelerometer);
     accelerometer = Table();
   });
-  clock_.time(kShuffle, [&] { comm_.allreduce_max_in_place(latest_reading); });
+  time(kShuffle, [&] { comm_.allreduce_max_in_place(latest_reading); });
 
   // customer_curated: on the email owners, DISTINCT trusted rows with a kept reading (under privacy,
   // one at or after the row's own consent date).
   Table customer_curated(customer_trusted.schema());
-  clock_.time(kJoin, [&] {
+  time(kJoin, [&] {
     std::unordered_set<std::string> curated_rows;
     const auto& trusted_emails = customer_trusted.strings(customer::kEmail);
     const auto& trusted_consent = customer_trusted.ints(customer::kShareWithResearchAsOfDate);
@@ -295,7 +205,7 @@ RunSummary StediJob::run() {
       shuffle_by(serial_owners, [&](std::size_t r) { return hash_bytes(serial_owners.strings(0)[r]); });
   serial_owners = Table();
   std::vector<std::pair<std::string, std::int64_t>> shared_here;
-  clock_.time(kJoin, [&] {
+  time(kJoin, [&] {
     StringMap<StringSet> owners;
     for (std::size_t r = 0; r < owners_by_serial.num_rows(); ++r)
       owners[owners_by_serial.strings(0)[r]].insert(owners_by_serial.strings(1)[r]);
@@ -316,7 +226,7 @@ RunSummary StediJob::run() {
     curated_keys.commit_row();
   }
   customer_curated = Table();
-  const Table curated = clock_.time(kShuffle, [&] { return replicate_rows(comm_, curated_keys); });
+  const Table curated = time(kShuffle, [&] { return replicate_rows(comm_, curated_keys); });
   curated_keys = Table();
   std::vector<std::string_view> serial_names;         // curated serials in byte order (serial id -> name)
   std::vector<std::int64_t> serial_consent;           // serial id -> earliest curated consent
@@ -324,7 +234,7 @@ RunSummary StediJob::run() {
   StringKeyIndex serial_index;
   Table step_trainer_trusted;
   std::vector<std::int64_t> step_serial;  // serial id of each step_trainer_trusted row
-  clock_.time(kJoin, [&] {
+  time(kJoin, [&] {
     for (std::size_t r = 0; r < curated.num_rows(); ++r) serial_names.push_back(curated.strings(0)[r]);
     std::sort(serial_names.begin(), serial_names.end());
     serial_names.erase(std::unique(serial_names.begin(), serial_names.end()), serial_names.end());
@@ -359,7 +269,7 @@ RunSummary StediJob::run() {
   //    timestamp alone.
   std::vector<std::int64_t> email_rank(email_table.num_rows());  // email id -> position in byte order
   std::vector<std::size_t> email_by_rank(email_table.num_rows());
-  clock_.time(kJoin, [&] {
+  time(kJoin, [&] {
     std::iota(email_by_rank.begin(), email_by_rank.end(), 0);
     std::sort(email_by_rank.begin(), email_by_rank.end(),
               [&](std::size_t a, std::size_t b) { return email_table.strings(0)[a] < email_table.strings(0)[b]; });
@@ -368,7 +278,7 @@ RunSummary StediJob::run() {
   const bool by_serial = options_.rules != Rules::Rubric;
   Table readings(ml_readings_schema());
   Table step_keys(ml_step_keys_schema());
-  clock_.time(kJoin, [&] {
+  time(kJoin, [&] {
     std::size_t reading_rows = accelerometer_trusted.num_rows();
     if (by_serial) {
       reading_rows = 0;
@@ -407,7 +317,7 @@ RunSummary StediJob::run() {
   // series on one rank). rubric: rows meet on hash(timestamp) and are sorted afterwards.
   std::vector<int> serial_owner;
   if (by_serial) {
-    clock_.time(kShuffle, [&] {
+    time(kShuffle, [&] {
       std::vector<std::int64_t> rows_of(serial_names.size(), 0);
       for (const std::int64_t serial : readings.ints(0)) ++rows_of[static_cast<std::size_t>(serial)];
       for (const std::int64_t serial : step_keys.ints(0)) ++rows_of[static_cast<std::size_t>(serial)];
@@ -435,7 +345,7 @@ RunSummary StediJob::run() {
   readings = Table();
   Table steps_by_key = shuffle(step_keys, destinations(step_keys, 1));
   step_keys = Table();
-  Table ml_ids = clock_.time(kJoin, [&] { return join_readings_with_steps(readings_by_key, steps_by_key, by_serial); });
+  Table ml_ids = time(kJoin, [&] { return join_readings_with_steps(readings_by_key, steps_by_key, by_serial); });
   readings_by_key = Table();
   steps_by_key = Table();
 
@@ -445,12 +355,13 @@ RunSummary StediJob::run() {
   //    count). The ids become strings again only here.
   if (!by_serial) {
     const std::vector<std::size_t> ml_key = {1, 4};  // serialNumber, timestamp
-    ml_ids = clock_.time(kSort, [&] { return sort_globally(comm_, ml_ids, ml_key, options_.exchange, &exchange_); });
+    ml_ids = time(kSort,
+                  [&] { return sort_globally(comm_, ml_ids, ml_key, options_.job.exchange, &job_.exchange_stats()); });
   }
   Table machine_learning(machine_learning_schema());
   Table device_serial({{"device_serial", ColumnType::String}});
   Table device_offset({{"device_offset", ColumnType::Int64}});
-  clock_.time(kSort, [&] {
+  time(kSort, [&] {
     const std::size_t rows = ml_ids.num_rows();
     const auto& serial_ids = ml_ids.ints(1);
     const auto& user_ranks = ml_ids.ints(3);
@@ -493,18 +404,8 @@ RunSummary StediJob::run() {
   write("machine_learning_curated", machine_learning, {&device_serial, &device_offset});
   machine_learning = Table();
 
-  // 9. Quarantine (gathered on rank 0: rejects are few and small) and the data-quality report.
-  Table rejects =
-      clock_.time(kWrite, [&] { return write_quarantine_jsonl(comm_, quarantine, options_.out / "quarantine.jsonl"); });
-  clock_.time(kWrite, [&] {
-    write_zone(comm_, options_.out / "quarantine.h5", rejects,
-               {{"zone", std::string("quarantine")},
-                {"rules", summary_.rules},
-                {"schema_version", std::int64_t{1}},
-                {"created_utc", summary_.created_utc},
-                {"mpilake_version", std::string(kVersion)}});
-  });
-  summary_.quarantined = comm_.allreduce_sum(static_cast<std::int64_t>(quarantine.records().num_rows()));
+  // 9. Quarantine and the data-quality report.
+  summary_.quarantined = job_.write_quarantine(quarantine, rules_attribute(options_.rules), kWrite);
   summary_.duplicate_customer_rows = comm_.allreduce_sum(duplicate_rows);
   summary_.unknown_user_readings = comm_.allreduce_sum(unknown_users);
   summary_.shared_serials = comm_.allreduce_sum(static_cast<std::int64_t>(shared_here.size()));
@@ -531,40 +432,15 @@ RunSummary StediJob::run() {
     if (examples.size() > 5) examples.resize(5);
   }
 
-  summary_.stages = clock_.slowest(comm_);
-  summary_.exchange.bytes_sent = comm_.allreduce_sum(exchange_.bytes_sent);
-  summary_.exchange.bytes_received = comm_.allreduce_sum(exchange_.bytes_received);
-  summary_.exchange.rounds = exchange_.rounds;
-  summary_.peak_rss_bytes_max = comm_.allreduce_max(peak_rss_bytes());
-  summary_.total_seconds = comm_.allreduce_max(MPI_Wtime() - started);
-  comm_.on_root([&] { write_file_atomically(options_.out / "summary.json", summary_json(summary_)); });
+  job_.finish([&] {
+    summary_.run = job_.stats();
+    return summary_json(summary_);
+  });
+  summary_.run = job_.stats();
   return summary_;
 }
 
 }  // namespace
-
-OutputLock prepare_output(const Comm& comm, const std::filesystem::path& out, bool overwrite) {
-  namespace fs = std::filesystem;
-  comm.on_root([&] {
-    std::error_code ec;
-    if (fs::exists(out, ec) && !fs::is_directory(out, ec))
-      throw std::runtime_error("output path '" + out.string() + "' exists and is not a folder");
-    fs::create_directories(out, ec);
-    if (ec) throw std::runtime_error("cannot create output folder '" + out.string() + "': " + ec.message());
-  });
-  OutputLock lock = OutputLock::acquire(comm, out);
-  comm.on_root([&] {
-    if (overwrite) return;
-    std::error_code ec;
-    std::string found;
-    for (const auto& zone : kZones)
-      if (fs::exists(out / (zone + ".h5"), ec)) found += (found.empty() ? "" : ", ") + zone + ".h5";
-    if (!found.empty())
-      throw std::runtime_error("output folder '" + out.string() + "' already holds zones (" + found +
-                               "); pass --overwrite to replace them");
-  });
-  return lock;
-}
 
 RunSummary run_stedi(const Comm& comm, const RunOptions& options) {
   return StediJob(comm, options).run();

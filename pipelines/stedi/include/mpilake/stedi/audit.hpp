@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "mpilake/job/zone_audit.hpp"
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/stedi/schema.hpp"
 
@@ -25,25 +26,13 @@ struct AuditOptions {
   std::int64_t chunk_rows = 1 << 20;  // zone rows held in memory at a time
 };
 
-struct AuditReport {
-  std::string rules;               // the rule set audited against
-  std::int64_t zones_checked = 0;  // zone files found and read
-  std::int64_t rows_checked = 0;
-  std::int64_t violations = 0;
-  // One line per violation, the first max_report of them:
-  //   <zone> row <index>: <rule>: <key values>   (row "-" for file-level findings such as counts)
-  std::vector<std::string> examples;
-  std::vector<std::pair<std::string, std::int64_t>> violations_by_zone;  // zones with violations, in zone order
-  bool clean() const { return violations == 0; }
-};
+using job::AuditReport;
 
 // Collective (every rank calls it; rank 0 does the work) and returns the same report on every rank.
 // Throws ConsistentError on every rank when the audit cannot be done at all (no such output or
 // landing folder, rule set unknowable).
 AuditReport run_audit(const Comm& comm, const AuditOptions& options);
 
-// The text the CLI prints: the example lines, a per-zone tally when there are violations, and the
-// final line `audit: N rows checked in Z zones, V violations`.
-std::string format_audit(const AuditReport& report);
+using job::format_audit;
 
 }  // namespace mpilake::stedi

@@ -18,6 +18,7 @@
 #include "mpilake/h5/zone_chunks.hpp"
 #include "mpilake/h5/zone_reader.hpp"
 #include "mpilake/io/landing.hpp"
+#include "mpilake/job/zone_audit.hpp"
 #include "mpilake/json/record_parser.hpp"
 #include "mpilake/json/source_parser.hpp"
 #include "mpilake/quarantine/quarantine.hpp"
@@ -28,21 +29,12 @@ namespace mpilake::stedi {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string json_quoted(std::string_view text) {
-  std::string out;
-  append_json_string(out, text);
-  return out;
-}
+using job::column_names;
+using job::Findings;
+using job::json_quoted;
 
 std::string int_text(std::int64_t value) {
   return value == kNullInt64 ? std::string("NULL") : std::to_string(value);
-}
-
-std::vector<std::string> column_names(const Schema& schema) {
-  std::vector<std::string> names;
-  for (const auto& column : schema) names.push_back(column.name);
-  return names;
 }
 
 Schema customer_columns() {
@@ -77,29 +69,6 @@ std::string customer_values(const Table& table, std::size_t row) {
          " serialNumber=" + json_quoted(table.strings(customer::kSerialNumber)[row]) +
          " shareWithResearchAsOfDate=" + int_text(table.ints(customer::kShareWithResearchAsOfDate)[row]);
 }
-
-// Collects violations: counts all, keeps the first `max_report` lines.
-class Findings {
- public:
-  explicit Findings(AuditReport& report, std::int64_t max_report) : report_(report), max_report_(max_report) {}
-  void add(const std::string& zone, std::int64_t row, const std::string& rule, const std::string& values = {}) {
-    ++report_.violations;
-    auto it = std::find_if(report_.violations_by_zone.begin(), report_.violations_by_zone.end(),
-                           [&](const auto& entry) { return entry.first == zone; });
-    if (it == report_.violations_by_zone.end())
-      report_.violations_by_zone.emplace_back(zone, 1);
-    else
-      ++it->second;
-    if (static_cast<std::int64_t>(report_.examples.size()) >= max_report_) return;
-    std::string line = zone + " row " + (row < 0 ? std::string("-") : std::to_string(row)) + ": " + rule;
-    if (!values.empty()) line += ": " + values;
-    report_.examples.push_back(std::move(line));
-  }
-
- private:
-  AuditReport& report_;
-  std::int64_t max_report_;
-};
 
 // summary.json, as far as the audit needs it.
 struct RunRecord {
@@ -173,20 +142,11 @@ class Auditor {
   void run();
 
  private:
-  struct ZoneMeta {
-    bool present = false;
-    std::string error;  // unreadable attributes
-    std::optional<std::string> zone_attribute, rules_attribute;
-    std::optional<std::int64_t> rows_attribute;
-    std::vector<std::string> columns_attribute;
-  };
-  ZoneMeta read_meta(const std::string& zone) const;
   void decide_rules();
   void read_landing_customers();
-  // Opens a zone and checks its counts and columns; returns false when its rows cannot be walked.
-  std::optional<ZoneChunkReader> open_zone(const std::string& zone, const Schema& columns);
-  template <class CheckRow>
-  void walk(const std::string& zone, const Schema& columns, CheckRow&& check_row);
+  void walk(const std::string& zone, const Schema& columns, const job::ZoneAuditor::CheckRow& check_row) {
+    zones_->walk(zone, columns, check_row);
+  }
 
   void customer_trusted();
   void accelerometer_trusted();
@@ -199,47 +159,24 @@ class Auditor {
   Findings findings_;
   Rules rules_ = Rules::Privacy;
   RunRecord run_;
-  std::map<std::string, ZoneMeta> meta_;
+  std::optional<job::ZoneAuditor> zones_;
   Knowledge known_;
 };
-
-Auditor::ZoneMeta Auditor::read_meta(const std::string& zone) const {
-  ZoneMeta meta;
-  const fs::path path = options_.out / (zone + ".h5");
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return meta;
-  meta.present = true;
-  try {
-    const ZoneFile file = read_zone(path, 0);
-    for (const auto& attribute : file.attributes) {
-      if (attribute.name == "zone" && std::holds_alternative<std::string>(attribute.value))
-        meta.zone_attribute = std::get<std::string>(attribute.value);
-      if (attribute.name == "rules" && std::holds_alternative<std::string>(attribute.value))
-        meta.rules_attribute = std::get<std::string>(attribute.value);
-      if (attribute.name == "rows" && std::holds_alternative<std::int64_t>(attribute.value))
-        meta.rows_attribute = std::get<std::int64_t>(attribute.value);
-      if (attribute.name == "columns" && std::holds_alternative<std::vector<std::string>>(attribute.value))
-        meta.columns_attribute = std::get<std::vector<std::string>>(attribute.value);
-    }
-  } catch (const std::exception& e) {
-    meta.error = e.what();
-  }
-  return meta;
-}
 
 void Auditor::decide_rules() {
   // The rule set: --rules, else the zones' `rules` attribute (they must agree), else summary.json's.
   std::optional<std::string> written;  // the first zone's `rules` attribute
   for (const auto& zone : kZones) {
-    const auto& meta = meta_[zone];
+    const auto& meta = zones_->meta(zone);
     if (!meta.present || !meta.error.empty()) continue;
-    if (!meta.rules_attribute) {
+    const auto rules = meta.text("rules");
+    if (!rules) {
       findings_.add(zone, -1, "`rules` attribute missing");
     } else if (!written) {
-      written = meta.rules_attribute;
-    } else if (*meta.rules_attribute != *written) {
+      written = rules;
+    } else if (*rules != *written) {
       findings_.add(zone, -1, "`rules` attribute differs from the other zones",
-                    "rules=" + json_quoted(*meta.rules_attribute) + " first zone=" + json_quoted(*written));
+                    "rules=" + json_quoted(*rules) + " first zone=" + json_quoted(*written));
     }
   }
   if (run_.read && written && run_.rules != *written)
@@ -286,88 +223,6 @@ void Auditor::read_landing_customers() {
                     "landing lines=" + std::to_string(stats.lines) + " accepted=" + std::to_string(stats.accepted) +
                         ", summary.json lines=" + std::to_string(it->second.lines) +
                         " accepted=" + std::to_string(it->second.accepted));
-  }
-}
-
-std::optional<ZoneChunkReader> Auditor::open_zone(const std::string& zone, const Schema& columns) {
-  const fs::path path = options_.out / (zone + ".h5");
-  const ZoneMeta& meta = meta_[zone];
-  if (!meta.present) {
-    findings_.add(zone, -1, "zone file missing", "path=" + json_quoted(path.string()));
-    return std::nullopt;
-  }
-  if (!meta.error.empty()) {
-    findings_.add(zone, -1, "zone file unreadable", json_quoted(meta.error));
-    return std::nullopt;
-  }
-  std::optional<ZoneChunkReader> reader;
-  try {
-    reader.emplace(path, column_names(columns));
-  } catch (const std::exception& e) {
-    findings_.add(zone, -1, "zone file unreadable", json_quoted(e.what()));
-    return std::nullopt;
-  }
-  ++report_.zones_checked;
-  if (meta.zone_attribute != zone)
-    findings_.add(zone, -1, "`zone` attribute does not name the zone",
-                  "zone=" + (meta.zone_attribute ? json_quoted(*meta.zone_attribute) : std::string("(missing)")));
-  if (meta.columns_attribute != column_names(columns))
-    findings_.add(zone, -1, "`columns` attribute differs from the contract");
-  bool types_ok = true;
-  for (std::size_t c = 0; c < columns.size(); ++c) {
-    if (reader->schema()[c].type != columns[c].type) {
-      findings_.add(zone, -1, "column has the wrong type",
-                    "column=" + json_quoted(columns[c].name) +
-                        " type=" + std::string(column_type_name(reader->schema()[c].type)) +
-                        " expected=" + std::string(column_type_name(columns[c].type)));
-      types_ok = false;
-    }
-  }
-  // Counts: every dataset the same length, equal to the `rows` attribute and to summary.json.
-  const auto& lengths = reader->lengths();
-  const std::int64_t length = lengths.empty() ? 0 : lengths.front();
-  for (std::size_t c = 1; c < lengths.size(); ++c)
-    if (lengths[c] != length)
-      findings_.add(zone, -1, "datasets differ in length",
-                    json_quoted(columns[0].name) + "=" + std::to_string(length) + " " + json_quoted(columns[c].name) +
-                        "=" + std::to_string(lengths[c]));
-  if (!meta.rows_attribute)
-    findings_.add(zone, -1, "`rows` attribute missing");
-  else if (*meta.rows_attribute != length)
-    findings_.add(zone, -1, "`rows` attribute differs from the dataset length",
-                  "rows=" + std::to_string(*meta.rows_attribute) + " datasets=" + std::to_string(length));
-  if (run_.read) {
-    const auto it = run_.zone_rows.find(zone);
-    if (it == run_.zone_rows.end())
-      findings_.add(zone, -1, "zone missing from summary.json");
-    else if (it->second != length)
-      findings_.add(zone, -1, "summary.json row count differs from the zone",
-                    "summary=" + std::to_string(it->second) + " datasets=" + std::to_string(length));
-  }
-  if (!types_ok) return std::nullopt;
-  return reader;
-}
-
-template <class CheckRow>
-void Auditor::walk(const std::string& zone, const Schema& columns, CheckRow&& check_row) {
-  auto reader = open_zone(zone, columns);
-  if (!reader) return;
-  Table chunk;
-  std::vector<std::string> problems;
-  try {
-    while (reader->next(chunk, std::max<std::int64_t>(options_.chunk_rows, 1))) {
-      for (std::size_t r = 0; r < chunk.num_rows(); ++r) {
-        problems.clear();
-        const std::string values = check_row(chunk, r, problems);
-        if (problems.empty()) continue;
-        std::string rule;
-        for (const auto& problem : problems) rule += (rule.empty() ? "" : "; ") + problem;
-        findings_.add(zone, reader->chunk_start() + static_cast<std::int64_t>(r), rule, values);
-      }
-      report_.rows_checked += static_cast<std::int64_t>(chunk.num_rows());
-    }
-  } catch (const H5Error& e) {
-    findings_.add(zone, -1, "zone file unreadable", json_quoted(e.what()));
   }
 }
 
@@ -509,7 +364,8 @@ void Auditor::run() {
   std::string problem;
   run_ = read_summary(options_.out / "summary.json", problem);
   if (!run_.read) findings_.add("summary", -1, "summary.json missing or unreadable", json_quoted(problem));
-  for (const auto& zone : kZones) meta_[zone] = read_meta(zone);
+  zones_.emplace(options_.out, report_, findings_, options_.chunk_rows,
+                 run_.read ? std::optional(run_.zone_rows) : std::nullopt);
   decide_rules();
   if (run_.read) {
     for (const auto& source : kSources) {
@@ -533,68 +389,10 @@ void Auditor::run() {
   machine_learning_curated();
 }
 
-// The report travels from rank 0 as text: one field per line (values never hold a raw newline:
-// example lines quote their strings as JSON).
-std::string encode_report(const AuditReport& report) {
-  std::ostringstream out;
-  out << report.rules << '\n'
-      << report.zones_checked << '\n'
-      << report.rows_checked << '\n'
-      << report.violations << '\n'
-      << report.violations_by_zone.size() << '\n';
-  for (const auto& [zone, count] : report.violations_by_zone) out << zone << '\n' << count << '\n';
-  for (const auto& line : report.examples) out << line << '\n';
-  return out.str();
-}
-
-AuditReport decode_report(const std::string& text) {
-  std::istringstream in(text);
-  AuditReport report;
-  std::string line;
-  const auto next_line = [&] {
-    std::getline(in, line);
-    return line;
-  };
-  report.rules = next_line();
-  report.zones_checked = std::stoll(next_line());
-  report.rows_checked = std::stoll(next_line());
-  report.violations = std::stoll(next_line());
-  const std::size_t zones = std::stoull(next_line());
-  for (std::size_t i = 0; i < zones; ++i) {
-    std::string zone = next_line();
-    report.violations_by_zone.emplace_back(zone, std::stoll(next_line()));
-  }
-  while (std::getline(in, line)) report.examples.push_back(line);
-  return report;
-}
-
 }  // namespace
 
 AuditReport run_audit(const Comm& comm, const AuditOptions& options) {
-  std::string encoded;
-  comm.on_root([&] {
-    AuditReport report;
-    Auditor(options, report).run();
-    encoded = encode_report(report);
-  });
-  return decode_report(comm.broadcast(encoded));
-}
-
-std::string format_audit(const AuditReport& report) {
-  std::string out;
-  for (const auto& line : report.examples) out += line + "\n";
-  if (report.violations > static_cast<std::int64_t>(report.examples.size()))
-    out += "... " + std::to_string(report.violations - static_cast<std::int64_t>(report.examples.size())) +
-           " more violations not listed\n";
-  if (!report.violations_by_zone.empty()) {
-    out += "violations by zone:";
-    for (const auto& [zone, count] : report.violations_by_zone) out += " " + zone + "=" + std::to_string(count);
-    out += "\n";
-  }
-  out += "rules audited: " + report.rules + "\n";
-  out += "audit: " + std::to_string(report.rows_checked) + " rows checked in " + std::to_string(report.zones_checked) +
-         " zones, " + std::to_string(report.violations) + " violations\n";
-  return out;
+  return job::audit_on_root(comm, [&](AuditReport& report) { Auditor(options, report).run(); });
 }
 
 }  // namespace mpilake::stedi

@@ -1,0 +1,110 @@
+#pragma once
+// The explicit context of one pipeline run, and everything a pipeline's run has in common with any
+// other: the options every `run` takes, the stage clock, progress on rank 0, landing discovery and
+// the memory check, the output folder, parsing every source with one collective error step,
+// timed exchanges, zone writing with the common root attributes, the quarantine files, and the
+// run figures that end in summary.json. A pipeline adds its sources, rules and zones (see
+// docs/pipelines.md).
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mpilake/h5/zone_writer.hpp"
+#include "mpilake/io/landing.hpp"
+#include "mpilake/io/output_lock.hpp"
+#include "mpilake/job/progress.hpp"
+#include "mpilake/job/run_stats.hpp"
+#include "mpilake/job/stage_clock.hpp"
+#include "mpilake/json/source_parser.hpp"
+#include "mpilake/mpi/comm.hpp"
+#include "mpilake/quarantine/quarantine.hpp"
+#include "mpilake/shuffle/exchange.hpp"
+
+namespace mpilake::job {
+
+// What every pipeline's `run` takes (the CLI's generic flags).
+struct JobOptions {
+  std::filesystem::path landing;
+  std::filesystem::path out;
+  bool overwrite = false;
+  bool progress = true;                  // rank 0 reports stages and progress on stderr
+  double progress_interval_seconds = 5;  // how often a log (not a terminal) gets a progress line
+  ExchangeOptions exchange;
+  ParseOptions parse;
+  ZoneLayout layout;
+  // Memory the ranks of one node may use together: -1 detects what the node has available, 0 skips
+  // the check.
+  std::int64_t memory_limit = -1;
+};
+
+class Job {
+ public:
+  // `stages`: the pipeline's stage names, in report order; indices into it name a stage below.
+  Job(const Comm& comm, const JobOptions& options, std::string pipeline, std::vector<std::string> stages);
+
+  const Comm& comm() const { return comm_; }
+  const JobOptions& options() const { return options_; }
+  Progress& progress() { return progress_; }
+  RunStats& stats() { return stats_; }
+  // Bytes and rounds of this rank's exchanges, for engine operations that exchange by themselves.
+  ExchangeStats& exchange_stats() { return exchange_; }
+  const std::vector<SourceFiles>& landing() const { return landing_; }
+
+  template <class Work>
+  decltype(auto) time(std::size_t stage, Work&& work) {
+    return clock_.time(stage, std::forward<Work>(work));
+  }
+
+  // Collective: lists `landing/<source>/` for each source (timed as `stage`) and adds up the bytes.
+  const std::vector<SourceFiles>& discover(const std::vector<std::string>& sources, std::size_t stage);
+  // Collective: stops the run before any work when the ranks of a node would not fit in its memory.
+  // A rank's peak is taken as `peak_per_landing_byte` x its landing bytes + `extra_bytes` + a base.
+  void check_memory(double peak_per_landing_byte, std::int64_t extra_bytes) const;
+  // Collective: see job/output_folder.hpp.
+  OutputLock prepare_output(const std::vector<std::string>& zones) const;
+
+  // Collective: calls parse(s, options) for each discovered source s, with parse options whose
+  // progress callback reports into one "parse" progress stage, timed as `stage`. A source that
+  // cannot be read stops the job only after every rank has parsed, with one error line
+  // (ConsistentError on every rank).
+  void parse_sources(std::size_t stage, const std::function<void(std::size_t, const ParseOptions&)>& parse);
+
+  // Collective: exchange_rows, timed as `stage`, its bytes and rounds counted.
+  Table exchange(const Table& rows, std::span<const int> destination, std::size_t stage);
+
+  // Root attributes of a zone: `zone`, then `pipeline_attributes`, then schema_version,
+  // created_utc, mpilake_version and the landing files with their sizes.
+  std::vector<Attribute> zone_attributes(const std::string& zone,
+                                         const std::vector<Attribute>& pipeline_attributes) const;
+  // Collective: writes OUT/<zone>.h5 (timed as `stage`), records its rows and reports it.
+  void write(const std::string& zone, const Table& rows, const std::vector<Attribute>& pipeline_attributes,
+             std::size_t stage, const std::vector<const Table*>& extra = {});
+  // Collective: quarantine.jsonl and quarantine.h5 (timed as `stage`); returns the number of
+  // quarantined records (all ranks).
+  std::int64_t write_quarantine(const Quarantine& quarantine, const std::vector<Attribute>& pipeline_attributes,
+                                std::size_t stage);
+
+  // Collective: completes the run figures (stage times, exchange, peak memory, total time) and
+  // writes OUT/summary.json from `summary_json()` (called on rank 0 after the figures are complete).
+  void finish(const std::function<std::string()>& summary_json);
+
+ private:
+  const Comm& comm_;
+  const JobOptions& options_;
+  StageClock clock_;
+  Progress progress_;
+  RunStats stats_;
+  ExchangeStats exchange_;
+  std::vector<SourceFiles> landing_;
+  double started_ = 0;
+};
+
+// "2026-12-01T09:30:00Z".
+std::string utc_now();
+// This process's peak resident set.
+std::int64_t peak_rss_bytes();
+
+}  // namespace mpilake::job

@@ -1,0 +1,47 @@
+#pragma once
+// Wall time per stage of a job on this rank; a stage may be entered several times and its times
+// add up. The summary reports each stage's slowest rank.
+#include <mpi.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mpilake/mpi/comm.hpp"
+
+namespace mpilake::job {
+
+struct StageTime {
+  std::string stage;
+  double seconds = 0;  // the slowest rank's time
+};
+
+class StageClock {
+ public:
+  explicit StageClock(std::vector<std::string> stages) : names_(std::move(stages)), seconds_(names_.size(), 0) {}
+
+  // Runs `work` and adds its wall time to `stage` (also when it throws).
+  template <class Work>
+  decltype(auto) time(std::size_t stage, Work&& work) {
+    struct Add {
+      double& total;
+      double start;
+      ~Add() { total += MPI_Wtime() - start; }
+    } add{seconds_[stage], MPI_Wtime()};
+    return work();
+  }
+  const std::string& name(std::size_t stage) const { return names_[stage]; }
+
+  // Collective: every stage with the slowest rank's time.
+  std::vector<StageTime> slowest(const Comm& comm) const {
+    std::vector<StageTime> result;
+    for (std::size_t i = 0; i < names_.size(); ++i) result.push_back({names_[i], comm.allreduce_max(seconds_[i])});
+    return result;
+  }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<double> seconds_;
+};
+
+}  // namespace mpilake::job

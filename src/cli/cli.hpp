@@ -1,0 +1,72 @@
+#pragma once
+// What every command of the command line shares: strict option parsing (no abbreviated flags, no
+// stray arguments), one-line usage errors, the generic flags of `run`, and the registry of
+// pipelines. A pipeline plugs into the CLI with a PipelineCli (see docs/pipelines.md).
+#include <boost/program_options.hpp>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mpilake/job/job.hpp"
+#include "mpilake/mpi/comm.hpp"
+
+namespace mpilake::cli {
+
+namespace po = boost::program_options;
+
+// A mistake in how mpilake was called: reported in one line by rank 0, exit code 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses `args` against `options` (+ positional, none when null): abbreviated long options and
+// arguments no option takes are errors. --help prints `help` + options on rank 0 and returns false.
+bool parse_command(const std::vector<std::string>& args, const po::options_description& options,
+                   const po::positional_options_description* positional, po::variables_map& values,
+                   const std::string& help, const Comm& comm);
+
+// "auto" -> -1, "off" -> 0, else a byte count with an optional K, M, G or T suffix (powers of 1024).
+std::int64_t parse_memory_limit(const std::string& text);
+
+// What `run` hands a pipeline: the generic job options and how to report.
+struct RunRequest {
+  job::JobOptions job;
+  const po::variables_map* values = nullptr;  // the pipeline's own flags are in here too
+  bool print_results = false;                 // --results: RESULT lines on stdout
+};
+
+// One command of one pipeline: its usage line, what it does, its own flags, and the action.
+template <class Action>
+struct PipelineCommand {
+  std::string usage;        // the synopsis, starting with "usage: "
+  std::string description;  // what it does (printed after the usage line)
+  std::function<void(po::options_description&)> add_options;
+  Action action;
+};
+using RunAction = std::function<int(const Comm&, const RunRequest&)>;
+using ToolAction = std::function<int(const Comm&, const po::variables_map&)>;
+
+struct PipelineCli {
+  std::string name;     // --pipeline NAME
+  std::string summary;  // one line for `mpilake --help`
+  PipelineCommand<RunAction> run;
+  std::optional<PipelineCommand<ToolAction>> generate;
+  std::optional<PipelineCommand<ToolAction>> audit;
+};
+
+// The registered pipelines, the default first.
+const std::vector<PipelineCli>& pipelines();
+std::string pipeline_names();  // "stedi|deloton"
+
+// The --pipeline value in `args` ("--pipeline X" or "--pipeline=X"), else the default; a usage
+// error for an unknown name.
+const PipelineCli& pipeline_from(const std::vector<std::string>& args);
+
+// Each pipeline's registration (one source file per pipeline in src/cli/).
+PipelineCli stedi_cli();
+
+}  // namespace mpilake::cli

@@ -1,0 +1,161 @@
+#include "mpilake/job/job.hpp"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "mpilake/io/atomic_file.hpp"
+#include "mpilake/job/output_folder.hpp"
+#include "mpilake/mpi/memory_guard.hpp"
+#include "mpilake/version.hpp"
+
+namespace mpilake::job {
+
+std::string utc_now() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+std::int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<std::int64_t>(usage.ru_maxrss) * 1024;
+}
+
+Job::Job(const Comm& comm, const JobOptions& options, std::string pipeline, std::vector<std::string> stages)
+    : comm_(comm),
+      options_(options),
+      clock_(std::move(stages)),
+      progress_(options.progress && comm.is_root(), options.progress_interval_seconds),
+      started_(MPI_Wtime()) {
+  stats_.pipeline = std::move(pipeline);
+  stats_.ranks = comm.size();
+  stats_.created_utc = comm.broadcast(comm.is_root() ? utc_now() : std::string());
+}
+
+const std::vector<SourceFiles>& Job::discover(const std::vector<std::string>& sources, std::size_t stage) {
+  landing_ = time(stage, [&] { return discover_landing(comm_, options_.landing, sources); });
+  stats_.landing_bytes = 0;
+  for (const auto& source : landing_) stats_.landing_bytes += source.total_bytes();
+  return landing_;
+}
+
+namespace {
+
+std::int64_t my_landing_bytes(const Comm& comm, const std::vector<SourceFiles>& landing) {
+  std::int64_t mine = 0;
+  for (const auto& source : landing)
+    for (const auto& segment : split_byte_range(source, comm.rank(), comm.size())) mine += segment.end - segment.begin;
+  return mine;
+}
+
+}  // namespace
+
+void Job::check_memory(double peak_per_landing_byte, std::int64_t extra_bytes) const {
+  constexpr std::int64_t kBaseBytes = std::int64_t{96} << 20;
+  const std::int64_t mine = my_landing_bytes(comm_, landing_);
+  const auto need =
+      static_cast<std::int64_t>(peak_per_landing_byte * static_cast<double>(mine)) + extra_bytes + kBaseBytes;
+  check_memory_fits(comm_, need, options_.memory_limit,
+                    "about " + format_bytes(need) + " per rank for " + format_bytes(mine) + " of landing JSON");
+}
+
+OutputLock Job::prepare_output(const std::vector<std::string>& zones) const {
+  return job::prepare_output(comm_, options_.out, options_.overwrite, zones);
+}
+
+void Job::parse_sources(std::size_t stage, const std::function<void(std::size_t, const ParseOptions&)>& parse) {
+  std::string error;
+  progress_.begin("parse", my_landing_bytes(comm_, landing_), ProgressUnit::Bytes);
+  std::int64_t offset = 0;
+  for (std::size_t s = 0; s < landing_.size(); ++s) {
+    ParseOptions options = options_.parse;
+    options.on_progress = progress_.callback(offset);
+    for (const auto& segment : split_byte_range(landing_[s], comm_.rank(), comm_.size()))
+      offset += segment.end - segment.begin;
+    // A file that cannot be read (or shrank) stops the job, but only after every rank has parsed,
+    // so the ranks agree and one line reports it.
+    try {
+      time(stage, [&] { parse(s, options); });
+    } catch (const InputError& e) {
+      if (error.empty()) error = e.what();
+    }
+  }
+  progress_.end();
+  comm_.throw_if_any(error);
+}
+
+Table Job::exchange(const Table& rows, std::span<const int> destination, std::size_t stage) {
+  ExchangeOptions options = options_.exchange;
+  progress_.begin("exchange", 0, ProgressUnit::Rounds);
+  options.on_round = progress_.callback();
+  Table result = time(stage, [&] { return exchange_rows(comm_, rows, destination, options, &exchange_); });
+  progress_.end();
+  return result;
+}
+
+std::vector<Attribute> Job::zone_attributes(const std::string& zone,
+                                            const std::vector<Attribute>& pipeline_attributes) const {
+  std::vector<std::string> files;
+  std::vector<std::int64_t> bytes;
+  for (const auto& source : landing_)
+    for (const auto& file : source.files) {
+      files.push_back(file.path);
+      bytes.push_back(file.bytes);
+    }
+  std::vector<Attribute> attributes = {{"zone", zone}};
+  attributes.insert(attributes.end(), pipeline_attributes.begin(), pipeline_attributes.end());
+  attributes.insert(attributes.end(), {{"schema_version", std::int64_t{1}},
+                                       {"created_utc", stats_.created_utc},
+                                       {"mpilake_version", std::string(kVersion)},
+                                       {"landing", options_.landing.string()},
+                                       {"landing_files", files},
+                                       {"landing_bytes", bytes},
+                                       {"landing_total_bytes", stats_.landing_bytes}});
+  return attributes;
+}
+
+void Job::write(const std::string& zone, const Table& rows, const std::vector<Attribute>& pipeline_attributes,
+                std::size_t stage, const std::vector<const Table*>& extra) {
+  ZoneLayout layout = options_.layout;
+  progress_.begin("write " + zone + ".h5", 0, ProgressUnit::Columns);
+  layout.on_column = progress_.callback();
+  const auto result = time(stage, [&] {
+    return write_zone(comm_, options_.out / (zone + ".h5"), rows, zone_attributes(zone, pipeline_attributes), layout,
+                      extra);
+  });
+  progress_.end();
+  stats_.zones.emplace_back(zone, result.rows);
+  progress_.line("wrote " + zone + ".h5: " + std::to_string(result.rows) + " rows");
+}
+
+std::int64_t Job::write_quarantine(const Quarantine& quarantine, const std::vector<Attribute>& pipeline_attributes,
+                                   std::size_t stage) {
+  // Gathered on rank 0: rejects are few and small.
+  const Table rejects =
+      time(stage, [&] { return write_quarantine_jsonl(comm_, quarantine, options_.out / "quarantine.jsonl"); });
+  std::vector<Attribute> attributes = {{"zone", std::string("quarantine")}};
+  attributes.insert(attributes.end(), pipeline_attributes.begin(), pipeline_attributes.end());
+  attributes.insert(attributes.end(), {{"schema_version", std::int64_t{1}},
+                                       {"created_utc", stats_.created_utc},
+                                       {"mpilake_version", std::string(kVersion)}});
+  time(stage, [&] { write_zone(comm_, options_.out / "quarantine.h5", rejects, attributes); });
+  return comm_.allreduce_sum(static_cast<std::int64_t>(quarantine.records().num_rows()));
+}
+
+void Job::finish(const std::function<std::string()>& summary_json) {
+  stats_.stages = clock_.slowest(comm_);
+  stats_.exchange.bytes_sent = comm_.allreduce_sum(exchange_.bytes_sent);
+  stats_.exchange.bytes_received = comm_.allreduce_sum(exchange_.bytes_received);
+  stats_.exchange.rounds = exchange_.rounds;
+  stats_.peak_rss_bytes_max = comm_.allreduce_max(peak_rss_bytes());
+  stats_.total_seconds = comm_.allreduce_max(MPI_Wtime() - started_);
+  comm_.on_root([&] { write_file_atomically(options_.out / "summary.json", summary_json()); });
+}
+
+}  // namespace mpilake::job
