@@ -1,0 +1,89 @@
+#include "mpilake/shuffle/group_handoff.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "mpilake/shuffle/key_scan.hpp"
+#include "mpilake/table/key_index.hpp"
+
+namespace mpilake {
+
+GroupHandoff hand_off_open_groups(const Comm& comm, const Table& rows, std::size_t key_column,
+                                  std::span<const std::uint8_t> start, const ExchangeOptions& options,
+                                  ExchangeStats* stats) {
+  if (start.size() != rows.num_rows()) throw std::invalid_argument("hand_off_open_groups: one start flag per row");
+  if (key_column >= rows.num_columns() || rows.schema()[key_column].type != ColumnType::String)
+    throw std::invalid_argument("hand_off_open_groups: the key column must be a string column");
+  const StringColumn& keys = rows.strings(key_column);
+
+  // Per row its key's id; a row is leading when no start of its key came before it on this rank.
+  StringKeyIndex index;
+  std::vector<std::uint32_t> key_of(rows.num_rows());
+  std::vector<std::uint8_t> started;  // per key: a start seen so far (at the end: this rank has one)
+  std::vector<std::uint8_t> leads;    // per key: some row of it is leading
+  std::vector<std::uint8_t> leading(rows.num_rows(), 0);
+  for (std::size_t r = 0; r < rows.num_rows(); ++r) {
+    const auto [id, added] = index.insert(keys[r]);
+    if (added) {
+      started.push_back(0);
+      leads.push_back(0);
+    }
+    const auto k = static_cast<std::size_t>(id);
+    key_of[r] = static_cast<std::uint32_t>(id);
+    if (start[r]) started[k] = 1;
+    if (!started[k]) leading[r] = leads[k] = 1;
+  }
+
+  // Each rank passes its rank for the keys it starts and asks about the keys it has leading rows of:
+  // the answer is the nearest lower rank holding a start of that key, the owner of the open group.
+  std::vector<KeyedValue> passed;
+  std::vector<std::string> asked;
+  std::vector<std::size_t> asked_slot(index.size(), 0);
+  for (std::size_t k = 0; k < index.size(); ++k) {
+    if (started[k]) passed.push_back({std::string(index.key(k)), comm.rank()});
+    if (leads[k]) {
+      asked_slot[k] = asked.size();
+      asked.emplace_back(index.key(k));
+    }
+  }
+  const std::vector<std::optional<std::int64_t>> owner = previous_by_key(comm, passed, asked);
+
+  GroupHandoff result;
+  std::vector<int> destination(rows.num_rows(), comm.rank());
+  std::vector<std::uint8_t> kept_headless;
+  std::vector<std::uint8_t> kept_start;
+  for (std::size_t r = 0; r < rows.num_rows(); ++r) {
+    if (leading[r]) {
+      if (const std::optional<std::int64_t>& to = owner[asked_slot[key_of[r]]]) {
+        destination[r] = static_cast<int>(*to);
+        ++result.rows_sent;
+        continue;
+      }
+    }
+    kept_headless.push_back(leading[r]);
+    kept_start.push_back(start[r] ? 1 : 0);
+  }
+
+  // Rows only ever go down, so the rows kept here come first in the exchange's (sender-ordered)
+  // result, and the rows received follow from the higher ranks in rank order.
+  result.rows = exchange_rows(comm, rows, destination, options, stats);
+  result.kept_rows = kept_start.size();
+  result.start = std::move(kept_start);
+  result.start.resize(result.rows.num_rows(), 0);
+  result.headless = std::move(kept_headless);
+  result.headless.resize(result.rows.num_rows(), 0);
+  return result;
+}
+
+std::vector<std::size_t> stable_key_order(const Table& rows, std::size_t key_column) {
+  const StringColumn& keys = rows.strings(key_column);
+  std::vector<std::size_t> order(rows.num_rows());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return keys[a] < keys[b]; });
+  return order;
+}
+
+}  // namespace mpilake
