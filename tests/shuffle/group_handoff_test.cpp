@@ -114,7 +114,8 @@ Outcome run_hand_off(const Input& mine, std::int64_t max_round_bytes) {
   const Comm comm(MPI_COMM_WORLD);
   Outcome outcome;
   outcome.got =
-      hand_off_open_groups(comm, mine.rows, kKey, mine.start, ExchangeOptions{max_round_bytes}, &outcome.stats);
+      hand_off_open_groups(comm, mine.rows, kKey, mine.start,
+                           ExchangeOptions{.max_round_bytes = max_round_bytes, .on_round = {}}, &outcome.stats);
   outcome.rows_in = comm.allreduce_sum(static_cast<std::int64_t>(mine.rows.num_rows()));
   outcome.rows_out = comm.allreduce_sum(static_cast<std::int64_t>(outcome.got.rows.num_rows()));
   outcome.bytes_sent = comm.allreduce_sum(outcome.stats.bytes_sent);
