@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The command line as a user meets it: help texts, one clear error line and a non-zero exit for a
-wrong flag, a missing landing folder, an unknown rule set or an output folder that already holds
-zones (with nothing written), --overwrite replacing zones, and `inspect` on a written zone."""
+wrong flag, an abbreviated flag, a stray argument, a missing landing folder, an unknown rule set or
+pipeline, or an output folder that already holds zones (with nothing written), --overwrite replacing
+zones, `generate` refusing to replace landing data or to take two size flags, `inspect` on a written
+zone, and `generate` / `inspect` errors as one line with exit code 2 under mpirun -np 2."""
 import argparse
 import json
 import os
@@ -48,11 +50,56 @@ def main():
         out = os.path.join(tmp, "out")
         write_landing(landing)
 
-        for command in ([], ["run"], ["generate"], ["inspect"]):
+        for command in ([], ["run"], ["generate"], ["inspect"], ["audit"]):
             result = run(*(command + ["--help"]))
             check(result.returncode == 0 and "usage" in result.stdout, f"{command} --help prints usage and exits 0")
+            check(result.stdout.count("usage") == 1, f"{command} --help is printed once (rank 0), got {result.stdout!r}")
+        result = run("--help")
+        for command in ("run", "generate", "audit", "inspect", "stedi"):
+            check(f"  {command} " in result.stdout, f"mpilake --help lists {command}")
         result = run("run", "--help")
         check("--rules" in result.stdout and "privacy" in result.stdout, "run --help lists --rules")
+        usage = result.stdout.split("\n\n")[0]
+        for flag in ("--pipeline", "--landing", "--out", "--rules", "--overwrite", "--quiet", "--results",
+                     "--compress", "--chunk-rows", "--max-round-mb", "--memory-limit", "--progress-interval"):
+            check(flag in usage, f"run's usage line names {flag}: {usage!r}")
+        result = run("inspect")
+        check(result.returncode == 2 and len(error_lines(result)) == 1 and "FILE.h5" in error_lines(result)[0]
+              and "--file" not in result.stderr, f"inspect without a file: one line naming FILE.h5, got {result.stderr!r}")
+
+        # Flags are never guessed from a prefix, and stray words are errors.
+        for flags, word in ((["--rule", "privacy"], "--rule"), (["--land", landing], "--land"),
+                            (["--rules", "privacy", "extra", "junk"], "junk")):
+            result = run("run", "--landing", landing, "--out", out, *flags)
+            check(result.returncode == 2 and len(error_lines(result)) == 1 and word in error_lines(result)[0],
+                  f"run {flags}: one line naming {word!r}, exit 2, got {result.returncode} {result.stderr!r}")
+            check(not os.path.exists(out), f"run {flags} writes nothing")
+        result = run("run", "--pipeline", "nope", "--landing", landing, "--out", out)
+        check(result.returncode == 2 and len(error_lines(result)) == 1 and "stedi" in error_lines(result)[0],
+              f"unknown pipeline: one line listing the pipelines, got {result.stderr!r}")
+
+        # generate: errors are one line with exit 2 (not one per rank and an abort), existing landing
+        # data is replaced only with --overwrite, and only one size flag at a time.
+        generated = os.path.join(tmp, "generated")
+        result = run("generate", "--out", generated, "--consent-fraction", "2")
+        check(result.returncode == 2 and len(error_lines(result)) == 1 and "--consent-fraction" in error_lines(result)[0],
+              f"bad --consent-fraction: one line, exit 2, got {result.returncode} {result.stderr!r}")
+        result = run("generate", "--out", generated, "--readings-per-customer", "5", "--target-bytes", "100000")
+        check(result.returncode == 2 and len(error_lines(result)) == 1 and "--target-bytes" in error_lines(result)[0],
+              f"both size flags: one line, exit 2, got {result.returncode} {result.stderr!r}")
+        check(not os.path.exists(generated), "refused generate writes nothing")
+        result = run("generate", "--out", generated, "--customers", "20", "--seed", "1")
+        check(result.returncode == 0, f"generate succeeds: {result.stderr}")
+        first = open(os.path.join(generated, "customer", "customer-000000.json"), "rb").read()
+        result = run("generate", "--out", generated, "--customers", "20", "--seed", "2")
+        check(result.returncode == 2 and len(error_lines(result)) == 1 and "--overwrite" in error_lines(result)[0],
+              f"generate over existing data: one line naming --overwrite, got {result.returncode} {result.stderr!r}")
+        check(open(os.path.join(generated, "customer", "customer-000000.json"), "rb").read() == first,
+              "refused generate leaves the landing data as it was")
+        result = run("generate", "--out", generated, "--customers", "20", "--seed", "2", "--overwrite")
+        check(result.returncode == 0, f"generate --overwrite succeeds: {result.stderr}")
+        check(open(os.path.join(generated, "customer", "customer-000000.json"), "rb").read() != first,
+              "generate --overwrite replaced the data")
 
         result = run("run", "--landing", landing, "--out", out, "--no-such-flag")
         check(result.returncode != 0, "wrong flag exits non-zero")
@@ -106,6 +153,13 @@ def main():
             check(text in result.stdout, f"inspect shows {text!r}")
         result = subprocess.run([args.mpilake, "inspect", os.path.join(tmp, "nope.h5")], capture_output=True, text=True)
         check(result.returncode != 0 and "nope.h5" in result.stderr, "inspect of a missing file: clear error")
+        not_hdf5 = os.path.join(tmp, "not.h5")
+        with open(not_hdf5, "w") as f:
+            f.write("not HDF5\n")
+        for path in (os.path.join(tmp, "nope.h5"), not_hdf5):
+            result = run("inspect", path)
+            check(result.returncode == 2 and len(error_lines(result)) == 1 and os.path.basename(path) in error_lines(result)[0],
+                  f"inspect {os.path.basename(path)} under -np 2: one line, exit 2, got {result.returncode} {result.stderr!r}")
 
     if FAILURES:
         print(f"test_cli: FAILED ({len(FAILURES)} problems)")
