@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "mpilake/mpi/memory_guard.hpp"
 
@@ -15,9 +16,20 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// Decimal units, like format_bytes, down to single bytes.
+std::string bytes_text(std::int64_t bytes) {
+  if (bytes >= 1'000'000) return format_bytes(bytes);
+  char text[32];
+  if (bytes >= 1000)
+    std::snprintf(text, sizeof text, "%.0f kB", static_cast<double>(bytes) / 1e3);
+  else
+    std::snprintf(text, sizeof text, "%lld B", static_cast<long long>(bytes));
+  return text;
+}
+
 std::string amount(std::int64_t value, ProgressUnit unit) {
   switch (unit) {
-    case ProgressUnit::Bytes: return format_bytes(value);
+    case ProgressUnit::Bytes: return bytes_text(value);
     case ProgressUnit::Rows: return std::to_string(value) + " rows";
     case ProgressUnit::Columns: return std::to_string(value) + " columns";
     case ProgressUnit::Rounds: return std::to_string(value) + " rounds";
@@ -93,7 +105,7 @@ std::string Progress::describe(std::int64_t done, std::int64_t total, ProgressUn
   text +=
       std::to_string(static_cast<int>(share * 100)) + "% (" + amount(done, unit) + " of " + amount(total, unit) + ")";
   if (unit == ProgressUnit::Bytes && elapsed > 0)
-    text += ", " + format_bytes(static_cast<std::int64_t>(static_cast<double>(done) / elapsed)) + "/s";
+    text += ", " + bytes_text(static_cast<std::int64_t>(static_cast<double>(done) / elapsed)) + "/s";
   // An estimate only once the stage is under way: a second in and 1% done.
   if (elapsed >= 1.0 && share >= 0.01 && share < 1.0)
     text += ", about " + duration_text(elapsed * (1.0 - share) / share) + " left";
