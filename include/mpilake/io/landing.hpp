@@ -31,6 +31,14 @@ class InputError : public std::runtime_error {
 std::vector<SourceFiles> discover_landing(const Comm& comm, const std::filesystem::path& landing,
                                           const std::vector<std::string>& sources);
 
+// A topic of streams (e.g. Kafka partitions): each non-hidden sub-folder of `landing/<topic>/` is one
+// stream, and the files directly in `landing/<topic>/` form one more, named "" and listed first.
+// Streams come in byte order of their names; each is a SourceFiles named "<topic>/<stream>" with
+// its files in name order (one sequence). Collective; ConsistentError on every rank when the topic
+// folder is missing or holds an entry that is neither a file nor a folder.
+std::vector<SourceFiles> discover_streams(const Comm& comm, const std::filesystem::path& landing,
+                                          const std::string& topic);
+
 // The part of one file a rank owns: the lines whose first byte lies in [begin, end).
 struct FileSegment {
   std::size_t file_index = 0;
