@@ -1,0 +1,112 @@
+#include "mpilake/deloton/log_record.hpp"
+
+#include <cstring>
+
+#include "mpilake/deloton/log_line.hpp"
+
+namespace mpilake::deloton {
+
+namespace od = simdjson::ondemand;
+
+namespace {
+
+// Deeper values are rejected (simdjson's own depth limit applies only to what it is asked for).
+constexpr int kMaxJsonDepth = 1024;
+
+// Sets `is_log` to whether the key of `field` is "log". Its raw bytes decide when they are `log"`;
+// any other key is unescaped first (which also checks it), so that "\u006cog" is the same key.
+simdjson::error_code check_log_key(od::field& field, bool& is_log) {
+  const char* const raw = field.key().raw();
+  is_log = std::memcmp(raw, "log\"", 4) == 0;  // the padding makes 4 bytes readable
+  if (is_log) return simdjson::SUCCESS;
+  std::string_view key;
+  if (auto error = field.unescaped_key().get(key)) return error;
+  is_log = key == "log";
+  return simdjson::SUCCESS;
+}
+
+}  // namespace
+
+std::string_view trim_json_token(std::string_view token) {
+  while (!token.empty()) {
+    const char last = token.back();
+    if (last != ' ' && last != '\t' && last != '\n' && last != '\r') break;
+    token.remove_suffix(1);
+  }
+  return token;
+}
+
+simdjson::error_code validate_json_value(od::value value, int depth) {
+  if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;
+  od::json_type type;
+  if (auto error = value.type().get(type)) return error;
+  switch (type) {
+    case od::json_type::object: {
+      od::object object;
+      if (auto error = value.get_object().get(object)) return error;
+      for (auto field_result : object) {
+        od::field field;
+        if (auto error = std::move(field_result).get(field)) return error;
+        std::string_view key;
+        if (auto error = field.unescaped_key().get(key)) return error;
+        if (auto error = validate_json_value(field.value(), depth + 1)) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array array;
+      if (auto error = value.get_array().get(array)) return error;
+      for (auto element : array) {
+        od::value item;
+        if (auto error = std::move(element).get(item)) return error;
+        if (auto error = validate_json_value(item, depth + 1)) return error;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::string: return value.get_string().error();
+    // Scalars are read as their token (the iteration steps over them): simdjson's type() looks only
+    // at the first byte, so `nul`, `truex` or `01` would pass unchecked.
+    case od::json_type::number:
+      return is_json_number(trim_json_token(value.raw_json_token())) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
+    case od::json_type::boolean: {
+      const std::string_view token = trim_json_token(value.raw_json_token());
+      return token == "true" || token == "false" ? simdjson::SUCCESS : simdjson::T_ATOM_ERROR;
+    }
+    case od::json_type::null:
+      return trim_json_token(value.raw_json_token()) == "null" ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+  }
+  return simdjson::INCORRECT_TYPE;
+}
+
+bool LogRecordParser::parse(const char* data, std::size_t length, std::size_t capacity, std::string& log_text) {
+  od::document document;
+  if (parser_.iterate(data, length, capacity).get(document) != simdjson::SUCCESS) return false;
+  od::object object;
+  if (document.get_object().get(object) != simdjson::SUCCESS) return false;
+  bool found = false;
+  for (auto field_result : object) {
+    if (field_result.error() != simdjson::SUCCESS) return false;
+    od::field& field = field_result.value_unsafe();
+    bool log_key = false;
+    if (check_log_key(field, log_key) != simdjson::SUCCESS) return false;  // an invalid escape in any key
+    if (log_key && !found) {
+      std::string_view text;
+      if (field.value().get_string().get(text) != simdjson::SUCCESS) return false;
+      if (text.ends_with('\n')) {
+        text.remove_suffix(1);
+        if (text.ends_with('\r')) text.remove_suffix(1);
+      }
+      log_text.assign(text);
+      found = true;
+      continue;
+    }
+    // Any other key (or a later "log") is ignored, but the record must still be JSON throughout.
+    if (validate_json_value(field.value()) != simdjson::SUCCESS) return false;
+  }
+  // Only the end of input may follow the object: current_location() fails exactly then.
+  const char* trailing = nullptr;
+  if (document.current_location().get(trailing) == simdjson::SUCCESS) return false;
+  return found;
+}
+
+}  // namespace mpilake::deloton
