@@ -62,7 +62,7 @@ std::int64_t parse_memory_limit(const std::string& text) {
 }
 
 const std::vector<PipelineCli>& pipelines() {
-  static const std::vector<PipelineCli> registered = {stedi_cli()};
+  static const std::vector<PipelineCli> registered = {stedi_cli(), deloton_cli()};
   return registered;
 }
 

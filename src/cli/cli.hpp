@@ -68,5 +68,6 @@ const PipelineCli& pipeline_from(const std::vector<std::string>& args);
 
 // Each pipeline's registration (one source file per pipeline in src/cli/).
 PipelineCli stedi_cli();
+PipelineCli deloton_cli();
 
 }  // namespace mpilake::cli

@@ -45,6 +45,13 @@ const std::vector<SourceFiles>& Job::discover(const std::vector<std::string>& so
   return landing_;
 }
 
+const std::vector<SourceFiles>& Job::discover_streams(const std::string& topic, std::size_t stage) {
+  landing_ = time(stage, [&] { return mpilake::discover_streams(comm_, options_.landing, topic); });
+  stats_.landing_bytes = 0;
+  for (const auto& source : landing_) stats_.landing_bytes += source.total_bytes();
+  return landing_;
+}
+
 namespace {
 
 std::int64_t my_landing_bytes(const Comm& comm, const std::vector<SourceFiles>& landing) {

@@ -164,7 +164,7 @@ TEST(DelotonRiderRules, SplitAddress) {
       {"a,,c", {"a", "", "c"}},
       {",,", {"", "", ""}},
       {"a,b,c,", {"a, b", "c", ""}},
-      {"a\n,b,c", {"a\n", "b", "c"}},  // only spaces and tabs are trimmed
+      {"a\n,b,c", {"a", "b", "c"}},  // all ASCII whitespace is trimmed, as in the reference
   };
   for (const auto& c : cases) EXPECT_EQ(split_address(c.address), c.parts) << "'" << c.address << "'";
 }

@@ -161,10 +161,8 @@ class JsonInteger:
 
 
 def _json_integer(token):
-    # Python's json accepts any integer; simdjson fails on a number whose float64 value is
-    # infinite (a ~309-digit integer): decided, that makes the JSON invalid here too.
-    if not math.isfinite(float(token)):
-        raise ValueError("integer out of the float64 range")
+    # Any integer token is valid JSON (the C++ side checks numbers against JSON's grammar
+    # only); one outside int64 is NULL where an integer is read.
     body = token.lstrip("-")
     # int() refuses more than 4300 digits: only small tokens are converted.
     if len(body) > 19:
@@ -174,10 +172,9 @@ def _json_integer(token):
 
 
 def _json_float(token):
-    value = float(token)  # correctly rounded, as C++ from_chars / simdjson
-    if not math.isfinite(value):  # 1e999: Python gives inf, simdjson an error
-        raise ValueError("number out of the float64 range")
-    return value
+    # Valid JSON whatever its size (1e999 too: decided with the C++ side, which checks the
+    # grammar only); no zone reads a JSON float.
+    return float(token)
 
 
 def _reject_constant(name):

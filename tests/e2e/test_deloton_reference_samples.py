@@ -252,7 +252,7 @@ def unit_user_json():
                      ('100', False), ('', False), ('{"user_id":1} x', False),
                      ('{"user_id":1}{"user_id":2}', False), ('{"user_id":1,}', False),
                      ('{"user_id":1,"h":NaN}', False), ('{"user_id":1,"h":-Infinity}', False),
-                     ('{"user_id":1,"h":1e999}', False),
+                     ('{"user_id":1,"h":1e999}', True),  # valid JSON: the grammar is what counts
                      ('{"user_id":1,"name":"\\ud800"}', False),     # lone surrogate escape
                      ('{"user_id":1,"name":"\\ud83d\\ude00"}', True),  # a proper pair
                      ('{"user_id":1,"name":"a\tb"}', False),        # raw control character
@@ -290,8 +290,9 @@ def unit_records_and_shapes():
     check_eq(rec(b'{"log": "x", "k": "\\udc00"}'), None, "lone surrogate escape in another key")
     check_eq(rec(b'{"log": "x", "\\ud800": 1}'), None, "lone surrogate escape in a key")
     check_eq(rec(b'{"log": "x", "k": NaN}'), None, "NaN in another key")
-    check_eq(rec(b'{"log": "x", "k": 1e999}'), None, "infinite number in another key")
-    check_eq(rec(b'{"log": "x", "k": ' + b"1" * 400 + b'}'), None, "400-digit integer (infinite)")
+    # Ignored values need only be in JSON's grammar, whatever their size.
+    check_eq(rec(b'{"log": "x", "k": 1e999}'), "x", "infinite number in another key")
+    check_eq(rec(b'{"log": "x", "k": ' + b"1" * 400 + b'}'), "x", "400-digit integer in another key")
     check_eq(rec(b'{"log": "x", "k": ' + b"1" * 300 + b'}'), "x", "300-digit integer (finite)")
     check_eq(rec(b'{"log": "x", "k": 01}'), None, "leading zero in another key")
     check_eq(rec(b'{"log": "x", "k": tru}'), None, "bad literal in another key")

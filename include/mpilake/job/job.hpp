@@ -60,6 +60,8 @@ class Job {
 
   // Collective: lists `landing/<source>/` for each source (timed as `stage`) and adds up the bytes.
   const std::vector<SourceFiles>& discover(const std::vector<std::string>& sources, std::size_t stage);
+  // Collective: the streams of `landing/<topic>/` as sources (see discover_streams), timed as `stage`.
+  const std::vector<SourceFiles>& discover_streams(const std::string& topic, std::size_t stage);
   // Collective: stops the run before any work when the ranks of a node would not fit in its memory.
   // A rank's peak is taken as `peak_per_landing_byte` x its landing bytes + `extra_bytes` + a base.
   void check_memory(double peak_per_landing_byte, std::int64_t extra_bytes) const;

@@ -9,11 +9,24 @@ constexpr ColumnType S = ColumnType::String;
 }  // namespace
 
 Schema riders_schema() {
-  return {{"user_id", I},          {"title", S},         {"first_name", S},      {"last_name", S},
-          {"gender", S},           {"date_of_birth", S}, {"height_cm", I},       {"weight_kg", I},
-          {"email", S},            {"address_street", S}, {"address_town", S},   {"address_postcode", S},
-          {"account_created", S},  {"bike_serial", S},   {"original_source", S}, {"rides", I},
-          {"first_ride_start", I}, {"last_ride_start", I}};
+  return {{"user_id", I},
+          {"title", S},
+          {"first_name", S},
+          {"last_name", S},
+          {"gender", S},
+          {"date_of_birth", S},
+          {"height_cm", I},
+          {"weight_kg", I},
+          {"email", S},
+          {"address_street", S},
+          {"address_town", S},
+          {"address_postcode", S},
+          {"account_created", S},
+          {"bike_serial", S},
+          {"original_source", S},
+          {"rides", I},
+          {"first_ride_start", I},
+          {"last_ride_start", I}};
 }
 
 Schema rides_schema() {
@@ -24,12 +37,12 @@ Schema rides_schema() {
 }
 
 Schema readings_schema() {
-  return {{"ride_id", I}, {"time", I}, {"elapsed_s", F}, {"resistance", I}, {"heart_rate", I}, {"rpm", I},
-          {"power_w", F}};
+  return {{"ride_id", I},    {"time", I}, {"elapsed_s", F}, {"resistance", I},
+          {"heart_rate", I}, {"rpm", I},  {"power_w", F}};
 }
 
 Schema alerts_schema() {
-  return {{"ride_id", I}, {"user_id", I},  {"bike", S}, {"alert_time", I}, {"kind", S},   {"heart_rate", I},
+  return {{"ride_id", I},  {"user_id", I},  {"bike", S}, {"alert_time", I}, {"kind", S},  {"heart_rate", I},
           {"hr_lower", I}, {"hr_upper", I}, {"age", I},  {"gender", S},     {"email", S}, {"first_name", S}};
 }
 

@@ -16,15 +16,44 @@ inline const std::vector<std::string> kZones = {"riders", "rides", "readings", "
 
 namespace riders {
 enum : std::size_t {
-  kUserId, kTitle, kFirstName, kLastName, kGender, kDateOfBirth, kHeightCm, kWeightKg, kEmail, kAddressStreet,
-  kAddressTown, kAddressPostcode, kAccountCreated, kBikeSerial, kOriginalSource, kRides, kFirstRideStart,
+  kUserId,
+  kTitle,
+  kFirstName,
+  kLastName,
+  kGender,
+  kDateOfBirth,
+  kHeightCm,
+  kWeightKg,
+  kEmail,
+  kAddressStreet,
+  kAddressTown,
+  kAddressPostcode,
+  kAccountCreated,
+  kBikeSerial,
+  kOriginalSource,
+  kRides,
+  kFirstRideStart,
   kLastRideStart
 };
 }
 namespace rides {
 enum : std::size_t {
-  kRideId, kStream, kBike, kUserId, kStartTime, kEndTime, kDurationS, kReadings, kHeartRateMin, kHeartRateMax,
-  kHeartRateAvg, kRpmAvg, kResistanceAvg, kPowerAvgW, kEnergyKj, kAlert
+  kRideId,
+  kStream,
+  kBike,
+  kUserId,
+  kStartTime,
+  kEndTime,
+  kDurationS,
+  kReadings,
+  kHeartRateMin,
+  kHeartRateMax,
+  kHeartRateAvg,
+  kRpmAvg,
+  kResistanceAvg,
+  kPowerAvgW,
+  kEnergyKj,
+  kAlert
 };
 }
 namespace readings {
@@ -32,13 +61,37 @@ enum : std::size_t { kRideId, kTime, kElapsedS, kResistance, kHeartRate, kRpm, k
 }
 namespace alerts {
 enum : std::size_t {
-  kRideId, kUserId, kBike, kAlertTime, kKind, kHeartRate, kHrLower, kHrUpper, kAge, kGender, kEmail, kFirstName
+  kRideId,
+  kUserId,
+  kBike,
+  kAlertTime,
+  kKind,
+  kHeartRate,
+  kHrLower,
+  kHrUpper,
+  kAge,
+  kGender,
+  kEmail,
+  kFirstName
 };
 }
 namespace daily {
 enum : std::size_t {
-  kDate, kRides, kRiders, kDurationS, kEnergyKj, kPowerAvgW, kHeartRateAvg, kAlerts, kRidersMale, kRidersFemale,
-  kRidersOther, kDurationSMale, kDurationSFemale, kDurationSOther, kRidersAgeFirst  // then 7 age bands
+  kDate,
+  kRides,
+  kRiders,
+  kDurationS,
+  kEnergyKj,
+  kPowerAvgW,
+  kHeartRateAvg,
+  kAlerts,
+  kRidersMale,
+  kRidersFemale,
+  kRidersOther,
+  kDurationSMale,
+  kDurationSFemale,
+  kDurationSOther,
+  kRidersAgeFirst  // then 7 age bands
 };
 }
 

@@ -51,7 +51,7 @@ struct AddressParts {
   std::string postcode;
   bool operator==(const AddressParts&) const = default;
 };
-// Splits on ',' and trims each part of spaces and tabs, right-aligned: postcode = the last part, town
+// Splits on ',' and trims each part of ASCII whitespace, right-aligned: postcode = the last part, town
 // = the one before it, street = the parts before those joined by ", "; fewer parts leave the left
 // fields empty.
 AddressParts split_address(std::string_view address);

@@ -79,9 +79,10 @@ std::string_view title_of(std::string_view word) {
   return {};
 }
 
-std::string_view trim_spaces_and_tabs(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+// Address parts lose the ASCII whitespace around them (the same set as the name's word split).
+std::string_view trim_ascii_space(std::string_view text) {
+  while (!text.empty() && is_ascii_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_ascii_space(text.back())) text.remove_suffix(1);
   return text;
 }
 
@@ -107,8 +108,7 @@ AddressParts split_address(std::string_view address) {
   std::vector<std::string_view> pieces;
   for (std::size_t begin = 0;;) {
     const std::size_t comma = address.find(',', begin);
-    pieces.push_back(
-        trim_spaces_and_tabs(address.substr(begin, comma == std::string_view::npos ? comma : comma - begin)));
+    pieces.push_back(trim_ascii_space(address.substr(begin, comma == std::string_view::npos ? comma : comma - begin)));
     if (comma == std::string_view::npos) break;
     begin = comma + 1;
   }

@@ -1,0 +1,1041 @@
+#include "mpilake/deloton/pipeline.hpp"
+
+#include <fcntl.h>
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <numeric>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "mpilake/deloton/log_line.hpp"
+#include "mpilake/deloton/log_record.hpp"
+#include "mpilake/deloton/rider_rules.hpp"
+#include "mpilake/deloton/user_info.hpp"
+#include "mpilake/io/line_reader.hpp"
+#include "mpilake/shuffle/group_handoff.hpp"
+#include "mpilake/shuffle/key_scan.hpp"
+#include "mpilake/shuffle/partitioner.hpp"
+#include "mpilake/shuffle/replicate.hpp"
+#include "mpilake/shuffle/sample_sort.hpp"
+#include "mpilake/table/key_index.hpp"
+
+namespace mpilake::deloton {
+
+namespace {
+
+enum Stage : std::size_t { kSplit, kParse, kRides, kIds, kBuild, kWrite };
+
+// A line's place in its stream: file index and byte offset packed into one int64, so that the order
+// of positions is the stream order.
+constexpr int kOffsetBits = 40;
+constexpr std::int64_t kOffsetMask = (std::int64_t{1} << kOffsetBits) - 1;
+constexpr std::int64_t kMaxFilesPerStream = std::int64_t{1} << 22;
+constexpr std::int64_t position_of(std::size_t file, std::int64_t offset) {
+  return (static_cast<std::int64_t>(file) << kOffsetBits) | offset;
+}
+
+// The parsed events: ride starts, ride lines and telemetry lines, one row each, in this rank's stream
+// order. The key is the stream index (4 bytes) followed by the bike: a ride never leaves its key.
+namespace event {
+enum : std::size_t { kKey, kPosition, kKind, kTime, kA, kB, kC };
+enum Kind : std::int64_t { kStart = 0, kRideLine = 1, kTelemetry = 2 };
+// kA: duration (ride line) or power (telemetry); kB: resistance (ride line), hrt (telemetry) or the
+// index of the start's user JSON in this rank's list (start); kC: rpm (telemetry).
+Schema schema() {
+  return {{"key", ColumnType::String}, {"position", ColumnType::Int64}, {"kind", ColumnType::Int64},
+          {"time", ColumnType::Int64}, {"a", ColumnType::Float64},      {"b", ColumnType::Int64},
+          {"c", ColumnType::Int64}};
+}
+}  // namespace event
+
+std::uint32_t stream_of_key(std::string_view key) {
+  std::uint32_t stream = 0;
+  std::memcpy(&stream, key.data(), 4);
+  return stream;
+}
+
+// A line quarantined after parsing (by the ride logic, or a ride start's bad user JSON): its raw
+// text is read back from the file when the quarantine is written.
+struct LateReject {
+  std::uint32_t stream;
+  std::int64_t position;
+  Reason reason;
+};
+
+Reason reason_of(LineProblem problem) {
+  switch (problem) {
+    case LineProblem::unknown_shape: return Reason::unknown_shape;
+    case LineProblem::bad_timestamp: return Reason::bad_timestamp;
+    case LineProblem::bad_number: return Reason::bad_number;
+    case LineProblem::negative_value: return Reason::negative_value;
+    case LineProblem::none: break;
+  }
+  return Reason::unknown_shape;
+}
+
+bool is_blank(const char* text, std::size_t length) {
+  for (std::size_t i = 0; i < length; ++i)
+    if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r') return false;
+  return true;
+}
+
+// The UTC date (days since the epoch) of an epoch-ms value when it lies in years 0001–9999, else NULL
+// (an absurd date of birth is no date of birth).
+std::int64_t date_days_or_null(std::int64_t millis) {
+  if (millis == kNullInt64) return kNullInt64;
+  const std::int64_t days = days_from_epoch_ms(millis);
+  static const std::int64_t first = days_from_civil(1, 1, 1), last = days_from_civil(9999, 12, 31);
+  return days < first || days > last ? kNullInt64 : days;
+}
+
+// Exact integer sums (an int64 sum of hostile values could overflow), kept in a table as two int64s.
+using Wide = __int128;
+std::int64_t high_of(Wide value) {
+  return static_cast<std::int64_t>(value >> 64);
+}
+std::int64_t low_of(Wide value) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(value));
+}
+Wide wide_of(std::int64_t high, std::int64_t low) {
+  return (static_cast<Wide>(high) << 64) | static_cast<Wide>(static_cast<std::uint64_t>(low));
+}
+// The exact sum as float64 (rounded once) over the count; NaN without any.
+double exact_average(Wide sum, std::int64_t count) {
+  return count == 0 ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(sum) / static_cast<double>(count);
+}
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The wide table a ride travels in from the rank that rebuilt it to the rank holding its id.
+namespace ride {
+enum : std::size_t {
+  // sort key: (start_time, bike, stream, position)
+  kStartTime,
+  kBike,
+  kStream,
+  kPosition,
+  kOriginRank,
+  kOriginIndex,
+  kEndTime,
+  kDurationS,
+  kReadings,
+  kHeartRateMin,
+  kHeartRateMax,
+  kHeartRateAvg,
+  kRpmAvg,
+  kResistanceAvg,
+  kPowerAvgW,
+  kEnergyKj,
+  kAlert,
+  kPowerSum,
+  kHeartRateSumHigh,
+  kHeartRateSumLow,
+  kHeartRateCount,
+  kUserId,
+  // the alert (when kAlert is 1)
+  kAlertTime,
+  kAlertKind,
+  kAlertHeartRate,
+  kHrLower,
+  kHrUpper,
+  kAge,
+  kAlertGender,
+  kEmail,
+  kFirstName,
+  // the rider's details as this ride's start gave them
+  kTitle,
+  kLastName,
+  kGender,
+  kDateOfBirthDays,
+  kHeightCm,
+  kWeightKg,
+  kStreet,
+  kTown,
+  kPostcode,
+  kAccountDays,
+  kBikeSerial,
+  kOriginalSource,
+  kNameRaw,
+  kAddressRaw,
+  kDateOfBirthMs,
+  kAccountMs,
+  kColumns
+};
+Schema schema() {
+  const auto I = ColumnType::Int64, F = ColumnType::Float64, S = ColumnType::String;
+  return {{"start_time", I},
+          {"bike", S},
+          {"stream", I},
+          {"position", I},
+          {"origin_rank", I},
+          {"origin_index", I},
+          {"end_time", I},
+          {"duration_s", F},
+          {"readings", I},
+          {"heart_rate_min", I},
+          {"heart_rate_max", I},
+          {"heart_rate_avg", F},
+          {"rpm_avg", F},
+          {"resistance_avg", F},
+          {"power_avg_w", F},
+          {"energy_kj", F},
+          {"alert", I},
+          {"power_sum", F},
+          {"hr_sum_high", I},
+          {"hr_sum_low", I},
+          {"hr_count", I},
+          {"user_id", I},
+          {"alert_time", I},
+          {"alert_kind", S},
+          {"alert_heart_rate", I},
+          {"hr_lower", I},
+          {"hr_upper", I},
+          {"age", I},
+          {"alert_gender", S},
+          {"email", S},
+          {"first_name", S},
+          {"title", S},
+          {"last_name", S},
+          {"gender", S},
+          {"dob_days", I},
+          {"height_cm", I},
+          {"weight_kg", I},
+          {"street", S},
+          {"town", S},
+          {"postcode", S},
+          {"account_days", I},
+          {"bike_serial", S},
+          {"original_source", S},
+          {"name_raw", S},
+          {"address_raw", S},
+          {"dob_ms", I},
+          {"account_ms", I}};
+}
+}  // namespace ride
+
+// A ride while it is rebuilt on the rank of its start.
+struct RideState {
+  std::int64_t start_row = 0;  // row of its start in the handed-off events
+  std::int64_t readings = 0;
+  std::int64_t end_time = kNullInt64;
+  double duration = 0;
+  std::int64_t hr_min = kNullInt64, hr_max = kNullInt64, hr_count = 0;
+  Wide hr_sum = 0, rpm_sum = 0, resistance_sum = 0;
+  double power_sum = 0;
+  // The alert rule (evaluated only with a known rider with a date of birth).
+  bool evaluate = false;
+  HeartRateLimits limits;
+  std::int64_t age = 0;
+  Gender gender = Gender::other;
+  int run = 0;
+  bool alert = false;
+  std::int64_t alert_time = 0, alert_heart_rate = 0;
+  bool alert_high = false;
+};
+
+std::string_view text_or_empty(const std::optional<std::string>& text) {
+  return text ? std::string_view(*text) : std::string_view();
+}
+
+class DelotonJob {
+ public:
+  DelotonJob(const Comm& comm, const RunOptions& options)
+      : comm_(comm),
+        options_(options),
+        job_(comm, options.job, "deloton", {"split", "parse", "rides", "ids", "build", "write"}) {}
+
+  RunSummary run();
+
+ private:
+  void parse();
+  void find_duplicate_starts();
+  void rebuild_rides();
+  void assign_ride_ids();
+  void build_riders();
+  void build_daily();
+  void count_bikes_in_several_streams();
+  void write_quarantine();
+
+  void reject_late(std::uint32_t stream, std::int64_t position, Reason reason) {
+    stats_[stream].quarantine(reason);
+    late_rejects_.push_back({stream, position, reason});
+  }
+  Table exchange(const Table& rows, const std::vector<int>& destination, std::size_t stage) {
+    return job_.exchange(rows, destination, stage);
+  }
+  std::vector<Attribute> pipeline_attributes() const { return {{"pipeline", std::string("deloton")}}; }
+
+  const Comm& comm_;
+  const RunOptions& options_;
+  job::Job job_;
+  RunSummary summary_;
+  std::vector<SourceFiles> streams_;
+  std::vector<std::string> stream_names_;
+  std::vector<StreamStats> stats_;  // this rank's share, per stream
+  Quarantine quarantine_;
+  std::vector<LateReject> late_rejects_;
+
+  Table events_{event::schema()};
+  std::vector<UserInfo> starts_;        // user JSON of this rank's ride starts (event kB indexes it)
+  std::vector<std::uint8_t> is_start_;  // per event: a ride start that starts a ride (not a duplicate)
+  Table rides_;     // ride::schema(): this rank's rebuilt rides, then (after the sort) its ride-id range
+  Table readings_;  // readings zone; before the ids, column kRideId holds the local ride index
+  std::int64_t first_ride_id_ = 1;  // ride id of rides_'s first row (after the sort)
+  Table riders_zone_, daily_zone_;
+  // Every rider here: user_id, normalised gender, date of birth (days).
+  Table rider_attributes_{
+      {{"user_id", ColumnType::Int64}, {"gender", ColumnType::Int64}, {"dob_days", ColumnType::Int64}}};
+};
+
+RunSummary DelotonJob::run() {
+  // 1. Split.
+  streams_ = job_.discover_streams(kTopic, kSplit);
+  std::int64_t landing_bytes = 0;
+  for (const auto& stream : streams_) {
+    stream_names_.push_back(stream.source.substr(kTopic.size() + 1));
+    landing_bytes += stream.total_bytes();
+    if (static_cast<std::int64_t>(stream.files.size()) >= kMaxFilesPerStream)
+      throw ConsistentError("stream '" + stream.source + "' has " + std::to_string(stream.files.size()) +
+                            " files; at most " + std::to_string(kMaxFilesPerStream - 1) + " are supported");
+    for (const auto& file : stream.files)
+      if (file.bytes > kOffsetMask)
+        throw ConsistentError("landing file '" + file.path + "' is larger than 1 TB, which is not supported");
+  }
+  // The events table is about 0.7 x the landing bytes and is copied once while rides are handed off.
+  job_.check_memory(2.0, 0);
+  const OutputLock lock = job_.prepare_output(kZones);
+  std::int64_t files = 0;
+  for (const auto& stream : streams_) files += static_cast<std::int64_t>(stream.files.size());
+  job_.progress().line("landing " + options_.job.landing.string() + ": " + std::to_string(landing_bytes) +
+                       " bytes in " + std::to_string(files) + " files, " + std::to_string(streams_.size()) +
+                       " streams, " + std::to_string(comm_.size()) + " ranks");
+  stats_.resize(streams_.size());
+
+  // 2. Parse.
+  parse();
+  // 3. Rides.
+  job_.time(kRides, [&] { find_duplicate_starts(); });
+  count_bikes_in_several_streams();
+  rebuild_rides();
+  // 4. Ride ids, readings to their rides.
+  assign_ride_ids();
+  // 5. Riders and daily figures.
+  build_riders();
+  build_daily();
+
+  // 6. Write.
+  Table rides_zone(rides_schema()), alerts_zone(alerts_schema());
+  std::int64_t no_readings = 0, unknown_rider = 0;
+  job_.time(kBuild, [&] {
+    const Table& r = rides_;
+    for (std::size_t i = 0; i < r.num_rows(); ++i) {
+      const std::int64_t ride_id = first_ride_id_ + static_cast<std::int64_t>(i);
+      rides_zone.ints(rides::kRideId).push_back(ride_id);
+      rides_zone.strings(rides::kStream).push_back(stream_names_[static_cast<std::size_t>(r.ints(ride::kStream)[i])]);
+      rides_zone.strings(rides::kBike).push_back(r.strings(ride::kBike)[i]);
+      rides_zone.ints(rides::kUserId).push_back(r.ints(ride::kUserId)[i]);
+      rides_zone.ints(rides::kStartTime).push_back(r.ints(ride::kStartTime)[i]);
+      rides_zone.ints(rides::kEndTime).push_back(r.ints(ride::kEndTime)[i]);
+      rides_zone.floats(rides::kDurationS).push_back(r.floats(ride::kDurationS)[i]);
+      rides_zone.ints(rides::kReadings).push_back(r.ints(ride::kReadings)[i]);
+      rides_zone.ints(rides::kHeartRateMin).push_back(r.ints(ride::kHeartRateMin)[i]);
+      rides_zone.ints(rides::kHeartRateMax).push_back(r.ints(ride::kHeartRateMax)[i]);
+      rides_zone.floats(rides::kHeartRateAvg).push_back(r.floats(ride::kHeartRateAvg)[i]);
+      rides_zone.floats(rides::kRpmAvg).push_back(r.floats(ride::kRpmAvg)[i]);
+      rides_zone.floats(rides::kResistanceAvg).push_back(r.floats(ride::kResistanceAvg)[i]);
+      rides_zone.floats(rides::kPowerAvgW).push_back(r.floats(ride::kPowerAvgW)[i]);
+      rides_zone.floats(rides::kEnergyKj).push_back(r.floats(ride::kEnergyKj)[i]);
+      rides_zone.ints(rides::kAlert).push_back(r.ints(ride::kAlert)[i]);
+      rides_zone.commit_row();
+      if (r.ints(ride::kReadings)[i] == 0) ++no_readings;
+      if (r.ints(ride::kUserId)[i] == kNullInt64) ++unknown_rider;
+      if (r.ints(ride::kAlert)[i] == 0) continue;
+      alerts_zone.ints(alerts::kRideId).push_back(ride_id);
+      alerts_zone.ints(alerts::kUserId).push_back(r.ints(ride::kUserId)[i]);
+      alerts_zone.strings(alerts::kBike).push_back(r.strings(ride::kBike)[i]);
+      alerts_zone.ints(alerts::kAlertTime).push_back(r.ints(ride::kAlertTime)[i]);
+      alerts_zone.strings(alerts::kKind).push_back(r.strings(ride::kAlertKind)[i]);
+      alerts_zone.ints(alerts::kHeartRate).push_back(r.ints(ride::kAlertHeartRate)[i]);
+      alerts_zone.ints(alerts::kHrLower).push_back(r.ints(ride::kHrLower)[i]);
+      alerts_zone.ints(alerts::kHrUpper).push_back(r.ints(ride::kHrUpper)[i]);
+      alerts_zone.ints(alerts::kAge).push_back(r.ints(ride::kAge)[i]);
+      alerts_zone.strings(alerts::kGender).push_back(r.strings(ride::kAlertGender)[i]);
+      alerts_zone.strings(alerts::kEmail).push_back(r.strings(ride::kEmail)[i]);
+      alerts_zone.strings(alerts::kFirstName).push_back(r.strings(ride::kFirstName)[i]);
+      alerts_zone.commit_row();
+    }
+  });
+  // ride_offset: ride k's readings are rows ride_offset[k-1] .. ride_offset[k]-1 (the last rank adds
+  // the total).
+  Table ride_offset({{"ride_offset", ColumnType::Int64}});
+  {
+    std::int64_t at = comm_.exscan_sum(static_cast<std::int64_t>(readings_.num_rows()));
+    const std::int64_t total = comm_.allreduce_sum(static_cast<std::int64_t>(readings_.num_rows()));
+    for (std::size_t i = 0; i < rides_.num_rows(); ++i) {
+      ride_offset.ints(0).push_back(at);
+      ride_offset.commit_row();
+      at += rides_.ints(ride::kReadings)[i];
+    }
+    if (comm_.rank() == comm_.size() - 1) {
+      ride_offset.ints(0).push_back(total);
+      ride_offset.commit_row();
+    }
+  }
+  rides_ = Table();
+  const auto attributes = pipeline_attributes();
+  job_.write("riders", riders_zone_, attributes, kWrite);
+  riders_zone_ = Table();
+  job_.write("rides", rides_zone, attributes, kWrite);
+  rides_zone = Table();
+  job_.write("readings", readings_, attributes, kWrite, {&ride_offset});
+  readings_ = Table();
+  job_.write("heart_rate_alerts", alerts_zone, attributes, kWrite);
+  job_.write("daily", daily_zone_, attributes, kWrite);
+  write_quarantine();
+
+  // Accounting, summed over the ranks.
+  std::vector<std::int64_t> counts;
+  for (const auto& s : stats_) {
+    counts.insert(counts.end(), {s.lines, s.blank, s.markers, s.accepted, s.duplicates, s.quarantined});
+    counts.insert(counts.end(), s.by_reason.begin(), s.by_reason.end());
+  }
+  counts = comm_.allreduce_sum(counts);
+  const std::size_t width = 6 + kReasonCount;
+  for (std::size_t s = 0; s < streams_.size(); ++s) {
+    StreamStats total;
+    total.files = static_cast<std::int64_t>(streams_[s].files.size());
+    total.bytes = streams_[s].total_bytes();
+    const std::int64_t* c = counts.data() + s * width;
+    total.lines = c[0];
+    total.blank = c[1];
+    total.markers = c[2];
+    total.accepted = c[3];
+    total.duplicates = c[4];
+    total.quarantined = c[5];
+    std::copy(c + 6, c + width, total.by_reason.begin());
+    summary_.streams.emplace_back(stream_names_[s], total);
+    summary_.quality.orphan_lines += total.by_reason[static_cast<std::size_t>(Reason::orphan_line)];
+    summary_.quality.unpaired_lines += total.by_reason[static_cast<std::size_t>(Reason::ride_line_without_telemetry)] +
+                                       total.by_reason[static_cast<std::size_t>(Reason::telemetry_without_ride_line)];
+    summary_.quality.duplicate_deliveries += total.duplicates;
+  }
+  summary_.quality.rides_without_readings = comm_.allreduce_sum(no_readings);
+  summary_.quality.rides_with_unknown_rider = comm_.allreduce_sum(unknown_rider);
+  job_.finish([&] {
+    summary_.run = job_.stats();
+    return summary_json(summary_);
+  });
+  summary_.run = job_.stats();
+  return summary_;
+}
+
+// 2. Each rank parses its byte range of every stream: bad records and lines go to the quarantine at
+//    once; markers are counted; ride starts, ride lines and telemetry lines become events.
+void DelotonJob::parse() {
+  job_.parse_sources(kParse, [&](std::size_t s, const ParseOptions& options) {
+    const SourceFiles& source = streams_[s];
+    StreamStats& stats = stats_[s];
+    LogRecordParser records;
+    UserInfoParser users;
+    std::string log;
+    std::string key;
+    std::vector<Line> lines;
+    const auto stream = static_cast<std::uint32_t>(s);
+    const std::vector<FileSegment> segments = split_byte_range(source, comm_.rank(), comm_.size());
+    std::int64_t range = 0, done = 0;
+    for (const auto& segment : segments) range += segment.end - segment.begin;
+    for (const FileSegment& segment : segments) {
+      const LandingFile& file = source.files[segment.file_index];
+      LineReader reader(file.path, file.bytes, segment.begin, segment.end, options.chunk_bytes,
+                        simdjson::SIMDJSON_PADDING);
+      while (reader.next(lines)) {
+        for (const Line& line : lines) {
+          const char* text = reader.data() + line.start;
+          ++stats.lines;
+          if (is_blank(text, line.length)) {
+            ++stats.blank;
+            continue;
+          }
+          const auto reject = [&](Reason reason) {
+            stats.quarantine(reason);
+            quarantine_.add(source.source, file.path, line.file_offset, reason_name(reason),
+                            std::string_view(text, line.length));
+          };
+          if (!records.parse(text, line.length, reader.capacity_from(line.start), log)) {
+            reject(Reason::bad_record);
+            continue;
+          }
+          LogLine parsed;
+          if (const LineProblem problem = parse_log_line(log, parsed); problem != LineProblem::none) {
+            reject(reason_of(problem));
+            continue;
+          }
+          std::int64_t kind = 0, b = 0, c = 0;
+          double a = 0;
+          switch (parsed.kind) {
+            case LineKind::marker: ++stats.markers; continue;
+            case LineKind::ride_start:
+              kind = event::kStart;
+              b = static_cast<std::int64_t>(starts_.size());
+              starts_.push_back(users.parse(parsed.user_json));
+              break;
+            case LineKind::ride:
+              kind = event::kRideLine;
+              a = parsed.duration;
+              b = parsed.resistance;
+              break;
+            case LineKind::telemetry:
+              kind = event::kTelemetry;
+              a = parsed.power;
+              b = parsed.hrt;
+              c = parsed.rpm;
+              break;
+          }
+          key.resize(4);
+          std::memcpy(key.data(), &stream, 4);
+          key.append(parsed.bike);
+          events_.strings(event::kKey).push_back(key);
+          events_.ints(event::kPosition).push_back(position_of(segment.file_index, line.file_offset));
+          events_.ints(event::kKind).push_back(kind);
+          events_.ints(event::kTime).push_back(parsed.timestamp_us);
+          events_.floats(event::kA).push_back(a);
+          events_.ints(event::kB).push_back(b);
+          events_.ints(event::kC).push_back(c);
+          events_.commit_row();
+        }
+        if (options.on_progress && !lines.empty()) {
+          const Line& last = lines.back();
+          options.on_progress(done + last.file_offset + static_cast<std::int64_t>(last.length) - segment.begin, range);
+        }
+      }
+      done += segment.end - segment.begin;
+    }
+  });
+  std::int64_t accepted_events = comm_.allreduce_sum(static_cast<std::int64_t>(events_.num_rows()));
+  job_.progress().line("parsed " + std::to_string(accepted_events) + " ride starts, ride and telemetry lines");
+}
+
+// 3a. A ride start whose timestamp equals that of its bike's previous ride start line in the stream is
+//     a re-sent duplicate. The previous start of a rank's first start of a bike may lie on a lower
+//     rank: one per-key scan over the ranks brings its timestamp. Starts are counted here, on the
+//     rank that parsed them (they never move).
+void DelotonJob::find_duplicate_starts() {
+  const auto& keys = events_.strings(event::kKey);
+  const auto& kinds = events_.ints(event::kKind);
+  const auto& times = events_.ints(event::kTime);
+  StringKeyIndex key_ids(1024);
+  std::vector<std::int64_t> key_of_event(events_.num_rows());
+  std::vector<std::int64_t> last_start;  // per key id: the time of its last start line here (NULL: none)
+  for (std::size_t r = 0; r < events_.num_rows(); ++r) {
+    const auto [id, added] = key_ids.insert(keys[r]);
+    if (added) last_start.push_back(kNullInt64);
+    key_of_event[r] = id;
+    if (kinds[r] == event::kStart) last_start[static_cast<std::size_t>(id)] = times[r];
+  }
+  std::vector<KeyedValue> passed;
+  std::vector<std::int64_t> passed_ids;
+  for (std::size_t id = 0; id < last_start.size(); ++id) {
+    if (last_start[id] == kNullInt64) continue;
+    passed.push_back({std::string(key_ids.key(id)), last_start[id]});
+    passed_ids.push_back(static_cast<std::int64_t>(id));
+  }
+  const auto before = previous_by_key(comm_, passed);
+  // The previous start line's time per key, walking this rank's events in order.
+  std::vector<std::optional<std::int64_t>> previous(last_start.size());
+  for (std::size_t i = 0; i < passed.size(); ++i) previous[static_cast<std::size_t>(passed_ids[i])] = before[i];
+  is_start_.assign(events_.num_rows(), 0);
+  for (std::size_t r = 0; r < events_.num_rows(); ++r) {
+    if (kinds[r] != event::kStart) continue;
+    auto& last = previous[static_cast<std::size_t>(key_of_event[r])];
+    const std::uint32_t stream = stream_of_key(keys[r]);
+    const bool duplicate = last && *last == times[r];
+    last = times[r];
+    if (duplicate) {
+      ++stats_[stream].duplicates;
+      continue;
+    }
+    is_start_[r] = 1;
+    if (starts_[static_cast<std::size_t>(events_.ints(event::kB)[r])].valid)
+      ++stats_[stream].accepted;
+    else
+      reject_late(stream, events_.ints(event::kPosition)[r], Reason::bad_user_json);
+  }
+}
+
+// 3b. Every ride whole on the rank of its start, then rebuilt line by line as DELOTON.md says.
+void DelotonJob::rebuild_rides() {
+  GroupHandoff handed = job_.time(kRides, [&] {
+    ExchangeOptions exchange = options_.job.exchange;
+    return hand_off_open_groups(comm_, events_, event::kKey, is_start_, exchange, &job_.exchange_stats());
+  });
+  events_ = Table();
+  is_start_ = {};
+
+  std::vector<RideState> rides;
+  readings_ = Table(readings_schema());
+  job_.time(kRides, [&] {
+    const Table& rows = handed.rows;
+    const auto& keys = rows.strings(event::kKey);
+    const auto& positions = rows.ints(event::kPosition);
+    const auto& kinds = rows.ints(event::kKind);
+    const auto& times = rows.ints(event::kTime);
+    const auto& as = rows.floats(event::kA);
+    const auto& bs = rows.ints(event::kB);
+    const auto& cs = rows.ints(event::kC);
+    const std::vector<std::size_t> order = stable_key_order(rows, event::kKey);
+    std::unordered_set<std::int64_t> seen_ride_lines, seen_telemetry;  // (kind, time) the current ride saw
+    for (std::size_t i = 0; i < order.size();) {
+      const std::string_view key = keys[order[i]];
+      const std::uint32_t stream = stream_of_key(key);
+      StreamStats& stats = stats_[stream];
+      RideState* ride = nullptr;
+      std::int64_t pending = -1;  // a ride line waiting for its telemetry line
+      const auto close_pending = [&] {
+        if (pending >= 0)
+          reject_late(stream, positions[static_cast<std::size_t>(pending)], Reason::ride_line_without_telemetry);
+        pending = -1;
+      };
+      for (; i < order.size() && keys[order[i]] == key; ++i) {
+        const std::size_t row = order[i];
+        if (kinds[row] == event::kStart) {
+          if (handed.start[row] == 0) continue;  // a duplicate start: counted where it was parsed
+          close_pending();
+          rides.emplace_back();
+          ride = &rides.back();
+          ride->start_row = static_cast<std::int64_t>(row);
+          seen_ride_lines.clear();
+          seen_telemetry.clear();
+          const UserInfo& user = starts_[static_cast<std::size_t>(bs[row])];
+          const std::int64_t birth = user.valid ? date_days_or_null(user.date_of_birth_ms) : kNullInt64;
+          if (birth != kNullInt64) {
+            ride->evaluate = true;
+            ride->age = age_on(user.date_of_birth_ms, times[row]);
+            ride->gender = normalise_gender(text_or_empty(user.gender));
+            ride->limits = heart_rate_limits(ride->age, ride->gender);
+          }
+          continue;
+        }
+        if (ride == nullptr) {  // the dump began mid-ride: before the bike's first ride start
+          reject_late(stream, positions[row], Reason::orphan_line);
+          continue;
+        }
+        auto& seen = kinds[row] == event::kRideLine ? seen_ride_lines : seen_telemetry;
+        if (!seen.insert(times[row]).second) {
+          ++stats.duplicates;
+          continue;
+        }
+        if (kinds[row] == event::kRideLine) {
+          close_pending();
+          pending = static_cast<std::int64_t>(row);
+          continue;
+        }
+        if (pending < 0) {
+          reject_late(stream, positions[row], Reason::telemetry_without_ride_line);
+          continue;
+        }
+        // A reading: the pending ride line and this telemetry line.
+        const auto line = static_cast<std::size_t>(pending);
+        pending = -1;
+        stats.accepted += 2;
+        const std::int64_t hrt = bs[row];
+        readings_.ints(readings::kRideId).push_back(static_cast<std::int64_t>(rides.size() - 1));
+        readings_.ints(readings::kTime).push_back(times[line]);
+        readings_.floats(readings::kElapsedS).push_back(as[line]);
+        readings_.ints(readings::kResistance).push_back(bs[line]);
+        readings_.ints(readings::kHeartRate).push_back(hrt == 0 ? kNullInt64 : hrt);
+        readings_.ints(readings::kRpm).push_back(cs[row]);
+        readings_.floats(readings::kPowerW).push_back(as[row]);
+        readings_.commit_row();
+        RideState& r = *ride;
+        if (r.readings == 0 || as[line] > r.duration) r.duration = as[line];
+        r.end_time = r.readings == 0 ? times[line] : std::max(r.end_time, times[line]);
+        ++r.readings;
+        r.rpm_sum += cs[row];
+        r.resistance_sum += bs[line];
+        r.power_sum += as[row];
+        if (hrt != 0) {
+          r.hr_min = r.hr_count == 0 ? hrt : std::min(r.hr_min, hrt);
+          r.hr_max = r.hr_count == 0 ? hrt : std::max(r.hr_max, hrt);
+          r.hr_sum += hrt;
+          ++r.hr_count;
+        }
+        if (r.evaluate && !r.alert) {
+          // Three consecutive abnormal readings alert, at the third; a NULL heart rate breaks the run.
+          if (hrt != 0 && (hrt < r.limits.lower || hrt > r.limits.upper)) {
+            if (++r.run == 3) {
+              r.alert = true;
+              r.alert_time = times[line];
+              r.alert_heart_rate = hrt;
+              r.alert_high = hrt > r.limits.upper;
+            }
+          } else {
+            r.run = 0;
+          }
+        }
+      }
+      close_pending();  // the end of the stream for this bike
+    }
+  });
+
+  // The rides as rows that travel to the rank holding their ride id.
+  job_.time(kRides, [&] {
+    const Table& rows = handed.rows;
+    rides_ = Table(ride::schema());
+    if (rides_.num_columns() != ride::kColumns) throw std::logic_error("ride::schema() and its column names differ");
+    Table& t = rides_;
+    for (std::size_t i = 0; i < rides.size(); ++i) {
+      const RideState& r = rides[i];
+      const auto row = static_cast<std::size_t>(r.start_row);
+      const std::string_view key = rows.strings(event::kKey)[row];
+      const UserInfo& user = starts_[static_cast<std::size_t>(rows.ints(event::kB)[row])];
+      t.ints(ride::kStartTime).push_back(rows.ints(event::kTime)[row]);
+      t.strings(ride::kBike).push_back(key.substr(4));
+      t.ints(ride::kStream).push_back(stream_of_key(key));
+      t.ints(ride::kPosition).push_back(rows.ints(event::kPosition)[row]);
+      t.ints(ride::kOriginRank).push_back(comm_.rank());
+      t.ints(ride::kOriginIndex).push_back(static_cast<std::int64_t>(i));
+      t.ints(ride::kEndTime).push_back(r.end_time);
+      t.floats(ride::kDurationS).push_back(r.readings == 0 ? 0.0 : r.duration);
+      t.ints(ride::kReadings).push_back(r.readings);
+      t.ints(ride::kHeartRateMin).push_back(r.hr_min);
+      t.ints(ride::kHeartRateMax).push_back(r.hr_max);
+      t.floats(ride::kHeartRateAvg).push_back(exact_average(r.hr_sum, r.hr_count));
+      t.floats(ride::kRpmAvg).push_back(exact_average(r.rpm_sum, r.readings));
+      t.floats(ride::kResistanceAvg).push_back(exact_average(r.resistance_sum, r.readings));
+      t.floats(ride::kPowerAvgW).push_back(r.readings == 0 ? kNaN : r.power_sum / static_cast<double>(r.readings));
+      t.floats(ride::kEnergyKj).push_back(r.power_sum / 1000.0);
+      t.ints(ride::kAlert).push_back(r.alert ? 1 : 0);
+      t.floats(ride::kPowerSum).push_back(r.power_sum);
+      t.ints(ride::kHeartRateSumHigh).push_back(high_of(r.hr_sum));
+      t.ints(ride::kHeartRateSumLow).push_back(low_of(r.hr_sum));
+      t.ints(ride::kHeartRateCount).push_back(r.hr_count);
+      t.ints(ride::kUserId).push_back(user.valid ? user.user_id : kNullInt64);
+      const NameParts name = split_name(text_or_empty(user.name));
+      t.ints(ride::kAlertTime).push_back(r.alert ? r.alert_time : kNullInt64);
+      t.strings(ride::kAlertKind).push_back(r.alert ? (r.alert_high ? "high" : "low") : "");
+      t.ints(ride::kAlertHeartRate).push_back(r.alert ? r.alert_heart_rate : kNullInt64);
+      t.ints(ride::kHrLower).push_back(r.evaluate ? r.limits.lower : kNullInt64);
+      t.ints(ride::kHrUpper).push_back(r.evaluate ? r.limits.upper : kNullInt64);
+      t.ints(ride::kAge).push_back(r.evaluate ? r.age : kNullInt64);
+      t.strings(ride::kAlertGender).push_back(r.evaluate ? gender_name(r.gender) : "");
+      t.strings(ride::kEmail).push_back(text_or_empty(user.email));
+      t.strings(ride::kFirstName).push_back(name.first_name);
+      t.strings(ride::kTitle).push_back(name.title);
+      t.strings(ride::kLastName).push_back(name.last_name);
+      t.strings(ride::kGender).push_back(text_or_empty(user.gender));
+      t.ints(ride::kDateOfBirthDays).push_back(date_days_or_null(user.date_of_birth_ms));
+      t.ints(ride::kHeightCm).push_back(user.height_cm);
+      t.ints(ride::kWeightKg).push_back(user.weight_kg);
+      const AddressParts address = split_address(text_or_empty(user.address));
+      t.strings(ride::kStreet).push_back(address.street);
+      t.strings(ride::kTown).push_back(address.town);
+      t.strings(ride::kPostcode).push_back(address.postcode);
+      t.ints(ride::kAccountDays).push_back(date_days_or_null(user.account_create_ms));
+      t.strings(ride::kBikeSerial).push_back(text_or_empty(user.bike_serial));
+      t.strings(ride::kOriginalSource).push_back(text_or_empty(user.original_source));
+      t.strings(ride::kNameRaw).push_back(text_or_empty(user.name));
+      t.strings(ride::kAddressRaw).push_back(text_or_empty(user.address));
+      t.ints(ride::kDateOfBirthMs).push_back(user.date_of_birth_ms);
+      t.ints(ride::kAccountMs).push_back(user.account_create_ms);
+      t.commit_row();
+    }
+  });
+  starts_ = {};
+  const std::int64_t total = comm_.allreduce_sum(static_cast<std::int64_t>(rides.size()));
+  job_.progress().line("rebuilt " + std::to_string(total) + " rides, " +
+                       std::to_string(comm_.allreduce_sum(static_cast<std::int64_t>(readings_.num_rows()))) +
+                       " readings");
+}
+
+// 4. Ride ids: dense in (start_time, bike, stream, position) order through a sample sort and a prefix
+//    sum. The ids go back to the rides' origins, and the readings go to the rank now holding their ride.
+void DelotonJob::assign_ride_ids() {
+  const std::vector<std::size_t> key = {ride::kStartTime, ride::kBike, ride::kStream, ride::kPosition};
+  rides_ =
+      job_.time(kIds, [&] { return sort_globally(comm_, rides_, key, options_.job.exchange, &job_.exchange_stats()); });
+  first_ride_id_ = comm_.exscan_sum(static_cast<std::int64_t>(rides_.num_rows())) + 1;
+  // (origin index, ride id, holder) back to each ride's origin rank.
+  Table ids({{"origin_index", ColumnType::Int64}, {"ride_id", ColumnType::Int64}, {"holder", ColumnType::Int64}});
+  std::vector<int> to_origin;
+  for (std::size_t i = 0; i < rides_.num_rows(); ++i) {
+    ids.ints(0).push_back(rides_.ints(ride::kOriginIndex)[i]);
+    ids.ints(1).push_back(first_ride_id_ + static_cast<std::int64_t>(i));
+    ids.ints(2).push_back(comm_.rank());
+    ids.commit_row();
+    to_origin.push_back(static_cast<int>(rides_.ints(ride::kOriginRank)[i]));
+  }
+  const Table mine = exchange(ids, to_origin, kIds);
+  job_.time(kIds, [&] {
+    std::vector<std::int64_t> ride_id(mine.num_rows()), holder(mine.num_rows());
+    for (std::size_t i = 0; i < mine.num_rows(); ++i) {
+      const auto index = static_cast<std::size_t>(mine.ints(0)[i]);
+      ride_id[index] = mine.ints(1)[i];
+      holder[index] = mine.ints(2)[i];
+    }
+    std::vector<int> destination(readings_.num_rows());
+    auto& ride_of_reading = readings_.ints(readings::kRideId);
+    for (std::size_t r = 0; r < readings_.num_rows(); ++r) {
+      const auto local = static_cast<std::size_t>(ride_of_reading[r]);
+      destination[r] = static_cast<int>(holder[local]);
+      ride_of_reading[r] = ride_id[local];
+    }
+    to_origin.swap(destination);
+  });
+  Table arrived = exchange(readings_, to_origin, kIds);
+  readings_ = job_.time(kIds, [&] {
+    // Each ride's readings arrive from one rank, in order: a stable sort by ride id keeps that order.
+    std::vector<std::size_t> order(arrived.num_rows());
+    std::iota(order.begin(), order.end(), 0);
+    const auto& ride_ids = arrived.ints(readings::kRideId);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return ride_ids[a] < ride_ids[b]; });
+    return arrived.take(order);
+  });
+}
+
+// 5a. Riders: one row per user_id with a ride; the details of its latest ride start (the largest
+//     ride id, as ride ids follow start times).
+void DelotonJob::build_riders() {
+  namespace rc = riders;
+  Table mine(ride::schema());
+  std::vector<int> destination;
+  for (std::size_t i = 0; i < rides_.num_rows(); ++i) {
+    const std::int64_t user = rides_.ints(ride::kUserId)[i];
+    if (user == kNullInt64) continue;
+    mine.append_row(rides_, i);
+    // The ride id rides along in the origin-index column, which is no longer needed.
+    mine.ints(ride::kOriginIndex).back() = first_ride_id_ + static_cast<std::int64_t>(i);
+    destination.push_back(partition_for(hash_int64(user), comm_.size()));
+  }
+  const Table by_user = exchange(mine, destination, kBuild);
+  Table riders(riders_schema());
+  std::int64_t changed = 0;
+  job_.time(kBuild, [&] {
+    std::vector<std::size_t> order(by_user.num_rows());
+    std::iota(order.begin(), order.end(), 0);
+    const auto& users = by_user.ints(ride::kUserId);
+    const auto& ride_ids = by_user.ints(ride::kOriginIndex);
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return users[a] != users[b] ? users[a] < users[b] : ride_ids[a] < ride_ids[b];
+    });
+    // The user JSON's fields as given, for "details changed between rides".
+    const auto same_details = [&](std::size_t a, std::size_t b) {
+      for (const std::size_t c :
+           {ride::kNameRaw, ride::kGender, ride::kAddressRaw, ride::kEmail, ride::kBikeSerial, ride::kOriginalSource})
+        if (by_user.strings(c)[a] != by_user.strings(c)[b]) return false;
+      for (const std::size_t c : {ride::kDateOfBirthMs, ride::kAccountMs, ride::kHeightCm, ride::kWeightKg})
+        if (by_user.ints(c)[a] != by_user.ints(c)[b]) return false;
+      return true;
+    };
+    const auto date_text = [](std::int64_t days) { return days == kNullInt64 ? std::string() : format_date(days); };
+    for (std::size_t i = 0; i < order.size();) {
+      const std::size_t first = order[i];
+      std::size_t last = first;
+      std::int64_t count = 0, first_start = 0, last_start = 0;
+      bool differs = false;
+      for (; i < order.size() && users[order[i]] == users[first]; ++i) {
+        const std::size_t r = order[i];
+        const std::int64_t start = by_user.ints(ride::kStartTime)[r];
+        first_start = count == 0 ? start : std::min(first_start, start);
+        last_start = count == 0 ? start : std::max(last_start, start);
+        if (!same_details(first, r)) differs = true;
+        ++count;
+        last = r;
+      }
+      if (differs) ++changed;
+      riders.ints(rc::kUserId).push_back(users[last]);
+      riders.strings(rc::kTitle).push_back(by_user.strings(ride::kTitle)[last]);
+      riders.strings(rc::kFirstName).push_back(by_user.strings(ride::kFirstName)[last]);
+      riders.strings(rc::kLastName).push_back(by_user.strings(ride::kLastName)[last]);
+      riders.strings(rc::kGender).push_back(by_user.strings(ride::kGender)[last]);
+      riders.strings(rc::kDateOfBirth).push_back(date_text(by_user.ints(ride::kDateOfBirthDays)[last]));
+      riders.ints(rc::kHeightCm).push_back(by_user.ints(ride::kHeightCm)[last]);
+      riders.ints(rc::kWeightKg).push_back(by_user.ints(ride::kWeightKg)[last]);
+      riders.strings(rc::kEmail).push_back(by_user.strings(ride::kEmail)[last]);
+      riders.strings(rc::kAddressStreet).push_back(by_user.strings(ride::kStreet)[last]);
+      riders.strings(rc::kAddressTown).push_back(by_user.strings(ride::kTown)[last]);
+      riders.strings(rc::kAddressPostcode).push_back(by_user.strings(ride::kPostcode)[last]);
+      riders.strings(rc::kAccountCreated).push_back(date_text(by_user.ints(ride::kAccountDays)[last]));
+      riders.strings(rc::kBikeSerial).push_back(by_user.strings(ride::kBikeSerial)[last]);
+      riders.strings(rc::kOriginalSource).push_back(by_user.strings(ride::kOriginalSource)[last]);
+      riders.ints(rc::kRides).push_back(count);
+      riders.ints(rc::kFirstRideStart).push_back(first_start);
+      riders.ints(rc::kLastRideStart).push_back(last_start);
+      riders.commit_row();
+      rider_attributes_.ints(0).push_back(users[last]);
+      rider_attributes_.ints(1).push_back(
+          static_cast<std::int64_t>(normalise_gender(by_user.strings(ride::kGender)[last])));
+      rider_attributes_.ints(2).push_back(by_user.ints(ride::kDateOfBirthDays)[last]);
+      rider_attributes_.commit_row();
+    }
+  });
+  summary_.quality.riders_with_changed_details = comm_.allreduce_sum(changed);
+  const std::vector<std::size_t> by_id = {rc::kUserId};
+  riders_zone_ = job_.time(
+      kBuild, [&] { return sort_globally(comm_, riders, by_id, options_.job.exchange, &job_.exchange_stats()); });
+}
+
+// 5b. Daily figures: a ride and all its readings count on the UTC date of its start. The rides of a
+//     day meet on hash(date) and are summed in ride-id order; rider genders and age bands come from
+//     the riders zone (every rank holds that small table).
+void DelotonJob::build_daily() {
+  const Table attributes = job_.time(kBuild, [&] { return replicate_rows(comm_, rider_attributes_); });
+  rider_attributes_ = Table();
+  Table per_ride({{"day", ColumnType::Int64},
+                  {"ride_id", ColumnType::Int64},
+                  {"duration_s", ColumnType::Float64},
+                  {"power_sum", ColumnType::Float64},
+                  {"readings", ColumnType::Int64},
+                  {"hr_sum_high", ColumnType::Int64},
+                  {"hr_sum_low", ColumnType::Int64},
+                  {"hr_count", ColumnType::Int64},
+                  {"alert", ColumnType::Int64},
+                  {"user_id", ColumnType::Int64}});
+  std::vector<int> destination;
+  for (std::size_t i = 0; i < rides_.num_rows(); ++i) {
+    const std::int64_t day = days_from_epoch_us(rides_.ints(ride::kStartTime)[i]);
+    per_ride.ints(0).push_back(day);
+    per_ride.ints(1).push_back(first_ride_id_ + static_cast<std::int64_t>(i));
+    per_ride.floats(2).push_back(rides_.floats(ride::kDurationS)[i]);
+    per_ride.floats(3).push_back(rides_.floats(ride::kPowerSum)[i]);
+    per_ride.ints(4).push_back(rides_.ints(ride::kReadings)[i]);
+    per_ride.ints(5).push_back(rides_.ints(ride::kHeartRateSumHigh)[i]);
+    per_ride.ints(6).push_back(rides_.ints(ride::kHeartRateSumLow)[i]);
+    per_ride.ints(7).push_back(rides_.ints(ride::kHeartRateCount)[i]);
+    per_ride.ints(8).push_back(rides_.ints(ride::kAlert)[i]);
+    per_ride.ints(9).push_back(rides_.ints(ride::kUserId)[i]);
+    per_ride.commit_row();
+    destination.push_back(partition_for(hash_int64(day), comm_.size()));
+  }
+  const Table by_day = exchange(per_ride, destination, kBuild);
+  Table days = Table({{"day", ColumnType::Int64}});
+  Table figures(daily_schema());
+  job_.time(kBuild, [&] {
+    std::unordered_map<std::int64_t, std::pair<Gender, std::int64_t>> rider;  // user -> gender, birth (days)
+    for (std::size_t i = 0; i < attributes.num_rows(); ++i)
+      rider[attributes.ints(0)[i]] = {static_cast<Gender>(attributes.ints(1)[i]), attributes.ints(2)[i]};
+    std::vector<std::size_t> order(by_day.num_rows());
+    std::iota(order.begin(), order.end(), 0);
+    const auto& day_of = by_day.ints(0);
+    const auto& ride_ids = by_day.ints(1);
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return day_of[a] != day_of[b] ? day_of[a] < day_of[b] : ride_ids[a] < ride_ids[b];
+    });
+    for (std::size_t i = 0; i < order.size();) {
+      const std::int64_t day = day_of[order[i]];
+      std::int64_t ride_count = 0, readings = 0, hr_count = 0, alerts = 0;
+      Wide hr_sum = 0;
+      double duration = 0, power = 0;
+      double duration_by[3] = {0, 0, 0};
+      std::unordered_set<std::int64_t> riders;
+      for (; i < order.size() && day_of[order[i]] == day; ++i) {
+        const std::size_t r = order[i];
+        ++ride_count;
+        duration += by_day.floats(2)[r];
+        power += by_day.floats(3)[r];
+        readings += by_day.ints(4)[r];
+        hr_sum += wide_of(by_day.ints(5)[r], by_day.ints(6)[r]);
+        hr_count += by_day.ints(7)[r];
+        alerts += by_day.ints(8)[r];
+        const std::int64_t user = by_day.ints(9)[r];
+        if (user == kNullInt64) continue;
+        riders.insert(user);
+        duration_by[static_cast<std::size_t>(rider.at(user).first)] += by_day.floats(2)[r];
+      }
+      std::int64_t riders_by[3] = {0, 0, 0};
+      std::int64_t bands[7] = {0, 0, 0, 0, 0, 0, 0};
+      for (const std::int64_t user : riders) {
+        const auto& [gender, birth] = rider.at(user);
+        ++riders_by[static_cast<std::size_t>(gender)];
+        if (birth != kNullInt64) ++bands[age_band(age_on(birth * kMillisPerDay, day * kMicrosPerDay))];
+      }
+      days.ints(0).push_back(day);
+      days.commit_row();
+      figures.strings(daily::kDate).push_back(format_date(day));
+      figures.ints(daily::kRides).push_back(ride_count);
+      figures.ints(daily::kRiders).push_back(static_cast<std::int64_t>(riders.size()));
+      figures.floats(daily::kDurationS).push_back(duration);
+      figures.floats(daily::kEnergyKj).push_back(power / 1000.0);
+      figures.floats(daily::kPowerAvgW).push_back(readings == 0 ? kNaN : power / static_cast<double>(readings));
+      figures.floats(daily::kHeartRateAvg).push_back(exact_average(hr_sum, hr_count));
+      figures.ints(daily::kAlerts).push_back(alerts);
+      figures.ints(daily::kRidersMale).push_back(riders_by[0]);
+      figures.ints(daily::kRidersFemale).push_back(riders_by[1]);
+      figures.ints(daily::kRidersOther).push_back(riders_by[2]);
+      figures.floats(daily::kDurationSMale).push_back(duration_by[0]);
+      figures.floats(daily::kDurationSFemale).push_back(duration_by[1]);
+      figures.floats(daily::kDurationSOther).push_back(duration_by[2]);
+      for (std::size_t b = 0; b < 7; ++b) figures.ints(daily::kRidersAgeFirst + b).push_back(bands[b]);
+      figures.commit_row();
+    }
+  });
+  // Sorted by date: the date string sorts like the day, so it is the key.
+  const std::vector<std::size_t> by_date = {daily::kDate};
+  daily_zone_ = job_.time(
+      kBuild, [&] { return sort_globally(comm_, figures, by_date, options_.job.exchange, &job_.exchange_stats()); });
+}
+
+// Data quality: bikes whose lines reached the ride logic in more than one stream. The distinct
+// (bike, stream) pairs meet on hash(bike).
+void DelotonJob::count_bikes_in_several_streams() {
+  Table pairs({{"bike", ColumnType::String}, {"stream", ColumnType::Int64}});
+  job_.time(kRides, [&] {
+    StringKeyIndex seen(1024);
+    const auto& keys = events_.strings(event::kKey);
+    for (std::size_t r = 0; r < events_.num_rows(); ++r) {
+      if (!seen.insert(keys[r]).second) continue;
+      pairs.strings(0).push_back(keys[r].substr(4));
+      pairs.ints(1).push_back(stream_of_key(keys[r]));
+      pairs.commit_row();
+    }
+  });
+  const Table by_bike = exchange(
+      pairs,
+      partition_rows(pairs.num_rows(), comm_.size(), [&](std::size_t r) { return hash_bytes(pairs.strings(0)[r]); }),
+      kRides);
+  std::int64_t several = 0;
+  {
+    std::map<std::string_view, std::int64_t> first_stream;
+    std::unordered_set<std::string_view> counted;
+    for (std::size_t r = 0; r < by_bike.num_rows(); ++r) {
+      const auto bike = by_bike.strings(0)[r];
+      const auto [it, added] = first_stream.emplace(bike, by_bike.ints(1)[r]);
+      if (!added && it->second != by_bike.ints(1)[r] && counted.insert(bike).second) ++several;
+    }
+  }
+  summary_.quality.bikes_in_several_streams = comm_.allreduce_sum(several);
+}
+
+// The quarantine: lines rejected while parsing are in already; those rejected later get their raw
+// text read back from the file (a few hundred bytes each; rejects are rare).
+void DelotonJob::write_quarantine() {
+  job_.time(kWrite, [&] {
+    std::string raw(Quarantine::kRawPrefixBytes, '\0');
+    for (const LateReject& reject : late_rejects_) {
+      const SourceFiles& source = streams_[reject.stream];
+      const LandingFile& file = source.files[static_cast<std::size_t>(reject.position >> kOffsetBits)];
+      const std::int64_t offset = reject.position & kOffsetMask;
+      std::size_t length = 0;
+      if (const int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+        const ssize_t got = ::pread(fd, raw.data(), raw.size(), offset);
+        ::close(fd);
+        if (got > 0) length = static_cast<std::size_t>(got);
+      }
+      const std::string_view text(raw.data(), length);
+      quarantine_.add(source.source, file.path, offset, reason_name(reject.reason), text.substr(0, text.find('\n')));
+    }
+  });
+  late_rejects_ = {};
+  summary_.quarantined = job_.write_quarantine(quarantine_, pipeline_attributes(), kWrite);
+}
+
+}  // namespace
+
+RunSummary run_deloton(const Comm& comm, const RunOptions& options) {
+  return DelotonJob(comm, options).run();
+}
+
+}  // namespace mpilake::deloton
