@@ -39,7 +39,8 @@ void JsonWriter::prefix(std::string_view key) {
       out_.append(has_items_.size() * 2, ' ');
     }
   }
-  if (!key.empty()) {
+  // Inside an object every item has a key, the empty one too; elsewhere none.
+  if (!in_object_.empty() && in_object_.back()) {
     append_json_string(out_, key);
     out_ += pretty_ ? ": " : ":";
   }
@@ -49,12 +50,14 @@ JsonWriter& JsonWriter::begin_object(std::string_view key) {
   prefix(key);
   out_.push_back('{');
   has_items_.push_back(false);
+  in_object_.push_back(true);
   return *this;
 }
 
 JsonWriter& JsonWriter::end_object() {
   const bool had_items = has_items_.back();
   has_items_.pop_back();
+  in_object_.pop_back();
   if (pretty_ && had_items) {
     out_.push_back('\n');
     out_.append(has_items_.size() * 2, ' ');
@@ -67,12 +70,14 @@ JsonWriter& JsonWriter::begin_array(std::string_view key) {
   prefix(key);
   out_.push_back('[');
   has_items_.push_back(false);
+  in_object_.push_back(false);
   return *this;
 }
 
 JsonWriter& JsonWriter::end_array() {
   const bool had_items = has_items_.back();
   has_items_.pop_back();
+  in_object_.pop_back();
   if (pretty_ && had_items) {
     out_.push_back('\n');
     out_.append(has_items_.size() * 2, ' ');

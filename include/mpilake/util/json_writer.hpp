@@ -31,6 +31,7 @@ class JsonWriter {
   void prefix(std::string_view key);
   std::string out_;
   std::vector<bool> has_items_;
+  std::vector<bool> in_object_;  // per open container: an object (items have keys) or an array
   bool pretty_;
 };
 
