@@ -103,15 +103,14 @@ ZoneFile read_zone(const std::filesystem::path& path, std::int64_t max_rows) {
   check_h5(H5Aiterate2(file.get(), H5_INDEX_CRT_ORDER, H5_ITER_NATIVE, &index, collect_attribute, &zone.attributes),
            where + ": attributes");
 
+  hsize_t link_index = 0;
+  check_h5(H5Literate(file.get(), H5_INDEX_NAME, H5_ITER_INC, &link_index, collect_dataset_name, &zone.datasets),
+           where + ": datasets");
   std::vector<std::string> names;
   for (const auto& attribute : zone.attributes)
     if (attribute.name == "columns" && std::holds_alternative<std::vector<std::string>>(attribute.value))
       names = std::get<std::vector<std::string>>(attribute.value);
-  if (names.empty()) {
-    hsize_t link_index = 0;
-    check_h5(H5Literate(file.get(), H5_INDEX_NAME, H5_ITER_INC, &link_index, collect_dataset_name, &names),
-             where + ": datasets");
-  }
+  if (names.empty()) names = zone.datasets;
 
   Schema schema;
   for (const auto& name : names) {

@@ -58,6 +58,7 @@ ZoneMeta read_zone_meta(const fs::path& path) {
       if (attribute.name == "columns" && std::holds_alternative<std::vector<std::string>>(attribute.value))
         meta.columns_attribute = std::get<std::vector<std::string>>(attribute.value);
     }
+    meta.datasets = file.datasets;
   } catch (const std::exception& e) {
     meta.error = e.what();
   }
@@ -156,6 +157,15 @@ void ZoneAuditor::walk(const std::string& zone, const Schema& columns, const Che
     }
   } catch (const H5Error& e) {
     findings_.add(zone, -1, "zone file unreadable", json_quoted(e.what()));
+  }
+}
+
+void ZoneAuditor::check_datasets(const std::string& zone, const Schema& columns, const std::vector<std::string>& also) {
+  const ZoneMeta& found = meta(zone);
+  for (const auto& name : found.datasets) {
+    const bool allowed = std::any_of(columns.begin(), columns.end(), [&](const auto& c) { return c.name == name; }) ||
+                         std::find(also.begin(), also.end(), name) != also.end();
+    if (!allowed) findings_.add(zone, -1, "dataset outside the contract", "dataset=" + json_quoted(name));
   }
 }
 

@@ -22,7 +22,8 @@ struct ZoneFile {
   std::vector<Attribute> attributes;  // root attributes (int64, strings and their arrays; others as text)
   std::vector<ColumnInfo> columns;    // in the order of the `columns` attribute when present
   std::int64_t rows = 0;
-  Table table;  // the first `max_rows` rows
+  std::vector<std::string> datasets;  // every object at the file's root, by name (columns and indexes)
+  Table table;                        // the first `max_rows` rows
 };
 
 // Reads attributes, column descriptions and up to `max_rows` rows (all when negative).

@@ -49,6 +49,7 @@ struct ZoneMeta {
   std::map<std::string, std::string> text_attributes;
   std::optional<std::int64_t> rows_attribute;
   std::vector<std::string> columns_attribute;
+  std::vector<std::string> datasets;  // every object at the file's root
   std::optional<std::string> text(const std::string& name) const;
 };
 ZoneMeta read_zone_meta(const std::filesystem::path& path);
@@ -67,6 +68,9 @@ class ZoneAuditor {
   // it returns names the row's values in a finding.
   using CheckRow = std::function<std::string(const Table&, std::size_t, std::vector<std::string>&)>;
   void walk(const std::string& zone, const Schema& columns, const CheckRow& check_row);
+  // A finding for each dataset of the zone file that is neither one of `columns` nor in `also`
+  // (data the contract does not allow there, e.g. a personal column in a public zone).
+  void check_datasets(const std::string& zone, const Schema& columns, const std::vector<std::string>& also = {});
 
  private:
   std::filesystem::path out_;
