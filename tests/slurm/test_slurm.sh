@@ -296,6 +296,12 @@ if [ -d "$data/customer" ]; then
 else
   note "starter data not found at $data: checking generated data only"
 fi
+# A Deloton job on a randomised messy bike-log landing set (written by the e2e test's generator).
+bikes="$tmp/deloton/landing"
+"$python" -c "import random, sys; sys.path.insert(0, '$repo/tests/e2e'); import test_deloton; test_deloton.generate_set(random.Random(11), '$bikes')" \
+  || fail "could not write the Deloton landing set"
+submit run_deloton run.sbatch \
+  --export="ALL,MPILAKE=$mpilake,PIPELINE=deloton,LANDING=$bikes,OUT=$tmp/deloton/zones"
 submit run_missing_landing run.sbatch \
   --export="ALL,MPILAKE=$mpilake,LANDING=$tmp/no-such-landing,OUT=$tmp/missing/zones"
 
@@ -332,15 +338,16 @@ note "all jobs ended after $((SECONDS - t1)) s"
 # ---------------------------------------------------------------- check
 log_of() { echo "$tmp/jobs/mpilake-$1-${job[$2]}.log"; }
 
-# check_rows OUT [EXPECTED]: summary.json rows > 0 and equal to each zone's `rows` attribute (and
-# to EXPECTED, comma-separated, when given). Prints the rows on success.
+# check_rows PIPELINE OUT [EXPECTED]: summary.json rows > 0 and equal to each zone's `rows`
+# attribute (and to EXPECTED, comma-separated, when given). Prints the rows on success.
 check_rows() {
   "$python" - "$@" <<'PY'
 import json, subprocess, sys
-out = sys.argv[1]
-expected = [int(v) for v in sys.argv[2].split(",")] if len(sys.argv) > 2 else None
-zones = ["customer_trusted", "accelerometer_trusted", "customer_curated",
-         "step_trainer_trusted", "machine_learning_curated"]
+pipeline, out = sys.argv[1], sys.argv[2]
+expected = [int(v) for v in sys.argv[3].split(",")] if len(sys.argv) > 3 else None
+zones = {"stedi": ["customer_trusted", "accelerometer_trusted", "customer_curated",
+                   "step_trainer_trusted", "machine_learning_curated"],
+         "deloton": ["riders", "rides", "readings", "heart_rate_alerts", "daily"]}[pipeline]
 try:
     import h5py
     def rows_attr(path):
@@ -370,8 +377,10 @@ if errors:
 PY
 }
 
-check_success() {  # check_success NAME KIND OUT [EXPECTED]
-  local name="$1" kind="$2" out="$3" expected="${4:-}" log result
+check_success() {  # check_success NAME KIND OUT [EXPECTED] (PIPELINE=deloton for a Deloton run)
+  local name="$1" kind="$2" out="$3" expected="${4:-}" log result pipeline="${PIPELINE:-stedi}" last_zone
+  last_zone=machine_learning_curated
+  [ "$pipeline" = deloton ] && last_zone=daily
   [ -n "${job[$name]:-}" ] || return 0
   log="$(log_of "$kind" "$name")"
   if [ "${jstate[$name]:-}" = COMPLETED ] && [ "${jexit[$name]:-}" = 0:0 ]; then
@@ -382,12 +391,12 @@ check_success() {  # check_success NAME KIND OUT [EXPECTED]
   fi
   if [ -f "$log" ] && grep -q SUCCEEDED "$log"; then pass "$name: job log $(basename "$log") says SUCCEEDED"; else fail "$name: job log $log missing or without SUCCEEDED"; fi
   [ "$kind" = run ] || return 0
-  if grep -q '^machine_learning_curated  *[0-9,]*$' "$log" && grep -q '^stage ' "$log"; then
+  if grep -q "^$last_zone  *[0-9,]*\$" "$log" && grep -q '^stage ' "$log"; then
     pass "$name: the run's summary is in the job log"
   else
     fail "$name: no summary table in the job log"
   fi
-  if result="$(check_rows "$out" ${expected:+"$expected"})"; then
+  if result="$(check_rows "$pipeline" "$out" ${expected:+"$expected"})"; then
     pass "$name: zones $result rows${expected:+ (as expected)}, summary.json = HDF5 rows attributes"
     eval "rows_$name=\$result"
   else
@@ -407,6 +416,7 @@ fi
 check_success run_generated run "$tmp/generated/zones"
 check_success run_generated_mpirun run "$tmp/generated/zones-mpirun"
 if [ -n "${job[run_starter]:-}" ]; then check_success run_starter run "$tmp/starter/zones" "$starter_counts"; fi
+PIPELINE=deloton check_success run_deloton run "$tmp/deloton/zones"
 
 # Which launcher each run used.
 if [ -n "${job[run_generated]:-}" ] && [ "$pmix" = yes ]; then
