@@ -79,10 +79,27 @@ GroupHandoff hand_off_open_groups(const Comm& comm, const Table& rows, std::size
 }
 
 std::vector<std::size_t> stable_key_order(const Table& rows, std::size_t key_column) {
+  // Keys are few (a dimension) and rows many: number the distinct keys with a hash index, sort only
+  // the keys, then place the rows with a counting sort, which keeps each key's rows in row order.
   const StringColumn& keys = rows.strings(key_column);
+  StringKeyIndex index(1024);
+  std::vector<std::uint32_t> id_of_row(rows.num_rows());
+  for (std::size_t r = 0; r < rows.num_rows(); ++r)
+    id_of_row[r] = static_cast<std::uint32_t>(index.insert(keys[r]).first);
+  std::vector<std::uint32_t> by_key(index.size());
+  std::iota(by_key.begin(), by_key.end(), 0U);
+  std::sort(by_key.begin(), by_key.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return index.key(a) < index.key(b); });
+  std::vector<std::size_t> first(index.size() + 1, 0);
+  for (const std::uint32_t id : id_of_row) ++first[id + 1];
+  std::vector<std::size_t> start_of(index.size());
+  std::size_t at = 0;
+  for (const std::uint32_t id : by_key) {
+    start_of[id] = at;
+    at += first[id + 1];
+  }
   std::vector<std::size_t> order(rows.num_rows());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return keys[a] < keys[b]; });
+  for (std::size_t r = 0; r < rows.num_rows(); ++r) order[start_of[id_of_row[r]]++] = r;
   return order;
 }
 

@@ -236,6 +236,30 @@ struct RideState {
   bool alert_high = false;
 };
 
+// The times of one kind of line a ride has seen (the duplicate rule). A bike's lines come in time
+// order nearly always, so a new time is appended to a sorted list; a time out of order is looked up
+// there and kept in a hash set.
+class SeenTimes {
+ public:
+  void clear() {
+    in_order_.clear();
+    out_of_order_.clear();
+  }
+  // False when `time` was seen before.
+  bool insert(std::int64_t time) {
+    if (in_order_.empty() || time > in_order_.back()) {
+      in_order_.push_back(time);
+      return true;
+    }
+    if (std::binary_search(in_order_.begin(), in_order_.end(), time)) return false;
+    return out_of_order_.insert(time).second;
+  }
+
+ private:
+  std::vector<std::int64_t> in_order_;
+  std::unordered_set<std::int64_t> out_of_order_;
+};
+
 std::string_view text_or_empty(const std::optional<std::string>& text) {
   return text ? std::string_view(*text) : std::string_view();
 }
@@ -586,7 +610,7 @@ void DelotonJob::rebuild_rides() {
     const auto& bs = rows.ints(event::kB);
     const auto& cs = rows.ints(event::kC);
     const std::vector<std::size_t> order = stable_key_order(rows, event::kKey);
-    std::unordered_set<std::int64_t> seen_ride_lines, seen_telemetry;  // (kind, time) the current ride saw
+    SeenTimes seen_ride_lines, seen_telemetry;  // (kind, time) of the lines the current ride saw
     for (std::size_t i = 0; i < order.size();) {
       const std::string_view key = keys[order[i]];
       const std::uint32_t stream = stream_of_key(key);
@@ -623,7 +647,7 @@ void DelotonJob::rebuild_rides() {
           continue;
         }
         auto& seen = kinds[row] == event::kRideLine ? seen_ride_lines : seen_telemetry;
-        if (!seen.insert(times[row]).second) {
+        if (!seen.insert(times[row])) {
           ++stats.duplicates;
           continue;
         }
