@@ -1,4 +1,5 @@
 // Deloton's end-of-run report: per-stream accounting, zones, stages, data quality; and summary.json.
+#include <algorithm>
 #include <string>
 
 #include "mpilake/deloton/pipeline.hpp"
@@ -37,11 +38,13 @@ std::string format_summary(const RunSummary& s) {
                        s.run.ranks == 1 ? "" : "s", s.run.total_seconds, megabytes(s.run.landing_bytes),
                        megabytes_per_second(s.run.landing_bytes, s.run.total_seconds));
   out += "\n";
-  out += printf_string("%-20s %6s %14s %12s %8s %8s %12s %10s %11s\n", "stream", "files", "bytes", "lines", "blank",
-                       "markers", "accepted", "duplicates", "quarantined");
+  int width = 8;  // the stream column fits the longest name
+  for (const auto& [name, st] : s.streams) width = std::max(width, static_cast<int>(stream_label(name).size()));
+  out += printf_string("%-*s %6s %14s %12s %8s %8s %12s %10s %11s\n", width, "stream", "files", "bytes", "lines",
+                       "blank", "markers", "accepted", "duplicates", "quarantined");
   for (const auto& [name, st] : s.streams)
     out +=
-        printf_string("%-20s %6lld %14s %12s %8s %8s %12s %10s %11s\n", stream_label(name).c_str(),
+        printf_string("%-*s %6lld %14s %12s %8s %8s %12s %10s %11s\n", width, stream_label(name).c_str(),
                       static_cast<long long>(st.files), with_commas(st.bytes).c_str(), with_commas(st.lines).c_str(),
                       with_commas(st.blank).c_str(), with_commas(st.markers).c_str(), with_commas(st.accepted).c_str(),
                       with_commas(st.duplicates).c_str(), with_commas(st.quarantined).c_str());
