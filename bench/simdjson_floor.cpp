@@ -13,7 +13,9 @@
 // (skipped), `timeStamp` for `timestamp`, integers written as integral floats or decimal strings,
 // the phone written as a number, and null values.
 //
-// usage: simdjson_floor LANDING_DIR [--mode many|lines] [--repeat N] [--batch-bytes B]
+// usage: simdjson_floor LANDING_DIR [--pipeline stedi|deloton] [--mode many|lines] [--repeat N] [--batch-bytes B]
+//   --pipeline deloton  the Deloton landing: every file of LANDING_DIR/deloton/ and its stream
+//                       sub-folders, each line's `log` string extracted (unescaped)
 //   --mode many   (default) one parser.iterate_many() per batch: stage 1 once per batch, then each
 //                 document; the fastest way simdjson 3.0 reads NDJSON, so this is the floor.
 //   --mode lines  one parser.iterate() per line, as mpilake's RecordParser does (information).
@@ -94,7 +96,7 @@ inline bool take_double(od::value value, Accumulators& acc) {
   return false;
 }
 
-enum class Source { customer, accelerometer, step_trainer };
+enum class Source { customer, accelerometer, step_trainer, deloton };
 
 // Extracts the fields of one record; unknown keys are skipped by On-Demand.
 bool parse_record(Source source, od::object object, Accumulators& acc) {
@@ -119,6 +121,9 @@ bool parse_record(Source source, od::object object, Accumulators& acc) {
           ok = take_int(value, acc);
         else if (key == "serialNumber")
           ok = take_string(value, acc);
+        break;
+      case Source::deloton:  // {"log": "<log line>"}: the log text, unescaped
+        if (key == "log") ok = take_string(value, acc);
         break;
       case Source::customer:
         if (key == "customerName" || key == "email" || key == "phone" || key == "birthDay" || key == "serialNumber")
@@ -252,10 +257,11 @@ std::vector<std::string> list_files(const std::filesystem::path& folder) {
 }
 
 [[noreturn]] void usage(const char* message) {
-  std::fprintf(
-      stderr,
-      "simdjson_floor: %s\nusage: simdjson_floor LANDING_DIR [--mode many|lines] [--repeat N] [--batch-bytes B]\n",
-      message);
+  std::fprintf(stderr,
+               "simdjson_floor: %s\nusage: simdjson_floor LANDING_DIR [--pipeline stedi|deloton] [--mode many|lines] "
+               "[--repeat N] "
+               "[--batch-bytes B]\n",
+               message);
   std::exit(2);
 }
 
@@ -266,8 +272,15 @@ int main(int argc, char** argv) {
   int repeat = 1;
   std::size_t batch = std::size_t{1} << 20;
   Mode mode = Mode::many;
+  bool deloton = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--pipeline" && i + 1 < argc) {
+      const std::string value = argv[++i];
+      if (value != "stedi" && value != "deloton") usage("--pipeline takes stedi or deloton");
+      deloton = value == "deloton";
+      continue;
+    }
     if (arg == "--repeat" && i + 1 < argc) {
       repeat = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--batch-bytes" && i + 1 < argc) {
@@ -286,12 +299,26 @@ int main(int argc, char** argv) {
   }
   if (landing.empty()) usage("no landing folder");
 
-  const std::pair<const char*, Source> sources[] = {
-      {"customer", Source::customer}, {"accelerometer", Source::accelerometer}, {"step_trainer", Source::step_trainer}};
+  const std::pair<const char*, Source> sources[] = {{"customer", Source::customer},
+                                                    {"accelerometer", Source::accelerometer},
+                                                    {"step_trainer", Source::step_trainer},
+                                                    {"deloton", Source::deloton}};
   std::vector<std::pair<std::string, Source>> files;
   try {
-    for (const auto& [name, source] : sources)
-      for (auto& path : list_files(std::filesystem::path(landing) / name)) files.emplace_back(std::move(path), source);
+    if (deloton) {
+      const std::filesystem::path top = std::filesystem::path(landing) / "deloton";
+      for (auto& path : list_files(top)) files.emplace_back(std::move(path), Source::deloton);
+      std::vector<std::filesystem::path> streams;
+      for (const auto& entry : std::filesystem::directory_iterator(top))
+        if (entry.is_directory() && !entry.path().filename().string().starts_with('.')) streams.push_back(entry.path());
+      std::sort(streams.begin(), streams.end());
+      for (const auto& stream : streams)
+        for (auto& path : list_files(stream)) files.emplace_back(std::move(path), Source::deloton);
+    } else {
+      for (int s = 0; s < 3; ++s)
+        for (auto& path : list_files(std::filesystem::path(landing) / sources[s].first))
+          files.emplace_back(std::move(path), sources[s].second);
+    }
   } catch (const std::exception& error) {
     std::fprintf(stderr, "simdjson_floor: %s\n", error.what());
     return 2;
@@ -301,8 +328,8 @@ int main(int argc, char** argv) {
   std::vector<char> buffer;
   double best = 0, best_read = 0;
   std::uint64_t bytes = 0;
-  double source_seconds[3] = {0, 0, 0}, best_source_seconds[3] = {0, 0, 0};
-  std::uint64_t source_bytes[3] = {0, 0, 0};
+  double source_seconds[4] = {0, 0, 0, 0}, best_source_seconds[4] = {0, 0, 0, 0};
+  std::uint64_t source_bytes[4] = {0, 0, 0, 0};
   Accumulators acc;
   for (int pass = 0; pass < repeat; ++pass) {
     acc = Accumulators{};
@@ -341,7 +368,7 @@ int main(int argc, char** argv) {
   std::printf("RESULT floor_mb_per_s=%.3f\n", mb_per_s);
   std::printf("RESULT floor_parse_only_mb_per_s=%.3f\n",
               best > best_read ? static_cast<double>(bytes) / 1e6 / (best - best_read) : 0.0);
-  for (int s = 0; s < 3; ++s)
+  for (int s = deloton ? 3 : 0; s < (deloton ? 4 : 3); ++s)
     std::printf("RESULT floor_%s_mb_per_s=%.3f\n", sources[s].first,
                 best_source_seconds[s] > 0 ? static_cast<double>(source_bytes[s]) / 1e6 / best_source_seconds[s] : 0.0);
   std::printf("RESULT floor_kernel=%s\n", kOnDemandKernel);
