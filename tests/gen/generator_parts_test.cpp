@@ -14,6 +14,7 @@
 
 #include "mpilake/gen/blocks.hpp"
 #include "mpilake/gen/format.hpp"
+#include "mpilake/gen/output_buffer.hpp"
 #include "mpilake/gen/random.hpp"
 #include "mpilake/io/file_sink.hpp"
 
@@ -114,6 +115,40 @@ TEST(GeneratorFileSink, WritesCountsAndReportsErrors) {
   EXPECT_EQ(text.str().size(), 100006U);
   EXPECT_THROW(FileSink(folder / "missing" / "out.txt"), std::runtime_error);
   std::filesystem::remove_all(folder);
+}
+
+TEST(GeneratorOutputBuffer, FlushesLargeChunksOrKeepsEverything) {
+  std::string flushed;
+  int flushes = 0;
+  OutputBuffer out(
+      [&](std::string_view data) {
+        flushed.append(data);
+        ++flushes;
+      },
+      4096);
+  std::string expected;
+  for (int i = 0; i < 1000; ++i) {
+    char* at = out.reserve(64);
+    at = write_int(write_text(at, "line "), i);
+    *at++ = '\n';
+    out.commit(at);
+    expected += "line " + std::to_string(i) + "\n";
+  }
+  out.append("end\n");
+  expected += "end\n";
+  EXPECT_EQ(out.bytes(), static_cast<std::int64_t>(expected.size()));
+  out.flush();
+  EXPECT_EQ(flushed, expected);
+  EXPECT_GT(flushes, 1);
+  EXPECT_TRUE(out.buffered().empty());
+
+  OutputBuffer memory;  // no flush function: grows
+  for (int i = 0; i < 100000; ++i) memory.append("0123456789");
+  EXPECT_EQ(memory.bytes(), 1000000);
+  memory.flush();  // nothing to hand on: keeps the text
+  const std::string text = memory.take();
+  EXPECT_EQ(text.size(), 1000000U);
+  EXPECT_EQ(memory.bytes(), 0);
 }
 
 }  // namespace
