@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mpilake/deloton/generate.hpp"
 #include "mpilake/h5/zone_reader.hpp"
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/stedi/audit.hpp"
@@ -194,6 +195,70 @@ int command_generate(const Comm& comm, const std::vector<std::string>& args) {
   return 0;
 }
 
+// `generate [--pipeline stedi|deloton]`: without --pipeline, or with stedi, the STEDI generator.
+int command_generate_pipeline(const Comm& comm, std::vector<std::string> args) {
+  std::string pipeline = "stedi";
+  for (auto it = args.begin(); it != args.end();) {
+    if (*it == "--pipeline" && it + 1 != args.end()) {
+      pipeline = *(it + 1);
+      it = args.erase(it, it + 2);
+    } else if (it->starts_with("--pipeline=")) {
+      pipeline = it->substr(11);
+      it = args.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (pipeline == "stedi") return command_generate(comm, args);
+  if (pipeline != "deloton") throw UsageError("unknown --pipeline '" + pipeline + "' (expected stedi or deloton)");
+  deloton::GenerateOptions generate;
+  std::string out;
+  po::options_description options("options");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("out", po::value(&out)->required(), "landing root to write (the files go to OUT/deloton/partition=<stream>/)")
+      ("bikes", po::value(&generate.bikes)->default_value(generate.bikes), "bikes in the fleet")
+      ("days", po::value(&generate.days)->default_value(generate.days), "days of rides, from --start-date")
+      ("streams", po::value(&generate.streams)->default_value(generate.streams), "Kafka partitions (bike b logs to b % streams)")
+      ("seed", po::value(&generate.seed)->default_value(generate.seed), "random seed (same seed, same files, any rank count)")
+      ("bad-line-rate", po::value(&generate.bad_line_rate)->default_value(generate.bad_line_rate),
+       "share of lines written broken or left out (to exercise the quarantine)")
+      ("start-date", po::value(&generate.start_date)->default_value(generate.start_date), "first day (UTC), YYYY-MM-DD")
+      ("riders", po::value(&generate.riders)->default_value(generate.riders), "rider pool size (0: three per bike)")
+      ("hours-per-file", po::value(&generate.hours_per_file)->default_value(generate.hours_per_file),
+       "hours of a stream per file")
+      ("duplicate-rate", po::value(&generate.duplicate_rate)->default_value(generate.duplicate_rate, "0.0005"),
+       "chance per line that Kafka re-sends the few lines up to it")
+      ("target-bytes", po::value(&generate.target_bytes)->default_value(0), "aim for about this many bytes (sets --days)")
+      ("root-stream", "write stream 0's files directly in OUT/deloton/ (the stream named \"\")")
+      ("overwrite", "replace an existing, non-empty OUT/deloton");
+  // clang-format on
+  po::variables_map values;
+  const std::string help =
+      "usage: mpirun -np P mpilake generate --pipeline deloton --out DIR [--bikes N] [--days D | --target-bytes B]\n"
+      "                                     [--streams P] [--seed S] [--bad-line-rate R] [--overwrite]\n"
+      "\n"
+      "Writes synthetic Deloton landing data (Kafka Connect dumps of the bikes' log topic), each rank its own\n"
+      "files; the same options give the same bytes at any rank count.\n";
+  if (!parse_command(args, options, nullptr, values, help, comm)) return 0;
+  generate.out = out;
+  generate.root_stream = values.count("root-stream") != 0U;
+  generate.overwrite = values.count("overwrite") != 0U;
+  const auto report = deloton::generate_landing(generate, comm);
+  const auto& totals = report.totals;
+  if (comm.is_root())
+    std::cout << "generated " << report.files << " files, " << totals.bytes << " bytes (" << report.days
+              << " days): " << totals.rides << " rides, " << totals.readings << " readings, " << totals.lines
+              << " lines (" << totals.duplicates << " re-sent, " << totals.orphan_lines << " orphans, "
+              << totals.bad_lines() << " bad), " << totals.alert_rides << " alerting rides in " << out << "/deloton\n"
+              << "took " << report.seconds
+              << " s: " << static_cast<double>(totals.bytes) / 1e6 / (report.seconds > 0 ? report.seconds : 1e-9) / comm.size()
+              << " MB/s per rank\n"
+              << std::flush;
+  return 0;
+}
+
 std::string cell_text(const Table& table, const ColumnInfo& info, std::size_t column, std::size_t row) {
   switch (info.type) {
     case ColumnType::Int64: {
@@ -301,7 +366,7 @@ int dispatch(const Comm& comm, int argc, char** argv) {
   }
   const auto args = arguments_after(argc, argv, 2);
   if (command == "run") return command_run(comm, args);
-  if (command == "generate") return command_generate(comm, args);
+  if (command == "generate") return command_generate_pipeline(comm, args);
   if (command == "inspect") return command_inspect(comm, args);
   if (command == "audit") return command_audit(comm, args);
   throw UsageError("unknown command '" + command + "' (expected run, generate, inspect or audit; see --help)");
