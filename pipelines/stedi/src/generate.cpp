@@ -5,15 +5,10 @@
 #endif
 #include "mpilake/stedi/generate.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <initializer_list>
 #include <limits>
 #include <memory>
@@ -23,20 +18,17 @@
 #include <utility>
 #include <vector>
 
+#include "mpilake/gen/blocks.hpp"
+#include "mpilake/gen/format.hpp"
+#include "mpilake/gen/random.hpp"
+#include "mpilake/io/file_sink.hpp"
+
 namespace mpilake::stedi {
 namespace {
 
-// ---------------------------------------------------------------------------
-// Random numbers: splitmix64 for seeding, xoshiro256** for streams. Every distribution below is
-// hand-written so the bytes do not depend on the standard library's implementation.
-// ---------------------------------------------------------------------------
-
-std::uint64_t splitmix64_next(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+using gen::append_int;
+using gen::Rng;
+using gen::write_thousandths;
 
 // One independent stream per purpose, so that a draw added to one never shifts another (for
 // example, the values of a data set do not change with bad_line_rate, only their formatting).
@@ -48,45 +40,6 @@ enum class Stream : std::uint64_t {
   ghost_values = 5,
   ghost_serial = 6,
   file_style = 7,
-};
-
-class Rng {
- public:
-  Rng(std::uint64_t seed, Stream stream, std::uint64_t index) {
-    std::uint64_t state = seed;
-    state = splitmix64_next(state) ^ (static_cast<std::uint64_t>(stream) * 0xd1b54a32d192ed03ULL);
-    state = splitmix64_next(state) ^ index;
-    for (auto& word : words_) word = splitmix64_next(state);
-  }
-
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(words_[1] * 5, 7) * 9;
-    const std::uint64_t shifted = words_[1] << 17;
-    words_[2] ^= words_[0];
-    words_[3] ^= words_[1];
-    words_[1] ^= words_[2];
-    words_[0] ^= words_[3];
-    words_[2] ^= shifted;
-    words_[3] = rotl(words_[3], 45);
-    return result;
-  }
-
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-  double uniform(double low, double high) { return low + (high - low) * uniform(); }
-  bool chance(double probability) { return uniform() < probability; }
-  // Integer in [0, bound); bound must be > 0 and well below 2^53.
-  std::int64_t below(std::int64_t bound) { return static_cast<std::int64_t>(uniform() * static_cast<double>(bound)); }
-  // Approximately standard normal: Irwin-Hall sum of four 16-bit uniforms cut from one draw
-  // (cheap, no libm, bounded by +-3.5; plenty for sensor noise).
-  double normal() {
-    const std::uint64_t bits = next();
-    const std::uint64_t sum = (bits & 0xffff) + ((bits >> 16) & 0xffff) + ((bits >> 32) & 0xffff) + (bits >> 48);
-    return (static_cast<double>(sum) * (1.0 / 65536.0) - 2.0) * 1.7320508075688772;
-  }
-
- private:
-  static std::uint64_t rotl(std::uint64_t value, int bits) { return (value << bits) | (value >> (64 - bits)); }
-  std::array<std::uint64_t, 4> words_{};
 };
 
 // ---------------------------------------------------------------------------
@@ -163,27 +116,6 @@ std::string device_serial(std::uint64_t seed, std::int64_t customer_index) {
 
 std::int64_t round_to_int(double value) {
   return value >= 0 ? static_cast<std::int64_t>(value + 0.5) : -static_cast<std::int64_t>(0.5 - value);
-}
-
-// value / 1000 with three decimals, e.g. -0.052 (rounding via integers is fast and exact).
-char* write_thousandths(char* out, std::int64_t value) {
-  if (value < 0) {
-    *out++ = '-';
-    value = -value;
-  }
-  out = std::to_chars(out, out + 20, value / 1000).ptr;
-  const auto fraction = static_cast<int>(value % 1000);
-  *out++ = '.';
-  *out++ = static_cast<char>('0' + fraction / 100);
-  *out++ = static_cast<char>('0' + fraction / 10 % 10);
-  *out++ = static_cast<char>('0' + fraction % 10);
-  return out;
-}
-
-void append_int(std::string& out, std::int64_t value) {
-  char digits[24];
-  const auto result = std::to_chars(digits, digits + sizeof digits, value);
-  out.append(digits, result.ptr);
 }
 
 std::string person_email(std::string_view first, std::string_view last, std::int64_t number) {
@@ -596,49 +528,6 @@ class MotionSimulator {
 // Output
 // ---------------------------------------------------------------------------
 
-[[noreturn]] void throw_file_error(const std::filesystem::path& path, std::string_view action, int error_number) {
-  throw std::runtime_error("generate_landing: cannot " + std::string(action) + " " + path.string() + ": " +
-                           std::strerror(error_number));
-}
-
-// A file written with large POSIX writes; every call is checked.
-class FileSink {
- public:
-  explicit FileSink(std::filesystem::path path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_file_error(path_, "create", errno);
-  }
-  FileSink(const FileSink&) = delete;
-  FileSink& operator=(const FileSink&) = delete;
-  ~FileSink() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  void write(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t written = ::write(fd_, data.data(), data.size());
-      if (written < 0) {
-        if (errno == EINTR) continue;
-        throw_file_error(path_, "write", errno);
-      }
-      data.remove_prefix(static_cast<std::size_t>(written));
-      bytes_ += written;
-    }
-  }
-
-  void close() {
-    const int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0) throw_file_error(path_, "close", errno);
-  }
-
-  std::int64_t bytes() const { return bytes_; }
-
- private:
-  std::filesystem::path path_;
-  int fd_ = -1;
-  std::int64_t bytes_ = 0;
-};
-
 constexpr std::size_t kSpillBytes = std::size_t{8} << 20;
 
 struct SourceOutput {
@@ -822,11 +711,6 @@ class BlockGenerator {
     return text;
   }
 
-  static char* copy_text(char* out, const std::string& text) {
-    std::memcpy(out, text.data(), text.size());
-    return out + text.size();
-  }
-
   static char* end_line(char* out, bool crlf) {
     *out++ = '}';
     if (crlf) *out++ = '\r';
@@ -841,11 +725,11 @@ class BlockGenerator {
     const LinePlan plan = plan_line(format, 5, {0, 1, 2, 3, 4}, options_.bad_line_rate);
     if (!plan.quirky && plan.damage == Damage::none && plain.accelerometer_head.size() + 128 < kMaxPlainLine) {
       char line[kMaxPlainLine];
-      char* end = copy_text(line, plain.accelerometer_head);
-      end = std::to_chars(end, end + 20, timestamp).ptr;
+      char* end = gen::write_text(line, plain.accelerometer_head);
+      end = gen::write_int(end, timestamp);
       if (style.float_epochs) end = std::copy_n(".0", 2, end);
       for (std::size_t axis = 0; axis < 3; ++axis) {
-        end = write_thousandths(copy_text(end, plain.axis_keys[axis]), milli_g[axis]);
+        end = write_thousandths(gen::write_text(end, plain.axis_keys[axis]), milli_g[axis]);
       }
       out.text.append(line, end_line(end, style.crlf));
       ++out.rows;
@@ -875,10 +759,10 @@ class BlockGenerator {
     const LinePlan plan = plan_line(format, 3, {0, 1, 2}, options_.bad_line_rate);
     if (!plan.quirky && plan.damage == Damage::none && plain.step_middle.size() + 128 < kMaxPlainLine) {
       char line[kMaxPlainLine];
-      char* end = copy_text(line, plain.step_head);
-      end = std::to_chars(end, end + 20, time).ptr;
+      char* end = gen::write_text(line, plain.step_head);
+      end = gen::write_int(end, time);
       if (style.float_epochs) end = std::copy_n(".0", 2, end);
-      end = std::to_chars(copy_text(end, plain.step_middle), end + 128, distance).ptr;
+      end = gen::write_int(gen::write_text(end, plain.step_middle), distance);
       out.text.append(line, end_line(end, style.crlf));
       ++out.rows;
       return;
@@ -951,12 +835,6 @@ std::pair<std::int64_t, std::int64_t> block_customers(const GenerateOptions& opt
   return {first, std::min(options.customers, first + options.customers_per_file)};
 }
 
-int file_index_width(std::int64_t blocks) {
-  int digits = 1;
-  for (std::int64_t rest = std::max<std::int64_t>(blocks - 1, 0); rest >= 10; rest /= 10) ++digits;
-  return std::max(digits, 6);
-}
-
 void check_mpi(int code, const char* call) {
   if (code == MPI_SUCCESS) return;
   char message[MPI_MAX_ERROR_STRING];
@@ -981,7 +859,7 @@ std::string broadcast_from_root(MPI_Comm comm, std::string text) {
 // True when `name` is a file this run writes into that source folder.
 bool is_block_file_name(const std::string& name, Source source, std::int64_t blocks) {
   const std::string prefix = std::string(source_name(source)) + "-";
-  const int width = file_index_width(blocks);
+  const int width = gen::file_index_width(blocks);
   if (name.size() != prefix.size() + static_cast<std::size_t>(width) + 5) return false;
   if (name.compare(0, prefix.size(), prefix) != 0 || !name.ends_with(".json")) return false;
   std::int64_t block = 0;
@@ -1039,17 +917,17 @@ const std::string& GeneratedBlock::text(Source source) const {
 
 std::int64_t block_count(const GenerateOptions& options) {
   validate(options);
-  return (options.customers + options.customers_per_file - 1) / options.customers_per_file;
+  return gen::block_count(options.customers, options.customers_per_file);
 }
 
 std::filesystem::path block_path(const std::filesystem::path& out, Source source, std::int64_t block_index,
                                  std::int64_t blocks) {
   const std::string_view name = source_name(source);
-  std::string digits = std::to_string(block_index);
-  const auto width = static_cast<std::size_t>(file_index_width(blocks));
-  if (digits.size() < width) digits.insert(0, width - digits.size(), '0');
   std::string file_name;
-  file_name.append(name).append("-").append(digits).append(".json");
+  file_name.append(name)
+      .append("-")
+      .append(gen::zero_padded(block_index, gen::file_index_width(blocks)))
+      .append(".json");
   return out / name / file_name;
 }
 
@@ -1134,7 +1012,7 @@ GenerateReport generate_landing(const GenerateOptions& options, MPI_Comm comm) {
   std::array<std::int64_t, 7> totals{};
   std::string local_error;
   try {
-    for (std::int64_t block = rank; block < blocks; block += size) {
+    for (const std::int64_t block : gen::blocks_of_rank(blocks, rank, size)) {
       std::array<std::unique_ptr<FileSink>, 3> files;
       std::array<FileSink*, 3> sinks{};
       std::array<FileStyle, 3> styles;
