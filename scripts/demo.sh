@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a built-in default: installs the dependencies, builds, generates demo landing data
-# (deterministic, seed 42) and runs the STEDI pipeline on it with 2 ranks. Outputs land in demo/.
+# for both pipelines (deterministic, seed 42) and runs each on it with 2 ranks. Outputs land in demo/:
+# demo/out/ (STEDI) and demo/out-deloton/ (Deloton).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -13,3 +14,10 @@ rm -rf demo
 "${mpirun[@]}" build/mpilake run --landing demo/landing --out demo/out --rules privacy
 echo
 build/mpilake inspect demo/out/machine_learning_curated.h5 --rows 3
+
+echo
+"${mpirun[@]}" build/mpilake generate --pipeline deloton --out demo/landing-deloton --bikes "${BIKES:-60}" \
+  --days 2 --streams 4 --seed 42 --bad-line-rate 0.0005
+"${mpirun[@]}" build/mpilake run --pipeline deloton --landing demo/landing-deloton --out demo/out-deloton
+echo
+build/mpilake inspect demo/out-deloton/rides.h5 --rows 3
