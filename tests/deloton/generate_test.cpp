@@ -286,7 +286,7 @@ RebuiltStream rebuild(const std::vector<std::string>& files) {
 // Runs of abnormal heart rates per ride: the longest run, and whether a run of exactly 2 and a
 // pair of runs broken by hrt = 0 occur.
 struct RunSummary {
-  bool alerts = false, has_pair = false, has_broken_run = false;
+  bool alerts = false, alert_high = false, has_pair = false, has_broken_run = false;
 };
 
 RunSummary runs_of(const RebuiltRide& ride) {
@@ -303,7 +303,10 @@ RunSummary runs_of(const RebuiltRide& ride) {
     const bool abnormal = heart_rate < lower || heart_rate > upper;
     if (abnormal) {
       ++run;
-      if (run == 3) summary.alerts = true;
+      if (run == 3 && !summary.alerts) {
+        summary.alerts = true;
+        summary.alert_high = heart_rate > upper;
+      }
       if (run == 2 && run_before_zero == 2) summary.has_broken_run = true;
     } else {
       if (run == 2) summary.has_pair = true;
@@ -377,6 +380,23 @@ TEST(DelotonGenerateFile, BikeDataDoesNotDependOnTheOtherBikes) {
     ASSERT_GT(expected.size(), 10000U);
     EXPECT_EQ(kept, expected) << "stream " << stream;
   }
+}
+
+TEST(DelotonGenerateSize, TargetBytesChoosesTheDays) {
+  GenerateOptions options = small_options();
+  EXPECT_EQ(resolve_days(options), options.days);
+  options.target_bytes = 40'000'000;
+  options.days = resolve_days(options);
+  EXPECT_GE(options.days, 2);
+  std::int64_t bytes = 0;
+  for (std::int64_t stream = 0; stream < options.streams; ++stream) {
+    for (std::int64_t window = 0; window < window_count(options); ++window) {
+      bytes += generate_file(options, stream, window).stats.bytes;
+    }
+  }
+  // Whole days: within half a day's bytes (and the estimate's error) of the target.
+  const double per_day = static_cast<double>(bytes) / static_cast<double>(options.days);
+  EXPECT_NEAR(static_cast<double>(bytes), 40e6, 0.5 * per_day + 0.1 * 40e6);
 }
 
 TEST(DelotonGenerateLayout, NamesAndPaths) {
@@ -490,7 +510,8 @@ TEST(DelotonGenerateOrder, LinesAreInTimeOrderPerBikeAndStream) {
 TEST(DelotonGenerateFeatures, PlantedMessinessIsThere) {
   GenerateOptions options = small_options();
   options.bikes = 30;
-  std::int64_t across_midnight = 0, across_files = 0, alerting = 0, pairs = 0, broken = 0, planted_alerts = 0;
+  std::int64_t across_midnight = 0, across_files = 0, alerting = 0, alerting_high = 0, pairs = 0, broken = 0;
+  std::int64_t planted_alerts = 0;
   std::int64_t duplicates = 0, planted_duplicates = 0, readings = 0, planted_readings = 0, orphans = 0;
   std::map<std::int64_t, std::set<std::string>> details_by_user;
   std::map<std::int64_t, int> rides_per_user;
@@ -527,6 +548,7 @@ TEST(DelotonGenerateFeatures, PlantedMessinessIsThere) {
       }
       const RunSummary runs = runs_of(ride);
       alerting += runs.alerts;
+      alerting_high += runs.alert_high;
       pairs += runs.has_pair;
       broken += runs.has_broken_run;
     }
@@ -534,6 +556,8 @@ TEST(DelotonGenerateFeatures, PlantedMessinessIsThere) {
   EXPECT_GT(across_midnight, 0);
   EXPECT_GT(across_files, 10);
   EXPECT_GT(alerting, 3);
+  EXPECT_GT(alerting_high, 0) << "high heart rates alert";
+  EXPECT_GT(alerting - alerting_high, 0) << "low heart rates alert";
   EXPECT_GT(pairs, 0) << "runs of exactly two abnormal readings (no alert)";
   EXPECT_GT(broken, 0) << "abnormal runs broken by hrt = 0 (no alert)";
   EXPECT_EQ(alerting, planted_alerts);

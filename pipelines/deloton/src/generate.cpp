@@ -1480,7 +1480,7 @@ std::int64_t resolve_days(const GenerateOptions& options) {
   if (options.target_bytes == 0) return options.days;
   // Bytes grow with bikes x days: measure a bike-day on a small deterministic probe.
   GenerateOptions probe = options;
-  probe.bikes = std::min<std::int64_t>(options.bikes, 24);
+  probe.bikes = std::min<std::int64_t>(options.bikes, 64);
   probe.streams = 1;
   probe.days = 2;
   probe.hours_per_file = 24;

@@ -41,9 +41,10 @@ struct GenerateOptions {
   std::int64_t target_bytes = 0;          // > 0: choose `days` for about this many bytes
 };
 
-// How a planted bad line is broken (the first six are quarantined with the reason of that name;
-// a lost line leaves its partner unpaired: `ride_line_without_telemetry` or
-// `telemetry_without_ride_line`).
+// How a planted bad line is broken. The first six are quarantined with the reason of that name
+// (docs/deloton-decisions.md); a lost line is left out. A broken or lost INFO line also leaves its
+// partner unpaired (`ride_line_without_telemetry` / `telemetry_without_ride_line`) unless both
+// lines of that reading are bad. Lines near a planted heart-rate episode are never broken.
 enum class DamageKind {
   bad_record,
   unknown_shape,
@@ -57,10 +58,11 @@ enum class DamageKind {
 inline constexpr std::size_t kDamageKinds = 8;
 std::string_view damage_kind_name(DamageKind kind);
 
-// What a file (or, summed, the data set) holds.
+// What a file (or, summed, the data set) holds. rides, readings, duplicates, orphan_lines and
+// alert_rides are what a reader following DELOTON.md finds (the tests check it with their own reader).
 struct FileStats {
-  std::int64_t lines = 0;         // NDJSON lines written: markers, re-sent and broken ones included
-  std::int64_t bytes = 0;         //
+  std::int64_t lines = 0;  // NDJSON lines written: markers, re-sent and broken ones included
+  std::int64_t bytes = 0;
   std::int64_t rides = 0;         // ride starts ([SYSTEM] lines, re-sent copies not counted)
   std::int64_t readings = 0;      // intact ride line + telemetry pairs of rides that start in the data set
   std::int64_t duplicates = 0;    // re-sent lines (what the reader skips as duplicates)
@@ -72,7 +74,7 @@ struct FileStats {
 };
 
 struct GenerateReport {
-  std::int64_t files = 0;  // files written (windows without lines get no file)
+  std::int64_t files = 0;  // files written (a window without lines gets no file)
   std::int64_t days = 0;   // as resolved (target_bytes)
   FileStats totals;
   double seconds = 0;  // the slowest rank's time spent generating and writing
