@@ -65,6 +65,13 @@ def main():
         check(result.returncode == 2 and result.stderr.count("mpilake: error") == 1 and "--overwrite" in result.stderr,
               f"generate over existing data: one line naming --overwrite, exit 2, got {result.returncode} {result.stderr!r}")
 
+        again = os.path.join(tmp, "landing2")
+        result = subprocess.run(mpirun + ["-n", "2", args.mpilake, "generate", "--pipeline", "deloton", "--out",
+                                          again, "--overwrite", "--bikes", "12", "--days", "2", "--seed", "10"],
+                                capture_output=True, text=True, timeout=300)
+        check(result.returncode == 0 and digest(again) != digests.get(1),
+              f"generate --overwrite replaces the data: {result.returncode} {result.stderr}")
+
         expected = ref.compute(landing)
         counts = expected.counts()
         report = reports.get(1, "")
