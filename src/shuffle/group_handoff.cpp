@@ -11,28 +11,16 @@
 
 namespace mpilake {
 
-GroupHandoff hand_off_open_groups(const Comm& comm, const Table& rows, std::size_t key_column,
-                                  std::span<const std::uint8_t> start, const ExchangeOptions& options,
-                                  ExchangeStats* stats) {
-  if (start.size() != rows.num_rows()) throw std::invalid_argument("hand_off_open_groups: one start flag per row");
-  if (key_column >= rows.num_columns() || rows.schema()[key_column].type != ColumnType::String)
-    throw std::invalid_argument("hand_off_open_groups: the key column must be a string column");
-  const StringColumn& keys = rows.strings(key_column);
-
-  // Per row its key's id; a row is leading when no start of its key came before it on this rank.
-  StringKeyIndex index;
-  std::vector<std::uint32_t> key_of(rows.num_rows());
-  std::vector<std::uint8_t> started;  // per key: a start seen so far (at the end: this rank has one)
-  std::vector<std::uint8_t> leads;    // per key: some row of it is leading
-  std::vector<std::uint8_t> leading(rows.num_rows(), 0);
-  for (std::size_t r = 0; r < rows.num_rows(); ++r) {
-    const auto [id, added] = index.insert(keys[r]);
-    if (added) {
-      started.push_back(0);
-      leads.push_back(0);
-    }
-    const auto k = static_cast<std::size_t>(id);
-    key_of[r] = static_cast<std::uint32_t>(id);
+GroupHeads find_group_heads(const Comm& comm, std::span<const std::uint32_t> key_of,
+                            std::span<const std::string_view> keys, std::span<const std::uint8_t> start) {
+  if (start.size() != key_of.size()) throw std::invalid_argument("find_group_heads: one start flag per row");
+  // A row is leading when no start of its key came before it on this rank.
+  std::vector<std::uint8_t> started(keys.size(), 0);  // per key: a start seen so far (at the end: this rank has one)
+  std::vector<std::uint8_t> leads(keys.size(), 0);    // per key: some row of it is leading
+  std::vector<std::uint8_t> leading(key_of.size(), 0);
+  for (std::size_t r = 0; r < key_of.size(); ++r) {
+    const std::uint32_t k = key_of[r];
+    if (k >= keys.size()) throw std::invalid_argument("find_group_heads: a key id outside the keys");
     if (start[r]) started[k] = 1;
     if (!started[k]) leading[r] = leads[k] = 1;
   }
@@ -41,29 +29,56 @@ GroupHandoff hand_off_open_groups(const Comm& comm, const Table& rows, std::size
   // the answer is the nearest lower rank holding a start of that key, the owner of the open group.
   std::vector<KeyedValue> passed;
   std::vector<std::string> asked;
-  std::vector<std::size_t> asked_slot(index.size(), 0);
-  for (std::size_t k = 0; k < index.size(); ++k) {
-    if (started[k]) passed.push_back({std::string(index.key(k)), comm.rank()});
+  std::vector<std::size_t> asked_slot(keys.size(), 0);
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    if (started[k]) passed.push_back({std::string(keys[k]), comm.rank()});
     if (leads[k]) {
       asked_slot[k] = asked.size();
-      asked.emplace_back(index.key(k));
+      asked.emplace_back(keys[k]);
     }
   }
   const std::vector<std::optional<std::int64_t>> owner = previous_by_key(comm, passed, asked);
 
+  GroupHeads heads;
+  heads.owner.assign(key_of.size(), -1);
+  heads.headless.assign(key_of.size(), 0);
+  for (std::size_t r = 0; r < key_of.size(); ++r) {
+    if (!leading[r]) continue;
+    if (const std::optional<std::int64_t>& to = owner[asked_slot[key_of[r]]]) {
+      heads.owner[r] = static_cast<int>(*to);
+      ++heads.rows_to_send;
+    } else {
+      heads.headless[r] = 1;
+    }
+  }
+  return heads;
+}
+
+GroupHandoff hand_off_open_groups(const Comm& comm, const Table& rows, std::size_t key_column,
+                                  std::span<const std::uint8_t> start, const ExchangeOptions& options,
+                                  ExchangeStats* stats) {
+  if (start.size() != rows.num_rows()) throw std::invalid_argument("hand_off_open_groups: one start flag per row");
+  if (key_column >= rows.num_columns() || rows.schema()[key_column].type != ColumnType::String)
+    throw std::invalid_argument("hand_off_open_groups: the key column must be a string column");
+  const StringColumn& keys = rows.strings(key_column);
+  StringKeyIndex index;
+  std::vector<std::uint32_t> key_of(rows.num_rows());
+  for (std::size_t r = 0; r < rows.num_rows(); ++r) key_of[r] = static_cast<std::uint32_t>(index.insert(keys[r]).first);
+  std::vector<std::string_view> key_texts;
+  for (std::size_t k = 0; k < index.size(); ++k) key_texts.push_back(index.key(k));
+  const GroupHeads heads = find_group_heads(comm, key_of, key_texts, start);
+
   GroupHandoff result;
+  result.rows_sent = heads.rows_to_send;
   std::vector<int> destination(rows.num_rows(), comm.rank());
   std::vector<std::uint8_t> kept_headless;
   std::vector<std::uint8_t> kept_start;
   for (std::size_t r = 0; r < rows.num_rows(); ++r) {
-    if (leading[r]) {
-      if (const std::optional<std::int64_t>& to = owner[asked_slot[key_of[r]]]) {
-        destination[r] = static_cast<int>(*to);
-        ++result.rows_sent;
-        continue;
-      }
+    if (heads.owner[r] >= 0) {
+      destination[r] = heads.owner[r];
+      continue;
     }
-    kept_headless.push_back(leading[r]);
+    kept_headless.push_back(heads.headless[r]);
     kept_start.push_back(start[r] ? 1 : 0);
   }
 

@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "mpilake/mpi/comm.hpp"
@@ -50,6 +51,19 @@ struct GroupHandoff {
 GroupHandoff hand_off_open_groups(const Comm& comm, const Table& rows, std::size_t key_column,
                                   std::span<const std::uint8_t> start, const ExchangeOptions& options,
                                   ExchangeStats* stats = nullptr);
+
+// The decision behind hand_off_open_groups, without moving anything, for a pipeline that keeps its
+// rows where they are and exchanges only the leading ones (a streaming walk keeps per-key state, so
+// it needs no sort and no copy of the kept rows): rows of key k before this rank's first start of k
+// go to the nearest lower rank holding a start of k; those of a key no lower rank started stay,
+// headless. `key_of[r]` is row r's key id, an index into `keys` (this rank's distinct keys).
+struct GroupHeads {
+  std::vector<int> owner;              // per row: the rank it continues a group on; -1 when kept here
+  std::vector<std::uint8_t> headless;  // per row: kept, but before any start of its key, globally
+  std::int64_t rows_to_send = 0;
+};
+GroupHeads find_group_heads(const Comm& comm, std::span<const std::uint32_t> key_of,
+                            std::span<const std::string_view> keys, std::span<const std::uint8_t> start);
 
 // Row order sorting by `key_column` (bytewise), ties kept in row order (a stable sort).
 std::vector<std::size_t> stable_key_order(const Table& rows, std::size_t key_column);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <numeric>
 #include <unordered_map>
@@ -39,18 +40,29 @@ constexpr std::int64_t position_of(std::size_t file, std::int64_t offset) {
 }
 
 // The parsed events: ride starts, ride lines and telemetry lines, one row each, in this rank's stream
-// order. The key is the stream index (4 bytes) followed by the bike: a ride never leaves its key.
+// order. kKey is the id of the line's (stream, bike) in this rank's key list: a ride never leaves its
+// key. The key's text is the stream index (4 bytes) followed by the bike.
 namespace event {
 enum : std::size_t { kKey, kPosition, kKind, kTime, kA, kB, kC };
 enum Kind : std::int64_t { kStart = 0, kRideLine = 1, kTelemetry = 2 };
 // kA: duration (ride line) or power (telemetry); kB: resistance (ride line), hrt (telemetry) or the
 // index of the start's user JSON in this rank's list (start); kC: rpm (telemetry).
 Schema schema() {
-  return {{"key", ColumnType::String}, {"position", ColumnType::Int64}, {"kind", ColumnType::Int64},
+  return {{"key", ColumnType::Int64},  {"position", ColumnType::Int64}, {"kind", ColumnType::Int64},
           {"time", ColumnType::Int64}, {"a", ColumnType::Float64},      {"b", ColumnType::Int64},
           {"c", ColumnType::Int64}};
 }
 }  // namespace event
+
+// Lines that continue a ride begun on a lower rank travel there with their key's text.
+namespace head {
+enum : std::size_t { kKey, kPosition, kKind, kTime, kA, kB, kC };
+Schema schema() {
+  return {{"key", ColumnType::String}, {"position", ColumnType::Int64}, {"kind", ColumnType::Int64},
+          {"time", ColumnType::Int64}, {"a", ColumnType::Float64},      {"b", ColumnType::Int64},
+          {"c", ColumnType::Int64}};
+}
+}  // namespace head
 
 std::uint32_t stream_of_key(std::string_view key) {
   std::uint32_t stream = 0;
@@ -303,6 +315,16 @@ class DelotonJob {
   std::vector<LateReject> late_rejects_;
 
   Table events_{event::schema()};
+  // This rank's distinct (stream, bike) keys: their texts (a deque, so the index's views stay valid)
+  // and an index from text to id.
+  std::deque<std::string> key_texts_;
+  StringKeyIndex key_index_{1024};
+  std::uint32_t key_id(std::string_view text) {
+    const std::int64_t found = key_index_.find(text);
+    if (found != StringKeyIndex::kAbsent) return static_cast<std::uint32_t>(found);
+    key_texts_.emplace_back(text);
+    return static_cast<std::uint32_t>(key_index_.insert(key_texts_.back()).first);
+  }
   std::vector<UserInfo> starts_;        // user JSON of this rank's ride starts (event kB indexes it)
   std::vector<std::uint8_t> is_start_;  // per event: a ride start that starts a ride (not a duplicate)
   Table rides_;     // ride::schema(): this rank's rebuilt rides, then (after the sort) its ride-id range
@@ -471,6 +493,14 @@ void DelotonJob::parse() {
     const std::vector<FileSegment> segments = split_byte_range(source, comm_.rank(), comm_.size());
     std::int64_t range = 0, done = 0;
     for (const auto& segment : segments) range += segment.end - segment.begin;
+    // An event is a line of about 110 bytes: size the columns once for the range (a hint only).
+    const std::size_t expected = events_.num_rows() + static_cast<std::size_t>(range / 100);
+    for (std::size_t c = 0; c < events_.num_columns(); ++c)
+      std::visit(
+          [&](auto& column) {
+            if constexpr (!std::is_same_v<std::decay_t<decltype(column)>, StringColumn>) column.reserve(expected);
+          },
+          events_.column(c));
     for (const FileSegment& segment : segments) {
       const LandingFile& file = source.files[segment.file_index];
       LineReader reader(file.path, file.bytes, segment.begin, segment.end, options.chunk_bytes,
@@ -521,7 +551,7 @@ void DelotonJob::parse() {
           key.resize(4);
           std::memcpy(key.data(), &stream, 4);
           key.append(parsed.bike);
-          events_.strings(event::kKey).push_back(key);
+          events_.ints(event::kKey).push_back(key_id(key));
           events_.ints(event::kPosition).push_back(position_of(segment.file_index, line.file_offset));
           events_.ints(event::kKind).push_back(kind);
           events_.ints(event::kTime).push_back(parsed.timestamp_us);
@@ -547,34 +577,29 @@ void DelotonJob::parse() {
 //     rank: one per-key scan over the ranks brings its timestamp. Starts are counted here, on the
 //     rank that parsed them (they never move).
 void DelotonJob::find_duplicate_starts() {
-  const auto& keys = events_.strings(event::kKey);
+  const auto& keys = events_.ints(event::kKey);
   const auto& kinds = events_.ints(event::kKind);
   const auto& times = events_.ints(event::kTime);
-  StringKeyIndex key_ids(1024);
-  std::vector<std::int64_t> key_of_event(events_.num_rows());
-  std::vector<std::int64_t> last_start;  // per key id: the time of its last start line here (NULL: none)
-  for (std::size_t r = 0; r < events_.num_rows(); ++r) {
-    const auto [id, added] = key_ids.insert(keys[r]);
-    if (added) last_start.push_back(kNullInt64);
-    key_of_event[r] = id;
-    if (kinds[r] == event::kStart) last_start[static_cast<std::size_t>(id)] = times[r];
-  }
+  std::vector<std::int64_t> last_start(key_texts_.size(), kNullInt64);  // per key: its last start line's time here
+  for (std::size_t r = 0; r < events_.num_rows(); ++r)
+    if (kinds[r] == event::kStart) last_start[static_cast<std::size_t>(keys[r])] = times[r];
   std::vector<KeyedValue> passed;
-  std::vector<std::int64_t> passed_ids;
+  std::vector<std::size_t> passed_ids;
   for (std::size_t id = 0; id < last_start.size(); ++id) {
     if (last_start[id] == kNullInt64) continue;
-    passed.push_back({std::string(key_ids.key(id)), last_start[id]});
-    passed_ids.push_back(static_cast<std::int64_t>(id));
+    passed.push_back({key_texts_[id], last_start[id]});
+    passed_ids.push_back(id);
   }
   const auto before = previous_by_key(comm_, passed);
   // The previous start line's time per key, walking this rank's events in order.
   std::vector<std::optional<std::int64_t>> previous(last_start.size());
-  for (std::size_t i = 0; i < passed.size(); ++i) previous[static_cast<std::size_t>(passed_ids[i])] = before[i];
+  for (std::size_t i = 0; i < passed.size(); ++i) previous[passed_ids[i]] = before[i];
   is_start_.assign(events_.num_rows(), 0);
   for (std::size_t r = 0; r < events_.num_rows(); ++r) {
     if (kinds[r] != event::kStart) continue;
-    auto& last = previous[static_cast<std::size_t>(key_of_event[r])];
-    const std::uint32_t stream = stream_of_key(keys[r]);
+    const auto key = static_cast<std::size_t>(keys[r]);
+    auto& last = previous[key];
+    const std::uint32_t stream = stream_of_key(key_texts_[key]);
     const bool duplicate = last && *last == times[r];
     last = times[r];
     if (duplicate) {
@@ -589,136 +614,178 @@ void DelotonJob::find_duplicate_starts() {
   }
 }
 
-// 3b. Every ride whole on the rank of its start, then rebuilt line by line as DELOTON.md says.
+// 3b. The rides, rebuilt line by line as DELOTON.md says, in one pass over this rank's events with
+//     per-bike state. A bike's lines before its first start here continue a ride begun on a lower
+//     rank (find_group_heads says which): they are sent there, and that rank goes on with the ride's
+//     state where its own lines ended. Only those lines move; nothing is sorted.
 void DelotonJob::rebuild_rides() {
-  GroupHandoff handed = job_.time(kRides, [&] {
-    ExchangeOptions exchange = options_.job.exchange;
-    return hand_off_open_groups(comm_, events_, event::kKey, is_start_, exchange, &job_.exchange_stats());
-  });
-  events_ = Table();
-  is_start_ = {};
-
+  struct KeyState {
+    std::int64_t ride = -1;  // index of the key's current ride in `rides`
+    bool pending = false;    // a ride line waiting for its telemetry line
+    std::int64_t pending_position = 0, pending_time = 0, pending_resistance = 0;
+    double pending_duration = 0;
+    SeenTimes seen_ride_lines, seen_telemetry;  // times of the lines the current ride saw, per kind
+  };
+  std::vector<KeyState> state(key_texts_.size());
   std::vector<RideState> rides;
   readings_ = Table(readings_schema());
-  job_.time(kRides, [&] {
-    const Table& rows = handed.rows;
-    const auto& keys = rows.strings(event::kKey);
-    const auto& positions = rows.ints(event::kPosition);
-    const auto& kinds = rows.ints(event::kKind);
-    const auto& times = rows.ints(event::kTime);
-    const auto& as = rows.floats(event::kA);
-    const auto& bs = rows.ints(event::kB);
-    const auto& cs = rows.ints(event::kC);
-    const std::vector<std::size_t> order = stable_key_order(rows, event::kKey);
-    SeenTimes seen_ride_lines, seen_telemetry;  // (kind, time) of the lines the current ride saw
-    for (std::size_t i = 0; i < order.size();) {
-      const std::string_view key = keys[order[i]];
-      const std::uint32_t stream = stream_of_key(key);
-      StreamStats& stats = stats_[stream];
-      RideState* ride = nullptr;
-      std::int64_t pending = -1;  // a ride line waiting for its telemetry line
-      const auto close_pending = [&] {
-        if (pending >= 0)
-          reject_late(stream, positions[static_cast<std::size_t>(pending)], Reason::ride_line_without_telemetry);
-        pending = -1;
-      };
-      for (; i < order.size() && keys[order[i]] == key; ++i) {
-        const std::size_t row = order[i];
-        if (kinds[row] == event::kStart) {
-          if (handed.start[row] == 0) continue;  // a duplicate start: counted where it was parsed
-          close_pending();
-          rides.emplace_back();
-          ride = &rides.back();
-          ride->start_row = static_cast<std::int64_t>(row);
-          seen_ride_lines.clear();
-          seen_telemetry.clear();
-          const UserInfo& user = starts_[static_cast<std::size_t>(bs[row])];
-          const std::int64_t birth = user.valid ? date_days_or_null(user.date_of_birth_ms) : kNullInt64;
-          if (birth != kNullInt64) {
-            ride->evaluate = true;
-            ride->age = age_on(user.date_of_birth_ms, times[row]);
-            ride->gender = normalise_gender(text_or_empty(user.gender));
-            ride->limits = heart_rate_limits(ride->age, ride->gender);
-          }
-          continue;
-        }
-        if (ride == nullptr) {  // the dump began mid-ride: before the bike's first ride start
-          reject_late(stream, positions[row], Reason::orphan_line);
-          continue;
-        }
-        auto& seen = kinds[row] == event::kRideLine ? seen_ride_lines : seen_telemetry;
-        if (!seen.insert(times[row])) {
-          ++stats.duplicates;
-          continue;
-        }
-        if (kinds[row] == event::kRideLine) {
-          close_pending();
-          pending = static_cast<std::int64_t>(row);
-          continue;
-        }
-        if (pending < 0) {
-          reject_late(stream, positions[row], Reason::telemetry_without_ride_line);
-          continue;
-        }
-        // A reading: the pending ride line and this telemetry line.
-        const auto line = static_cast<std::size_t>(pending);
-        pending = -1;
-        stats.accepted += 2;
-        const std::int64_t hrt = bs[row];
-        readings_.ints(readings::kRideId).push_back(static_cast<std::int64_t>(rides.size() - 1));
-        readings_.ints(readings::kTime).push_back(times[line]);
-        readings_.floats(readings::kElapsedS).push_back(as[line]);
-        readings_.ints(readings::kResistance).push_back(bs[line]);
-        readings_.ints(readings::kHeartRate).push_back(hrt == 0 ? kNullInt64 : hrt);
-        readings_.ints(readings::kRpm).push_back(cs[row]);
-        readings_.floats(readings::kPowerW).push_back(as[row]);
-        readings_.commit_row();
-        RideState& r = *ride;
-        if (r.readings == 0 || as[line] > r.duration) r.duration = as[line];
-        r.end_time = r.readings == 0 ? times[line] : std::max(r.end_time, times[line]);
-        ++r.readings;
-        r.rpm_sum += cs[row];
-        r.resistance_sum += bs[line];
-        r.power_sum += as[row];
-        if (hrt != 0) {
-          r.hr_min = r.hr_count == 0 ? hrt : std::min(r.hr_min, hrt);
-          r.hr_max = r.hr_count == 0 ? hrt : std::max(r.hr_max, hrt);
-          r.hr_sum += hrt;
-          ++r.hr_count;
-        }
-        if (r.evaluate && !r.alert) {
-          // Three consecutive abnormal readings alert, at the third; a NULL heart rate breaks the run.
-          if (hrt != 0 && (hrt < r.limits.lower || hrt > r.limits.upper)) {
-            if (++r.run == 3) {
-              r.alert = true;
-              r.alert_time = times[line];
-              r.alert_heart_rate = hrt;
-              r.alert_high = hrt > r.limits.upper;
-            }
-          } else {
-            r.run = 0;
-          }
-        }
+  for (std::size_t c = 0; c < readings_.num_columns(); ++c)
+    std::visit(
+        [&](auto& column) {
+          if constexpr (!std::is_same_v<std::decay_t<decltype(column)>, StringColumn>)
+            column.reserve(events_.num_rows() / 2 + 16);
+        },
+        readings_.column(c));
+
+  const auto close_pending = [&](KeyState& key, std::uint32_t stream) {
+    if (key.pending) reject_late(stream, key.pending_position, Reason::ride_line_without_telemetry);
+    key.pending = false;
+  };
+  // One line of a bike, in stream order. `start_row` is the event row of a ride start, -1 otherwise.
+  const auto step = [&](std::size_t key_id, std::int64_t kind, std::int64_t position, std::int64_t time, double a,
+                        std::int64_t b, std::int64_t c, std::int64_t start_row) {
+    KeyState& key = state[key_id];
+    const std::uint32_t stream = stream_of_key(key_texts_[key_id]);
+    StreamStats& stats = stats_[stream];
+    if (kind == event::kStart) {
+      if (start_row < 0) return;  // a duplicate start: counted where it was parsed
+      close_pending(key, stream);
+      key.ride = static_cast<std::int64_t>(rides.size());
+      RideState& ride = rides.emplace_back();
+      ride.start_row = start_row;
+      key.seen_ride_lines.clear();
+      key.seen_telemetry.clear();
+      const UserInfo& user = starts_[static_cast<std::size_t>(b)];
+      if (user.valid && date_days_or_null(user.date_of_birth_ms) != kNullInt64) {
+        ride.evaluate = true;
+        ride.age = age_on(user.date_of_birth_ms, time);
+        ride.gender = normalise_gender(text_or_empty(user.gender));
+        ride.limits = heart_rate_limits(ride.age, ride.gender);
       }
-      close_pending();  // the end of the stream for this bike
+      return;
+    }
+    if (key.ride < 0) {  // the dump began mid-ride: before the bike's first ride start
+      reject_late(stream, position, Reason::orphan_line);
+      return;
+    }
+    if (!(kind == event::kRideLine ? key.seen_ride_lines : key.seen_telemetry).insert(time)) {
+      ++stats.duplicates;
+      return;
+    }
+    if (kind == event::kRideLine) {
+      close_pending(key, stream);
+      key.pending = true;
+      key.pending_position = position;
+      key.pending_time = time;
+      key.pending_duration = a;
+      key.pending_resistance = b;
+      return;
+    }
+    if (!key.pending) {
+      reject_late(stream, position, Reason::telemetry_without_ride_line);
+      return;
+    }
+    // A reading: the pending ride line and this telemetry line.
+    key.pending = false;
+    stats.accepted += 2;
+    const std::int64_t hrt = b;
+    readings_.ints(readings::kRideId).push_back(key.ride);
+    readings_.ints(readings::kTime).push_back(key.pending_time);
+    readings_.floats(readings::kElapsedS).push_back(key.pending_duration);
+    readings_.ints(readings::kResistance).push_back(key.pending_resistance);
+    readings_.ints(readings::kHeartRate).push_back(hrt == 0 ? kNullInt64 : hrt);
+    readings_.ints(readings::kRpm).push_back(c);
+    readings_.floats(readings::kPowerW).push_back(a);
+    readings_.commit_row();
+    RideState& r = rides[static_cast<std::size_t>(key.ride)];
+    if (r.readings == 0 || key.pending_duration > r.duration) r.duration = key.pending_duration;
+    r.end_time = r.readings == 0 ? key.pending_time : std::max(r.end_time, key.pending_time);
+    ++r.readings;
+    r.rpm_sum += c;
+    r.resistance_sum += key.pending_resistance;
+    r.power_sum += a;
+    if (hrt != 0) {
+      r.hr_min = r.hr_count == 0 ? hrt : std::min(r.hr_min, hrt);
+      r.hr_max = r.hr_count == 0 ? hrt : std::max(r.hr_max, hrt);
+      r.hr_sum += hrt;
+      ++r.hr_count;
+    }
+    if (r.evaluate && !r.alert) {
+      // Three consecutive abnormal readings alert, at the third; a NULL heart rate breaks the run.
+      if (hrt != 0 && (hrt < r.limits.lower || hrt > r.limits.upper)) {
+        if (++r.run == 3) {
+          r.alert = true;
+          r.alert_time = key.pending_time;
+          r.alert_heart_rate = hrt;
+          r.alert_high = hrt > r.limits.upper;
+        }
+      } else {
+        r.run = 0;
+      }
+    }
+  };
+
+  // This rank's own lines, in order; the leading lines of rides begun lower down are set aside.
+  Table heads(head::schema());
+  std::vector<int> head_owner;
+  job_.time(kRides, [&] {
+    const auto& key_of = events_.ints(event::kKey);
+    std::vector<std::uint32_t> keys(key_of.begin(), key_of.end());
+    std::vector<std::string_view> texts(key_texts_.begin(), key_texts_.end());
+    const GroupHeads lead = find_group_heads(comm_, keys, texts, is_start_);
+    const auto& positions = events_.ints(event::kPosition);
+    const auto& kinds = events_.ints(event::kKind);
+    const auto& times = events_.ints(event::kTime);
+    const auto& as = events_.floats(event::kA);
+    const auto& bs = events_.ints(event::kB);
+    const auto& cs = events_.ints(event::kC);
+    for (std::size_t r = 0; r < events_.num_rows(); ++r) {
+      if (lead.owner[r] >= 0) {
+        heads.strings(head::kKey).push_back(key_texts_[keys[r]]);
+        heads.ints(head::kPosition).push_back(positions[r]);
+        heads.ints(head::kKind).push_back(kinds[r]);
+        heads.ints(head::kTime).push_back(times[r]);
+        heads.floats(head::kA).push_back(as[r]);
+        heads.ints(head::kB).push_back(bs[r]);
+        heads.ints(head::kC).push_back(cs[r]);
+        heads.commit_row();
+        head_owner.push_back(lead.owner[r]);
+        continue;
+      }
+      step(keys[r], kinds[r], positions[r], times[r], as[r], bs[r], cs[r],
+           is_start_[r] != 0 ? static_cast<std::int64_t>(r) : -1);
     }
   });
+  // The lines that continue this rank's open rides arrive from the higher ranks, in rank order.
+  const Table arrived = exchange(heads, head_owner, kRides);
+  heads = Table();
+  job_.time(kRides, [&] {
+    for (std::size_t r = 0; r < arrived.num_rows(); ++r) {
+      const std::int64_t id = key_index_.find(arrived.strings(head::kKey)[r]);
+      if (id == StringKeyIndex::kAbsent) throw std::logic_error("a handed-off line of a bike this rank never started");
+      step(static_cast<std::size_t>(id), arrived.ints(head::kKind)[r], arrived.ints(head::kPosition)[r],
+           arrived.ints(head::kTime)[r], arrived.floats(head::kA)[r], arrived.ints(head::kB)[r],
+           arrived.ints(head::kC)[r], -1);
+    }
+    for (std::size_t k = 0; k < state.size(); ++k)
+      close_pending(state[k], stream_of_key(key_texts_[k]));  // end of stream
+  });
+  is_start_ = {};
 
   // The rides as rows that travel to the rank holding their ride id.
   job_.time(kRides, [&] {
-    const Table& rows = handed.rows;
     rides_ = Table(ride::schema());
     if (rides_.num_columns() != ride::kColumns) throw std::logic_error("ride::schema() and its column names differ");
     Table& t = rides_;
     for (std::size_t i = 0; i < rides.size(); ++i) {
       const RideState& r = rides[i];
       const auto row = static_cast<std::size_t>(r.start_row);
-      const std::string_view key = rows.strings(event::kKey)[row];
-      const UserInfo& user = starts_[static_cast<std::size_t>(rows.ints(event::kB)[row])];
-      t.ints(ride::kStartTime).push_back(rows.ints(event::kTime)[row]);
+      const std::string_view key = key_texts_[static_cast<std::size_t>(events_.ints(event::kKey)[row])];
+      const UserInfo& user = starts_[static_cast<std::size_t>(events_.ints(event::kB)[row])];
+      t.ints(ride::kStartTime).push_back(events_.ints(event::kTime)[row]);
       t.strings(ride::kBike).push_back(key.substr(4));
       t.ints(ride::kStream).push_back(stream_of_key(key));
-      t.ints(ride::kPosition).push_back(rows.ints(event::kPosition)[row]);
+      t.ints(ride::kPosition).push_back(events_.ints(event::kPosition)[row]);
       t.ints(ride::kOriginRank).push_back(comm_.rank());
       t.ints(ride::kOriginIndex).push_back(static_cast<std::int64_t>(i));
       t.ints(ride::kEndTime).push_back(r.end_time);
@@ -768,6 +835,7 @@ void DelotonJob::rebuild_rides() {
     }
   });
   starts_ = {};
+  events_ = Table();
   const std::int64_t total = comm_.allreduce_sum(static_cast<std::int64_t>(rides.size()));
   job_.progress().line("rebuilt " + std::to_string(total) + " rides, " +
                        std::to_string(comm_.allreduce_sum(static_cast<std::int64_t>(readings_.num_rows()))) +
@@ -810,12 +878,16 @@ void DelotonJob::assign_ride_ids() {
   });
   Table arrived = exchange(readings_, to_origin, kIds);
   readings_ = job_.time(kIds, [&] {
-    // Each ride's readings arrive from one rank, in order: a stable sort by ride id keeps that order.
+    // Each ride's readings arrive from one rank, in order, and this rank holds a contiguous range of
+    // ride ids whose reading counts it knows: a counting sort places them (stable, linear).
+    std::vector<std::size_t> next(rides_.num_rows() + 1, 0);
+    for (std::size_t i = 0; i < rides_.num_rows(); ++i)
+      next[i + 1] = next[i] + static_cast<std::size_t>(rides_.ints(ride::kReadings)[i]);
+    if (next.back() != arrived.num_rows()) throw std::logic_error("readings arrived for rides not held here");
     std::vector<std::size_t> order(arrived.num_rows());
-    std::iota(order.begin(), order.end(), 0);
     const auto& ride_ids = arrived.ints(readings::kRideId);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return ride_ids[a] < ride_ids[b]; });
+    for (std::size_t r = 0; r < arrived.num_rows(); ++r)
+      order[next[static_cast<std::size_t>(ride_ids[r] - first_ride_id_)]++] = r;
     return arrived.take(order);
   });
 }
@@ -1006,16 +1078,11 @@ void DelotonJob::build_daily() {
 // (bike, stream) pairs meet on hash(bike).
 void DelotonJob::count_bikes_in_several_streams() {
   Table pairs({{"bike", ColumnType::String}, {"stream", ColumnType::Int64}});
-  job_.time(kRides, [&] {
-    StringKeyIndex seen(1024);
-    const auto& keys = events_.strings(event::kKey);
-    for (std::size_t r = 0; r < events_.num_rows(); ++r) {
-      if (!seen.insert(keys[r]).second) continue;
-      pairs.strings(0).push_back(keys[r].substr(4));
-      pairs.ints(1).push_back(stream_of_key(keys[r]));
-      pairs.commit_row();
-    }
-  });
+  for (const std::string& key : key_texts_) {
+    pairs.strings(0).push_back(std::string_view(key).substr(4));
+    pairs.ints(1).push_back(stream_of_key(key));
+    pairs.commit_row();
+  }
   const Table by_bike = exchange(
       pairs,
       partition_rows(pairs.num_rows(), comm_.size(), [&](std::size_t r) { return hash_bytes(pairs.strings(0)[r]); }),
