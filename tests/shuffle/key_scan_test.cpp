@@ -28,7 +28,7 @@ ScanInput scan_input_of(int rank, std::uint64_t seed, std::size_t alphabet, doub
   for (std::size_t k = 0; k < alphabet; ++k) {
     const std::string key = k % 7 == 3 ? std::to_string(k) : "key-" + std::to_string(k);
     if (empty_rank) continue;
-    if (unit(random) < density) input.passed.push_back({key, static_cast<std::int64_t>(random()) - (1LL << 62)});
+    if (unit(random) < density) input.passed.push_back({key, static_cast<std::int64_t>(random() >> 1) - (1LL << 62)});
     if (random() % 2 == 0) input.asked.push_back(key);
   }
   if (alphabet > 0 && !empty_rank && random() % 3 == 0) input.asked.push_back("");  // the empty key

@@ -260,7 +260,9 @@ std::string feed_number_text(double value) {
   if (!(value > 0)) return "0.0";
   int integer_digits = 1;
   while (integer_digits < 15 && value >= kPowersOfTen[integer_digits]) ++integer_digits;
-  while (integer_digits > -4 && value < kInversePowersOfTen[1 - integer_digits]) --integer_digits;
+  // Below 1: count the zeros after the point (only then, so the index stays in the table).
+  while (integer_digits <= 1 && integer_digits > -4 && value < kInversePowersOfTen[1 - integer_digits])
+    --integer_digits;
   int decimals = std::clamp(10 - integer_digits, 0, 15);
   auto digits = static_cast<std::int64_t>(std::llround(value * kPowersOfTen[decimals]));
   if (digits >= 10'000'000'000LL && decimals > 0) {
