@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "mpilake/json/validate.hpp"
+
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -75,38 +77,11 @@ std::string read_integral(od::value value, std::int64_t& result) {
   return {};
 }
 
-// Deeper values are quarantined: simdjson enforces its depth limit only on values it is asked for.
-constexpr int kMaxDepth = 1024;
-
-simdjson::error_code validate_value(od::value value, int depth = 0) {
-  if (depth > kMaxDepth) return simdjson::DEPTH_ERROR;
-  od::json_type type;
-  if (auto error = value.type().get(type)) return error;
+// STEDI's scalars in keys nobody reads: a number must read as a finite double, a boolean or null as
+// simdjson reads them. Deeper values than kMaxJsonDepth are quarantined.
+simdjson::error_code check_scalar(od::value value, od::json_type type) {
   switch (type) {
-    case od::json_type::object: {
-      od::object object;
-      if (auto error = value.get_object().get(object)) return error;
-      for (auto field_result : object) {
-        od::field field;
-        if (auto error = std::move(field_result).get(field)) return error;
-        std::string_view key;
-        if (auto error = field.unescaped_key().get(key)) return error;
-        if (auto error = validate_value(field.value(), depth + 1)) return error;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::array: {
-      od::array array;
-      if (auto error = value.get_array().get(array)) return error;
-      for (auto element : array) {
-        od::value item;
-        if (auto error = std::move(element).get(item)) return error;
-        if (auto error = validate_value(item, depth + 1)) return error;
-      }
-      return simdjson::SUCCESS;
-    }
     case od::json_type::number: return value.get_double().error();
-    case od::json_type::string: return value.get_string().error();
     case od::json_type::boolean: return value.get_bool().error();
     case od::json_type::null: {
       // is_null() must be checked as a result: a token like `nul` is an error, not "false".
@@ -114,8 +89,12 @@ simdjson::error_code validate_value(od::value value, int depth = 0) {
       if (auto error = value.is_null().get(is_null)) return error;
       return is_null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
     }
+    default: return simdjson::INCORRECT_TYPE;
   }
-  return simdjson::INCORRECT_TYPE;
+}
+
+simdjson::error_code validate_value(od::value value) {
+  return validate_json_value(value, check_scalar);
 }
 
 // Hash of a key for the spelling table: its length and first, middle and last bytes.

@@ -3,15 +3,13 @@
 #include <cstring>
 
 #include "mpilake/deloton/log_line.hpp"
+#include "mpilake/json/validate.hpp"
 
 namespace mpilake::deloton {
 
 namespace od = simdjson::ondemand;
 
 namespace {
-
-// Deeper values are rejected (simdjson's own depth limit applies only to what it is asked for).
-constexpr int kMaxJsonDepth = 1024;
 
 // Sets `is_log` to whether the key of `field` is "log". Its raw bytes decide when they are `log"`;
 // any other key is unescaped first (which also checks it), so that "\u006cog" is the same key.
@@ -36,46 +34,22 @@ std::string_view trim_json_token(std::string_view token) {
   return token;
 }
 
-simdjson::error_code validate_json_value(od::value value, int depth) {
-  if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;
-  od::json_type type;
-  if (auto error = value.type().get(type)) return error;
+static simdjson::error_code check_json_scalar(od::value value, od::json_type type) {
+  // Scalars are read as their token (the iteration steps over them): simdjson's type() looks only
+  // at the first byte, so `nul`, `truex` or `01` would pass unchecked. Numbers need only be in JSON's
+  // grammar, whatever their size.
+  const std::string_view token = trim_json_token(value.raw_json_token());
   switch (type) {
-    case od::json_type::object: {
-      od::object object;
-      if (auto error = value.get_object().get(object)) return error;
-      for (auto field_result : object) {
-        od::field field;
-        if (auto error = std::move(field_result).get(field)) return error;
-        std::string_view key;
-        if (auto error = field.unescaped_key().get(key)) return error;
-        if (auto error = validate_json_value(field.value(), depth + 1)) return error;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::array: {
-      od::array array;
-      if (auto error = value.get_array().get(array)) return error;
-      for (auto element : array) {
-        od::value item;
-        if (auto error = std::move(element).get(item)) return error;
-        if (auto error = validate_json_value(item, depth + 1)) return error;
-      }
-      return simdjson::SUCCESS;
-    }
-    case od::json_type::string: return value.get_string().error();
-    // Scalars are read as their token (the iteration steps over them): simdjson's type() looks only
-    // at the first byte, so `nul`, `truex` or `01` would pass unchecked.
-    case od::json_type::number:
-      return is_json_number(trim_json_token(value.raw_json_token())) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
-    case od::json_type::boolean: {
-      const std::string_view token = trim_json_token(value.raw_json_token());
+    case od::json_type::number: return is_json_number(token) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
+    case od::json_type::boolean:
       return token == "true" || token == "false" ? simdjson::SUCCESS : simdjson::T_ATOM_ERROR;
-    }
-    case od::json_type::null:
-      return trim_json_token(value.raw_json_token()) == "null" ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    case od::json_type::null: return token == "null" ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    default: return simdjson::INCORRECT_TYPE;
   }
-  return simdjson::INCORRECT_TYPE;
+}
+
+simdjson::error_code validate_json_value(od::value value, int depth) {
+  return mpilake::validate_json_value(value, check_json_scalar, depth);
 }
 
 bool LogRecordParser::parse(const char* data, std::size_t length, std::size_t capacity, std::string& log_text) {
