@@ -37,7 +37,7 @@
 // Differences from mpilake's HDF5 zones: a NULL int64 or float64 is a Parquet NULL (not INT64_MIN /
 // NaN); NULL strings are "" as in the contract. Float sums (energy, power averages, daily durations)
 // are DuckDB's parallel sums, so their last bits may differ from mpilake's left-to-right sums.
-// Corner cases of the contract not reproduced exactly are listed in bench/README.md ("Deloton").
+// Corner cases of the contract not reproduced exactly: bench/README.md, "The pieces", duckdb/deloton.mjs.
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -439,7 +439,10 @@ const ZONES = {
 const seconds = (from) => (performance.now() - from) / 1000;
 const result = (key, value) => console.log(`RESULT duckdb_${key}=${value}`);
 
-const instance = await DuckDBInstance.create(':memory:', { threads: String(args.threads) });
+// Spill files (large landings) go under OUT, not into the working directory; removed at the end.
+fs.mkdirSync(args.out, { recursive: true });
+const spill = path.join(args.out, '.duckdb_spill');
+const instance = await DuckDBInstance.create(':memory:', { threads: String(args.threads), temp_directory: spill });
 const connection = await instance.connect();
 const scalar = async (sql) => (await connection.runAndReadAll(sql)).getRows()[0][0];
 // DELOTON_DUCKDB_TRACE=1 prints each statement's seconds on stderr.
@@ -526,3 +529,5 @@ if (args.dump) {
 }
 console.log(`wall ${total.toFixed(3)} s, ${(landingBytes / 1e6).toFixed(1)} MB, ${(landingBytes / 1e6 / total).toFixed(1)} MB/s`);
 connection.closeSync?.();
+instance.closeSync?.();
+fs.rmSync(spill, { recursive: true, force: true });
