@@ -15,8 +15,9 @@
 // DuckDB runs with --threads threads (default 2).
 //
 // How the rules map to SQL (one pass per stage, no row-by-row JavaScript):
-//  1. load: read_json (newline_delimited, column `log` VARCHAR, ignore_errors) reads every file in
-//     stream order; one RE2 regular expression takes each log line apart (timestamp, bike, kind,
+//  1. load: read_json (newline_delimited, records = true, column `log` VARCHAR, ignore_errors;
+//     without records = true a file holding a bare JSON string line is read as whole values) reads
+//     every file in stream order; one RE2 regular expression takes each log line apart (timestamp, bike, kind,
 //     number holes with the grammar built in); rows that are no ride start / ride line / telemetry
 //     line (markers, blank lines, broken records, unknown shapes, bad timestamps or numbers, negative
 //     values) are dropped next (a view over the parsed rows): they play no part in ride logic.
@@ -158,7 +159,7 @@ function loadSql(list, bom) {
   const numbers = `[${list.map((f) => files.indexOf(f)).join(', ')}]`;
   const fileStreams = `[${list.map((f) => f.stream).join(', ')}]`;
   if (!bom) {
-    const from = `read_json(${fileList(list)}, format = 'newline_delimited', columns = {log: 'VARCHAR'},
+    const from = `read_json(${fileList(list)}, format = 'newline_delimited', records = true, columns = {log: 'VARCHAR'},
                             ignore_errors = true)`;
     return parseSelect(from, numbers, fileStreams);
   }
