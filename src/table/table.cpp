@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 namespace mpilake {
 
@@ -160,6 +161,18 @@ std::string_view column_type_name(ColumnType type) {
     case ColumnType::String: return "string";
   }
   return "?";
+}
+
+void Table::reserve_rows(std::size_t rows) {
+  for (auto& column : columns_)
+    std::visit(
+        [&](auto& values) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(values)>, StringColumn>)
+            values.reserve(rows, values.byte_size());
+          else
+            values.reserve(rows);
+        },
+        column);
 }
 
 }  // namespace mpilake

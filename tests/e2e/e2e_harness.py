@@ -49,17 +49,22 @@ class Failures:
         return len(self.messages)
 
 
-def find_default_landing(start=None):
-    """<ancestor>/shared/data/stedi/landing, walking up from this file."""
+def find_shared_data(*parts, start=None):
+    """<ancestor>/shared/data/<parts...>, walking up from this file (None when there is none)."""
     d = os.path.abspath(start or os.path.dirname(__file__))
     while True:
-        candidate = os.path.join(d, "shared", "data", "stedi", "landing")
+        candidate = os.path.join(d, "shared", "data", *parts)
         if os.path.isdir(candidate):
             return candidate
         parent = os.path.dirname(d)
         if parent == d:
             return None
         d = parent
+
+
+def find_default_landing(start=None):
+    """<ancestor>/shared/data/stedi/landing, walking up from this file."""
+    return find_shared_data("stedi", "landing", start=start)
 
 
 def parse_list(text, convert=str):

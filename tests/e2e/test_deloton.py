@@ -32,6 +32,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import deloton_compare  # noqa: E402
+import e2e_harness  # noqa: E402
 import deloton_reference as ref  # noqa: E402
 
 FAILURES = []
@@ -45,15 +46,7 @@ def check(condition, message):
 
 
 def find_samples():
-    d = os.path.dirname(os.path.abspath(__file__))
-    while True:
-        candidate = os.path.join(d, "shared", "data", "deloton", "landing")
-        if os.path.isdir(candidate):
-            return candidate
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
+    return e2e_harness.find_shared_data("deloton", "landing")
 
 
 def run_mpilake(args, ranks, landing, out):

@@ -28,6 +28,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import deloton_reference as ref  # noqa: E402
+import e2e_harness  # noqa: E402
 
 NULL = ref.INT64_MIN
 UNKNOWN = ref.UNKNOWN_SHAPE
@@ -58,15 +59,7 @@ def check_eq(actual, expected, what):
 
 def find_samples(start=None):
     """<ancestor>/shared/data/deloton/landing, walking up from this file."""
-    d = os.path.abspath(start or os.path.dirname(__file__))
-    while True:
-        candidate = os.path.join(d, "shared", "data", "deloton", "landing")
-        if os.path.isdir(candidate):
-            return candidate
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
+    return e2e_harness.find_shared_data("deloton", "landing", start=start)
 
 
 # ---------------------------------------------------------------------------

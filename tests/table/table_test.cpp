@@ -101,5 +101,22 @@ TEST(Table, MaxStringLength) {
   EXPECT_EQ(table.strings(1).max_length(), 7u);
 }
 
+TEST(Table, ReserveRowsKeepsContentAndMakesRoom) {
+  Table table(kSchema);
+  table.strings(1).push_back("kept");
+  table.ints(0).push_back(7);
+  table.floats(2).push_back(0.5);
+  table.commit_row();
+  table.reserve_rows(1000);
+  EXPECT_EQ(table.num_rows(), 1u);
+  EXPECT_EQ(table.ints(0)[0], 7);
+  EXPECT_EQ(table.strings(1)[0], "kept");
+  EXPECT_GE(table.ints(0).capacity(), 1000u);
+  EXPECT_GE(table.floats(2).capacity(), 1000u);
+  const auto* before = table.ints(0).data();
+  for (int i = 1; i < 1000; ++i) table.ints(0).push_back(i);
+  EXPECT_EQ(table.ints(0).data(), before);  // no reallocation within the reservation
+}
+
 }  // namespace
 }  // namespace mpilake

@@ -94,6 +94,8 @@ class Table {
   Table take(std::span<const std::size_t> rows) const;
   // Keeps only `rows` (strictly ascending), in place: a filter that allocates nothing.
   void keep_rows(std::span<const std::size_t> rows);
+  // Room for `rows` rows in every column (string columns: their offsets; the bytes grow as needed).
+  void reserve_rows(std::size_t rows);
   // Appends all rows of `other` (same schema).
   void append(const Table& other);
 

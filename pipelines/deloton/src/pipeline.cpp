@@ -494,13 +494,7 @@ void DelotonJob::parse() {
     std::int64_t range = 0, done = 0;
     for (const auto& segment : segments) range += segment.end - segment.begin;
     // An event is a line of about 110 bytes: size the columns once for the range (a hint only).
-    const std::size_t expected = events_.num_rows() + static_cast<std::size_t>(range / 100);
-    for (std::size_t c = 0; c < events_.num_columns(); ++c)
-      std::visit(
-          [&](auto& column) {
-            if constexpr (!std::is_same_v<std::decay_t<decltype(column)>, StringColumn>) column.reserve(expected);
-          },
-          events_.column(c));
+    events_.reserve_rows(events_.num_rows() + static_cast<std::size_t>(range / 100));
     for (const FileSegment& segment : segments) {
       const LandingFile& file = source.files[segment.file_index];
       LineReader reader(file.path, file.bytes, segment.begin, segment.end, options.chunk_bytes,
@@ -629,13 +623,7 @@ void DelotonJob::rebuild_rides() {
   std::vector<KeyState> state(key_texts_.size());
   std::vector<RideState> rides;
   readings_ = Table(readings_schema());
-  for (std::size_t c = 0; c < readings_.num_columns(); ++c)
-    std::visit(
-        [&](auto& column) {
-          if constexpr (!std::is_same_v<std::decay_t<decltype(column)>, StringColumn>)
-            column.reserve(events_.num_rows() / 2 + 16);
-        },
-        readings_.column(c));
+  readings_.reserve_rows(events_.num_rows() / 2 + 16);  // a reading is two events
 
   const auto close_pending = [&](KeyState& key, std::uint32_t stream) {
     if (key.pending) reject_late(stream, key.pending_position, Reason::ride_line_without_telemetry);
