@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "mpilake/io/atomic_file.hpp"
+#include "mpilake/io/range_lines.hpp"
 #include "mpilake/job/output_folder.hpp"
 #include "mpilake/mpi/memory_guard.hpp"
 #include "mpilake/version.hpp"
@@ -56,8 +57,7 @@ namespace {
 
 std::int64_t my_landing_bytes(const Comm& comm, const std::vector<SourceFiles>& landing) {
   std::int64_t mine = 0;
-  for (const auto& source : landing)
-    for (const auto& segment : split_byte_range(source, comm.rank(), comm.size())) mine += segment.end - segment.begin;
+  for (const auto& source : landing) mine += range_bytes(source, comm.rank(), comm.size());
   return mine;
 }
 
@@ -83,8 +83,7 @@ void Job::parse_sources(std::size_t stage, const std::function<void(std::size_t,
   for (std::size_t s = 0; s < landing_.size(); ++s) {
     ParseOptions options = options_.parse;
     options.on_progress = progress_.callback(offset);
-    for (const auto& segment : split_byte_range(landing_[s], comm_.rank(), comm_.size()))
-      offset += segment.end - segment.begin;
+    offset += range_bytes(landing_[s], comm_.rank(), comm_.size());
     // A file that cannot be read (or shrank) stops the job, but only after every rank has parsed,
     // so the ranks agree and one line reports it.
     try {

@@ -7,7 +7,7 @@
 #include <type_traits>
 #include <variant>
 
-#include "mpilake/io/line_reader.hpp"
+#include "mpilake/io/range_lines.hpp"
 
 namespace mpilake {
 
@@ -67,49 +67,36 @@ Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& pa
   Table table(parser.schema().table_schema());
   stats.files = static_cast<std::int64_t>(source.files.size());
   stats.bytes = source.total_bytes();
-  std::vector<Line> lines;
   std::string reason;
-  const std::vector<FileSegment> segments = split_byte_range(source, comm.rank(), comm.size());
-  std::int64_t range_bytes = 0;
-  for (const FileSegment& segment : segments) range_bytes += segment.end - segment.begin;
+  const std::int64_t range = range_bytes(source, comm.rank(), comm.size());
   std::int64_t sampled_bytes = 0;  // line bytes parsed before reserve_for_range (-1: done)
-  std::int64_t done_before = 0;    // range bytes of the segments already parsed
-  for (const FileSegment& segment : segments) {
-    const LandingFile& file = source.files[segment.file_index];
-    LineReader reader(file.path, file.bytes, segment.begin, segment.end, options.chunk_bytes,
-                      simdjson::SIMDJSON_PADDING);
-    while (reader.next(lines)) {
-      for (const Line& line : lines) {
-        const char* text = reader.data() + line.start;
-        switch (parser.parse(text, line.length, reader.capacity_from(line.start), table, reason)) {
-          case LineOutcome::Blank: ++stats.blank_lines; break;
-          case LineOutcome::Accepted:
-            ++stats.lines;
-            ++stats.accepted;
-            break;
-          case LineOutcome::Rejected:
-            ++stats.lines;
-            ++stats.quarantined;
-            quarantine.add(source.source, file.path, line.file_offset, reason, std::string_view(text, line.length));
-            break;
+  stats.bytes_read += read_range_lines(
+      source, comm.rank(), comm.size(), options.chunk_bytes, simdjson::SIMDJSON_PADDING, options.on_progress,
+      [&](const LineBatch& batch) {
+        for (const Line& line : batch.lines) {
+          const char* text = batch.reader.data() + line.start;
+          switch (parser.parse(text, line.length, batch.reader.capacity_from(line.start), table, reason)) {
+            case LineOutcome::Blank: ++stats.blank_lines; break;
+            case LineOutcome::Accepted:
+              ++stats.lines;
+              ++stats.accepted;
+              break;
+            case LineOutcome::Rejected:
+              ++stats.lines;
+              ++stats.quarantined;
+              quarantine.add(source.source, batch.file.path, line.file_offset, reason,
+                             std::string_view(text, line.length));
+              break;
+          }
         }
-      }
-      if (options.on_progress && !lines.empty()) {
-        const Line& last = lines.back();
-        options.on_progress(done_before + (last.file_offset + static_cast<std::int64_t>(last.length) - segment.begin),
-                            range_bytes);
-      }
-      if (sampled_bytes >= 0) {
-        for (const Line& line : lines) sampled_bytes += static_cast<std::int64_t>(line.length) + 1;
-        if (sampled_bytes >= std::min(kReserveSampleBytes, range_bytes)) {
-          reserve_for_range(table, range_bytes, sampled_bytes);
-          sampled_bytes = -1;
+        if (sampled_bytes >= 0) {
+          for (const Line& line : batch.lines) sampled_bytes += static_cast<std::int64_t>(line.length) + 1;
+          if (sampled_bytes >= std::min(kReserveSampleBytes, range)) {
+            reserve_for_range(table, range, sampled_bytes);
+            sampled_bytes = -1;
+          }
         }
-      }
-    }
-    stats.bytes_read += reader.bytes_read();
-    done_before += segment.end - segment.begin;
-  }
+      });
   return table;
 }
 

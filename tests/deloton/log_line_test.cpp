@@ -588,6 +588,18 @@ TEST(DelotonCalendar, FormatDate) {
   EXPECT_FALSE(format_date(days_from_epoch_ms(std::numeric_limits<std::int64_t>::min())).empty());
 }
 
+TEST(DelotonCalendar, DatesOfBirthOutsideYears1To9999AreNull) {
+  constexpr std::int64_t kNull = std::numeric_limits<std::int64_t>::min();
+  EXPECT_EQ(date_days_in_range(273715200000), 3168);        // 1978-09-04 (user 100 of the samples)
+  EXPECT_EQ(date_days_in_range(-336700800000), -3897);      // 1959-05-02 (user 815)
+  EXPECT_EQ(date_days_in_range(-1), -1);                    // 1969-12-31: floor division
+  EXPECT_EQ(date_days_in_range(-62135596800000), -719162);  // 0001-01-01
+  EXPECT_EQ(date_days_in_range(-62135596800001), kNull);    // 0000-12-31
+  EXPECT_EQ(date_days_in_range(253402300799999), 2932896);  // 9999-12-31, last ms
+  EXPECT_EQ(date_days_in_range(253402300800000), kNull);    // 10000-01-01
+  EXPECT_EQ(date_days_in_range(kNull), kNull);
+}
+
 TEST(DelotonCalendar, FloorDivision) {
   EXPECT_EQ(floor_div(7, 2), 3);
   EXPECT_EQ(floor_div(-7, 2), -4);

@@ -165,15 +165,11 @@ void Auditor::read_landing() {
           start.user = users.parse(parsed.user_json);
           for (const auto* text : {&start.user.name, &start.user.email, &start.user.address})
             if (*text && !(*text)->empty()) personal_.insert(**text);
-          if (start.user.valid && start.user.date_of_birth_ms != kNullInt64) {
-            const std::int64_t days = days_from_epoch_ms(start.user.date_of_birth_ms);
-            const CivilDate date = civil_from_days(days);
-            if (date.year >= 1 && date.year <= 9999) {
-              start.has_birth = true;
-              start.age = age_on(start.user.date_of_birth_ms, parsed.timestamp_us);
-              start.gender = normalise_gender(start.user.gender ? *start.user.gender : std::string());
-              start.limits = heart_rate_limits(start.age, start.gender);
-            }
+          if (start.user.valid && date_days_in_range(start.user.date_of_birth_ms) != kNullInt64) {
+            start.has_birth = true;
+            start.age = age_on(start.user.date_of_birth_ms, parsed.timestamp_us);
+            start.gender = normalise_gender(start.user.gender ? *start.user.gender : std::string());
+            start.limits = heart_rate_limits(start.age, start.gender);
           }
           starts_[{name, bike, parsed.timestamp_us}].push_back(std::move(start));
         }

@@ -304,4 +304,12 @@ LineProblem parse_log_line(std::string_view text, LogLine& line) {
   return LineProblem::none;
 }
 
+std::int64_t date_days_in_range(std::int64_t millis) {
+  constexpr std::int64_t kNull = std::numeric_limits<std::int64_t>::min();
+  if (millis == kNull) return kNull;
+  const std::int64_t days = days_from_epoch_ms(millis);
+  static const std::int64_t first = days_from_civil(1, 1, 1), last = days_from_civil(9999, 12, 31);
+  return days < first || days > last ? kNull : days;
+}
+
 }  // namespace mpilake::deloton

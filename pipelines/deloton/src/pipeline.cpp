@@ -16,7 +16,7 @@
 #include "mpilake/deloton/log_record.hpp"
 #include "mpilake/deloton/rider_rules.hpp"
 #include "mpilake/deloton/user_info.hpp"
-#include "mpilake/io/line_reader.hpp"
+#include "mpilake/io/range_lines.hpp"
 #include "mpilake/shuffle/group_handoff.hpp"
 #include "mpilake/shuffle/key_scan.hpp"
 #include "mpilake/shuffle/partitioner.hpp"
@@ -93,15 +93,6 @@ bool is_blank(const char* text, std::size_t length) {
   for (std::size_t i = 0; i < length; ++i)
     if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r') return false;
   return true;
-}
-
-// The UTC date (days since the epoch) of an epoch-ms value when it lies in years 0001–9999, else NULL
-// (an absurd date of birth is no date of birth).
-std::int64_t date_days_or_null(std::int64_t millis) {
-  if (millis == kNullInt64) return kNullInt64;
-  const std::int64_t days = days_from_epoch_ms(millis);
-  static const std::int64_t first = days_from_civil(1, 1, 1), last = days_from_civil(9999, 12, 31);
-  return days < first || days > last ? kNullInt64 : days;
 }
 
 // Exact integer sums (an int64 sum of hostile values could overflow), kept in a table as two int64s.
@@ -339,10 +330,8 @@ class DelotonJob {
 RunSummary DelotonJob::run() {
   // 1. Split.
   streams_ = job_.discover_streams(kTopic, kSplit);
-  std::int64_t landing_bytes = 0;
   for (const auto& stream : streams_) {
     stream_names_.push_back(stream.source.substr(kTopic.size() + 1));
-    landing_bytes += stream.total_bytes();
     if (static_cast<std::int64_t>(stream.files.size()) >= kMaxFilesPerStream)
       throw ConsistentError("stream '" + stream.source + "' has " + std::to_string(stream.files.size()) +
                             " files; at most " + std::to_string(kMaxFilesPerStream - 1) + " are supported");
@@ -350,12 +339,13 @@ RunSummary DelotonJob::run() {
       if (file.bytes > kOffsetMask)
         throw ConsistentError("landing file '" + file.path + "' is larger than 1 TB, which is not supported");
   }
-  // The events table is about 0.7 x the landing bytes and is copied once while rides are handed off.
+  // The events are about 0.5 x the landing bytes and the readings 0.3 x; measured peaks are 0.94 x
+  // (bench/README.md). The estimate keeps room for what those figures leave out.
   job_.check_memory(2.0, 0);
   const OutputLock lock = job_.prepare_output(kZones);
   std::int64_t files = 0;
   for (const auto& stream : streams_) files += static_cast<std::int64_t>(stream.files.size());
-  job_.progress().line("landing " + options_.job.landing.string() + ": " + std::to_string(landing_bytes) +
+  job_.progress().line("landing " + options_.job.landing.string() + ": " + std::to_string(job_.stats().landing_bytes) +
                        " bytes in " + std::to_string(files) + " files, " + std::to_string(streams_.size()) +
                        " streams, " + std::to_string(comm_.size()) + " ranks");
   stats_.resize(streams_.size());
@@ -488,79 +478,67 @@ void DelotonJob::parse() {
     UserInfoParser users;
     std::string log;
     std::string key;
-    std::vector<Line> lines;
     const auto stream = static_cast<std::uint32_t>(s);
-    const std::vector<FileSegment> segments = split_byte_range(source, comm_.rank(), comm_.size());
-    std::int64_t range = 0, done = 0;
-    for (const auto& segment : segments) range += segment.end - segment.begin;
     // An event is a line of about 110 bytes: size the columns once for the range (a hint only).
-    events_.reserve_rows(events_.num_rows() + static_cast<std::size_t>(range / 100));
-    for (const FileSegment& segment : segments) {
-      const LandingFile& file = source.files[segment.file_index];
-      LineReader reader(file.path, file.bytes, segment.begin, segment.end, options.chunk_bytes,
-                        simdjson::SIMDJSON_PADDING);
-      while (reader.next(lines)) {
-        for (const Line& line : lines) {
-          const char* text = reader.data() + line.start;
-          ++stats.lines;
-          if (is_blank(text, line.length)) {
-            ++stats.blank;
-            continue;
-          }
-          const auto reject = [&](Reason reason) {
-            stats.quarantine(reason);
-            quarantine_.add(source.source, file.path, line.file_offset, reason_name(reason),
-                            std::string_view(text, line.length));
-          };
-          if (!records.parse(text, line.length, reader.capacity_from(line.start), log)) {
-            reject(Reason::bad_record);
-            continue;
-          }
-          LogLine parsed;
-          if (const LineProblem problem = parse_log_line(log, parsed); problem != LineProblem::none) {
-            reject(reason_of(problem));
-            continue;
-          }
-          std::int64_t kind = 0, b = 0, c = 0;
-          double a = 0;
-          switch (parsed.kind) {
-            case LineKind::marker: ++stats.markers; continue;
-            case LineKind::ride_start:
-              kind = event::kStart;
-              b = static_cast<std::int64_t>(starts_.size());
-              starts_.push_back(users.parse(parsed.user_json));
-              break;
-            case LineKind::ride:
-              kind = event::kRideLine;
-              a = parsed.duration;
-              b = parsed.resistance;
-              break;
-            case LineKind::telemetry:
-              kind = event::kTelemetry;
-              a = parsed.power;
-              b = parsed.hrt;
-              c = parsed.rpm;
-              break;
-          }
-          key.resize(4);
-          std::memcpy(key.data(), &stream, 4);
-          key.append(parsed.bike);
-          events_.ints(event::kKey).push_back(key_id(key));
-          events_.ints(event::kPosition).push_back(position_of(segment.file_index, line.file_offset));
-          events_.ints(event::kKind).push_back(kind);
-          events_.ints(event::kTime).push_back(parsed.timestamp_us);
-          events_.floats(event::kA).push_back(a);
-          events_.ints(event::kB).push_back(b);
-          events_.ints(event::kC).push_back(c);
-          events_.commit_row();
-        }
-        if (options.on_progress && !lines.empty()) {
-          const Line& last = lines.back();
-          options.on_progress(done + last.file_offset + static_cast<std::int64_t>(last.length) - segment.begin, range);
-        }
-      }
-      done += segment.end - segment.begin;
-    }
+    events_.reserve_rows(events_.num_rows() +
+                         static_cast<std::size_t>(range_bytes(source, comm_.rank(), comm_.size()) / 100));
+    read_range_lines(source, comm_.rank(), comm_.size(), options.chunk_bytes, simdjson::SIMDJSON_PADDING,
+                     options.on_progress, [&](const LineBatch& batch) {
+                       for (const Line& line : batch.lines) {
+                         const char* text = batch.reader.data() + line.start;
+                         ++stats.lines;
+                         if (is_blank(text, line.length)) {
+                           ++stats.blank;
+                           continue;
+                         }
+                         const auto reject = [&](Reason reason) {
+                           stats.quarantine(reason);
+                           quarantine_.add(source.source, batch.file.path, line.file_offset, reason_name(reason),
+                                           std::string_view(text, line.length));
+                         };
+                         if (!records.parse(text, line.length, batch.reader.capacity_from(line.start), log)) {
+                           reject(Reason::bad_record);
+                           continue;
+                         }
+                         LogLine parsed;
+                         if (const LineProblem problem = parse_log_line(log, parsed); problem != LineProblem::none) {
+                           reject(reason_of(problem));
+                           continue;
+                         }
+                         std::int64_t kind = 0, b = 0, c = 0;
+                         double a = 0;
+                         switch (parsed.kind) {
+                           case LineKind::marker: ++stats.markers; continue;
+                           case LineKind::ride_start:
+                             kind = event::kStart;
+                             b = static_cast<std::int64_t>(starts_.size());
+                             starts_.push_back(users.parse(parsed.user_json));
+                             break;
+                           case LineKind::ride:
+                             kind = event::kRideLine;
+                             a = parsed.duration;
+                             b = parsed.resistance;
+                             break;
+                           case LineKind::telemetry:
+                             kind = event::kTelemetry;
+                             a = parsed.power;
+                             b = parsed.hrt;
+                             c = parsed.rpm;
+                             break;
+                         }
+                         key.resize(4);
+                         std::memcpy(key.data(), &stream, 4);
+                         key.append(parsed.bike);
+                         events_.ints(event::kKey).push_back(key_id(key));
+                         events_.ints(event::kPosition).push_back(position_of(batch.file_index, line.file_offset));
+                         events_.ints(event::kKind).push_back(kind);
+                         events_.ints(event::kTime).push_back(parsed.timestamp_us);
+                         events_.floats(event::kA).push_back(a);
+                         events_.ints(event::kB).push_back(b);
+                         events_.ints(event::kC).push_back(c);
+                         events_.commit_row();
+                       }
+                     });
   });
   std::int64_t accepted_events = comm_.allreduce_sum(static_cast<std::int64_t>(events_.num_rows()));
   job_.progress().line("parsed " + std::to_string(accepted_events) + " ride starts, ride and telemetry lines");
@@ -644,7 +622,7 @@ void DelotonJob::rebuild_rides() {
       key.seen_ride_lines.clear();
       key.seen_telemetry.clear();
       const UserInfo& user = starts_[static_cast<std::size_t>(b)];
-      if (user.valid && date_days_or_null(user.date_of_birth_ms) != kNullInt64) {
+      if (user.valid && date_days_in_range(user.date_of_birth_ms) != kNullInt64) {
         ride.evaluate = true;
         ride.age = age_on(user.date_of_birth_ms, time);
         ride.gender = normalise_gender(text_or_empty(user.gender));
@@ -805,14 +783,14 @@ void DelotonJob::rebuild_rides() {
       t.strings(ride::kTitle).push_back(name.title);
       t.strings(ride::kLastName).push_back(name.last_name);
       t.strings(ride::kGender).push_back(text_or_empty(user.gender));
-      t.ints(ride::kDateOfBirthDays).push_back(date_days_or_null(user.date_of_birth_ms));
+      t.ints(ride::kDateOfBirthDays).push_back(date_days_in_range(user.date_of_birth_ms));
       t.ints(ride::kHeightCm).push_back(user.height_cm);
       t.ints(ride::kWeightKg).push_back(user.weight_kg);
       const AddressParts address = split_address(text_or_empty(user.address));
       t.strings(ride::kStreet).push_back(address.street);
       t.strings(ride::kTown).push_back(address.town);
       t.strings(ride::kPostcode).push_back(address.postcode);
-      t.ints(ride::kAccountDays).push_back(date_days_or_null(user.account_create_ms));
+      t.ints(ride::kAccountDays).push_back(date_days_in_range(user.account_create_ms));
       t.strings(ride::kBikeSerial).push_back(text_or_empty(user.bike_serial));
       t.strings(ride::kOriginalSource).push_back(text_or_empty(user.original_source));
       t.strings(ride::kNameRaw).push_back(text_or_empty(user.name));

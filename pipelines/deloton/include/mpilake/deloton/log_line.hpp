@@ -73,6 +73,10 @@ constexpr std::int64_t days_from_epoch_ms(std::int64_t millis) {
   return floor_div(millis, kMillisPerDay);
 }
 
+// The UTC date (days since the epoch) of an epoch-ms value when it lies in years 0001–9999, else
+// INT64_MIN (NULL): an absurd date of birth is no date of birth. INT64_MIN in, INT64_MIN out.
+std::int64_t date_days_in_range(std::int64_t millis);
+
 struct CivilDate {
   std::int64_t year = 1970;
   unsigned month = 1;  // 1–12
