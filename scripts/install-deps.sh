@@ -11,6 +11,15 @@ packages=(
   libsimdjson-dev
   libgtest-dev libbenchmark-dev
   python3-h5py python3-numpy python3-sklearn
+  # the people-facing parts: report, alert emails, PostgreSQL export, the API server
+  libcurl4-openssl-dev libpq-dev postgresql-15 libcpp-httplib-dev nlohmann-json3-dev libjs-chart.js
+  python3-matplotlib python3-jinja2 weasyprint poppler-utils fonts-dejavu-core
+  # their tests and benchmarks: an SMTP server, a PostgreSQL client, a browser, a load generator
+  python3-aiosmtpd python3-psycopg2 chromium wrk
 )
+
+# Node.js and npm (the browser test's playwright-core, the benchmark peers): the machine's own when
+# it has one (CI images ship NodeSource's), else Debian's.
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 exec bash "$(dirname "$0")/apt-install.sh" install-deps "${packages[@]}"
