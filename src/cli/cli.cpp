@@ -66,6 +66,12 @@ const std::vector<PipelineCli>& pipelines() {
   return registered;
 }
 
+const std::vector<ToolCli>& tools() {
+  // One entry per tool, e.g. report_cli() (declared in cli.hpp, defined in src/cli/report_cli.cpp).
+  static const std::vector<ToolCli> registered = {};
+  return registered;
+}
+
 std::string pipeline_names() {
   std::string names;
   for (const auto& pipeline : pipelines()) names += (names.empty() ? "" : "|") + pipeline.name;

@@ -70,4 +70,16 @@ const PipelineCli& pipeline_from(const std::vector<std::string>& args);
 PipelineCli stedi_cli();
 PipelineCli deloton_cli();
 
+// A command that works on a finished run's output folder rather than running a pipeline (report,
+// alerts, export, serve): its code is a library in tools/<name>/, its command line in
+// src/cli/<name>_cli.cpp. `args` are the arguments after the command's name.
+struct ToolCli {
+  std::string name;     // the command: `mpilake NAME ...`
+  std::string summary;  // one line for `mpilake --help`
+  std::function<int(const Comm&, const std::vector<std::string>& args)> action;
+};
+
+// The registered tools, in the order `mpilake --help` lists them.
+const std::vector<ToolCli>& tools();
+
 }  // namespace mpilake::cli

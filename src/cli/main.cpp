@@ -35,6 +35,19 @@ std::string pipeline_list() {
   return text;
 }
 
+std::string tool_list() {
+  std::string text;
+  for (const auto& tool : tools())
+    text += "  " + tool.name + std::string(10 - std::min<std::size_t>(9, tool.name.size()), ' ') + tool.summary + "\n";
+  return text;
+}
+
+std::string command_names() {
+  std::string names = "run, generate, inspect, audit";
+  for (const auto& tool : tools()) names += ", " + tool.name;
+  return names;
+}
+
 std::string top_help() {
   return "mpilake - MPI batch processor for lakehouse dumps\n"
          "\n"
@@ -44,7 +57,8 @@ std::string top_help() {
          "  run       landing JSON -> trusted and curated zones as parallel HDF5 (the main job)\n"
          "  generate  write synthetic landing data (demo and benchmark input)\n"
          "  audit     check a finished run's zones against the rules, independently of the pipeline\n"
-         "  inspect   show a zone file's attributes, columns, row count and first rows\n"
+         "  inspect   show a zone file's attributes, columns, row count and first rows\n" +
+         tool_list() +
          "\n"
          "pipelines (--pipeline NAME for run, generate and audit):\n" +
          pipeline_list() +
@@ -187,7 +201,7 @@ int command_inspect(const Comm& comm, const std::vector<std::string>& args) {
 }
 
 int dispatch(const Comm& comm, int argc, char** argv) {
-  if (argc < 2) throw UsageError("no command given (expected run, generate, inspect or audit; see --help)");
+  if (argc < 2) throw UsageError("no command given (expected " + command_names() + "; see --help)");
   const std::string command = argv[1];
   if (command == "--help" || command == "-h" || command == "help") {
     if (comm.is_root()) std::cout << top_help() << std::flush;
@@ -201,7 +215,9 @@ int dispatch(const Comm& comm, int argc, char** argv) {
   if (command == "run") return command_run(comm, args);
   if (command == "generate" || command == "audit") return command_of_pipeline(comm, args, command);
   if (command == "inspect") return command_inspect(comm, args);
-  throw UsageError("unknown command '" + command + "' (expected run, generate, inspect or audit; see --help)");
+  for (const auto& tool : tools())
+    if (tool.name == command) return tool.action(comm, args);
+  throw UsageError("unknown command '" + command + "' (expected " + command_names() + "; see --help)");
 }
 
 }  // namespace
