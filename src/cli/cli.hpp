@@ -81,5 +81,6 @@ struct ToolCli {
 
 // The registered tools, in the order `mpilake --help` lists them.
 const std::vector<ToolCli>& tools();
+ToolCli report_cli();  // src/cli/report_cli.cpp
 
 }  // namespace mpilake::cli
