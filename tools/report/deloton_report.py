@@ -291,8 +291,8 @@ def charts_data(today, previous, by_hour, hr, power):
         scatter_takeaway = f"{strength}{direction} link between effort and heart rate (r = {r:.2f}, {len(hr)} rides)"
 
     peak = int(np.argmax(by_hour))
-    hour_takeaway = (f"Busiest hour: {peak:02d}:00–{(peak + 1) % 24:02d}:00 UTC with {int(by_hour[peak])} rides "
-                     f"({percent(int(by_hour[peak]), int(by_hour.sum())):.0f}% of the day)")
+    hour_takeaway = (f"Busiest hour: {peak:02d}:00–{(peak + 1) % 24:02d}:00 UTC, {int(by_hour[peak])} rides "
+                     f"({percent(int(by_hour[peak]), int(by_hour.sum())):.0f}%)")
     return {
         "riders_by_gender": {"riders": gender, "previous": previous and previous["riders_by_gender"],
                              "takeaway": gender_takeaway},
