@@ -297,6 +297,54 @@ class SmtpServer:
         self.controller.stop()
 
 
+def write_zone(path, columns):
+    with h5py.File(path, "w") as f:
+        f.attrs["pipeline"] = np.bytes_("deloton")
+        for name, values in columns.items():
+            f[name] = values
+
+
+def check_corner_cases(tmp):
+    """The generator alone on hand-made zones: a day whose rides are all by unknown riders, one ride
+    without readings (NaN averages), and nothing on the day before."""
+    out = os.path.join(tmp, "corner")
+    os.makedirs(out)
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump({"pipeline": "deloton"}, f)
+    t0 = (dt.date(2026, 6, 2) - dt.date(1970, 1, 1)).days * US_PER_DAY + 9 * 3_600_000_000
+    nan = float("nan")
+    write_zone(os.path.join(out, "rides.h5"), {
+        "ride_id": np.array([1, 2, 3]), "user_id": np.array([7, INT64_NULL, INT64_NULL]),
+        "start_time": np.array([t0 - US_PER_DAY, t0, t0 + 600_000_000]), "duration_s": np.array([60.0, 120.0, 0.0]),
+        "readings": np.array([60, 120, 0]), "heart_rate_avg": np.array([110.0, 120.0, nan]),
+        "power_avg_w": np.array([80.0, 90.0, nan]), "energy_kj": np.array([4.8, 10.8, 0.0]),
+        "alert": np.array([0, 1, 0])})
+    write_zone(os.path.join(out, "riders.h5"), {"user_id": np.array([7]), "first_ride_start": np.array([t0 - US_PER_DAY])})
+    zero = np.array([0, 0])
+    daily = {"date": np.array([b"2026-06-01", b"2026-06-02"]), "rides": np.array([1, 2]), "riders": np.array([1, 0]),
+             "duration_s": np.array([60.0, 120.0]), "energy_kj": np.array([4.8, 10.8]),
+             "power_avg_w": np.array([80.0, 90.0]), "heart_rate_avg": np.array([110.0, 120.0]),
+             "alerts": np.array([0, 1]), "riders_male": np.array([1, 0]), "riders_female": zero, "riders_other": zero,
+             "duration_s_male": np.array([60.0, 0.0]), "duration_s_female": np.zeros(2), "duration_s_other": np.zeros(2)}
+    for b in AGE_BANDS:
+        daily[f"riders_age_{b}"] = np.array([1, 0]) if b == "25_34" else zero
+    write_zone(os.path.join(out, "daily.h5"), daily)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "report", "deloton_report.py")
+    prefix = os.path.join(out, "r")
+    result = run(["/usr/bin/python3", script, "--out", out, "--date", "2026-06-02", "--prefix", prefix])
+    if check(result.returncode == 0, f"corner cases: {result.stderr}"):
+        r = json.load(open(prefix + ".json"))
+        check(r["kpis"]["riders"]["value"] == 0 and r["kpis"]["rides"]["value"] == 2 and
+              r["kpis"]["riders"]["change_pct"] == -100.0, f"corner cases: riders and rides {r['kpis']}")
+        check(r["charts"]["power_vs_heart_rate"]["points"] == 1 and
+              r["charts"]["power_vs_heart_rate"]["rides_without_heart_rate"] == 1, "corner cases: scatter points")
+        check(close(r["charts"]["ride_time_by_gender"]["unknown_rider_seconds"], 120.0), "corner: unknown riders' time")
+        check("unknown riders" in r["charts"]["ride_time_by_gender"]["takeaway"], "corner: time takeaway")
+        check(os.path.getsize(prefix + ".pdf") > 1000, "corner cases: a PDF")
+    result = run(["/usr/bin/python3", script, "--out", out, "--date", "2026-06-03", "--prefix", prefix + "x"])
+    one_error_line(result, "generator alone, outside the range", "2026-06-01 to 2026-06-02")
+
+
 # ---------------------------------------------------------------------------------------------------
 def make_runs(args, tmp, mpirun):
     landing = os.path.join(tmp, "landing")
@@ -334,6 +382,7 @@ def main():
             return 77
     mpirun = [args.mpiexec, "--allow-run-as-root", "--oversubscribe"]
     with tempfile.TemporaryDirectory() as tmp:
+        check_corner_cases(tmp)
         out, stedi_out = make_runs(args, tmp, mpirun)
         if out is None:
             return 1

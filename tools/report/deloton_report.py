@@ -277,9 +277,12 @@ def charts_data(today, previous, by_hour, hr, power):
     unknown_time = max(0.0, today["total_ride_time_s"] - sum(time_by_gender.values()))
     top_time = max(GENDERS, key=lambda g: time_by_gender[g[0]])
     total_time = today["total_ride_time_s"]
-    time_takeaway = (f"{top_time[2]} rode the most: {hours(time_by_gender[top_time[0]]):.1f} h, "
-                     f"{percent(time_by_gender[top_time[0]], total_time):.0f}% of all "
-                     f"{hours(total_time):.1f} h ridden")
+    if time_by_gender[top_time[0]] > 0:
+        time_takeaway = (f"{top_time[2]} rode the most: {hours(time_by_gender[top_time[0]]):.1f} h, "
+                         f"{percent(time_by_gender[top_time[0]], total_time):.0f}% of all "
+                         f"{hours(total_time):.1f} h ridden")
+    else:
+        time_takeaway = f"All {hours(total_time):.1f} h ridden were by unknown riders"
 
     r = pearson(hr, power)
     if r is None:
@@ -353,14 +356,15 @@ def draw_charts(report):
     gender = charts["riders_by_gender"]["riders"]
     fig, ax = plt.subplots(figsize=size)
     shown = [(label, gender[g], GENDER_COLOURS[g]) for g, label, _ in GENDERS if gender[g] > 0]
-    if shown:
-        wedges, _ = ax.pie([v for _, v, _ in shown], colors=[c for _, _, c in shown], startangle=90, counterclock=False,
-                           wedgeprops={"width": 0.42, "edgecolor": "white", "linewidth": 2})
-        total = sum(v for _, v, _ in shown)
-        ax.text(0, 0.08, f"{total}", ha="center", va="center", fontsize=17, fontweight="bold", color=NAVY)
-        ax.text(0, -0.2, "riders", ha="center", va="center", fontsize=8.5, color=NEUTRAL)
-        ax.legend(wedges, [f"{label}  {v}  ({percent(v, total):.0f}%)" for label, v, _ in shown], loc="center left",
-                  bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=9, handlelength=1, handleheight=1)
+    total = sum(v for _, v, _ in shown)
+    # With no known rider, an empty grey ring keeps the chart's shape.
+    wedges, _ = ax.pie([v for _, v, _ in shown] or [1], colors=[c for _, _, c in shown] or [GRID], startangle=90,
+                       counterclock=False, wedgeprops={"width": 0.42, "edgecolor": "white", "linewidth": 2})
+    ax.text(0, 0.08, f"{total}", ha="center", va="center", fontsize=17, fontweight="bold", color=NAVY)
+    ax.text(0, -0.2, "riders", ha="center", va="center", fontsize=8.5, color=NEUTRAL)
+    labels = [f"{label}  {v}  ({percent(v, total):.0f}%)" for label, v, _ in shown] or ["no known riders"]
+    ax.legend(wedges, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=9, handlelength=1,
+              handleheight=1)
     ax.set_aspect("equal")
     images["riders_by_gender"] = png(fig)
 
@@ -429,7 +433,7 @@ def format_value(key, value):
     if value is None:
         return "–"
     if key == "total_ride_time_s":
-        return f"{hours(value):,.1f} h"
+        return f"{value / 60:,.0f} min" if abs(value) < 3600 else f"{hours(value):,.1f} h"
     if key == "energy_kj":
         return f"{value:,.0f} kJ"
     if key == "power_avg_w":
