@@ -1,4 +1,9 @@
 // `mpilake report`: Deloton's daily executive report from a finished run (tools/report/).
+#include <mpi.h>
+
+#include <chrono>
+#include <thread>
+
 #include "cli.hpp"
 #include "mpilake/report/report_request.hpp"
 
@@ -18,6 +23,19 @@ constexpr const char* kDescription =
     "DIR/reports/deloton-YYYY-MM-DD.*, each written atomically. --email also sends it (HTML body, PDF\n"
     "attached). Under mpirun only rank 0 works. Exit 2: bad flags, not a Deloton run, or a date outside the\n"
     "data; exit 1: the files are written but the email failed. See docs/report.md.\n";
+
+// The other ranks wait while rank 0 makes the report (seconds): a blocking collective would spin a
+// core each, taken from the generator on a small machine, so they poll a non-blocking barrier.
+void wait_for_root_without_spinning(const Comm& comm) {
+  MPI_Request request;
+  check_mpi(MPI_Ibarrier(comm.get(), &request), "MPI_Ibarrier");
+  int done = 0;
+  while (true) {
+    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done != 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 report::ReportRequest request_from(const po::variables_map& values) {
   report::ReportRequest request;
@@ -64,15 +82,23 @@ int report_command(const Comm& comm, const std::vector<std::string>& args) {
   if (!parse_command(args, options, nullptr, values, std::string(kUsage) + "\n" + kDescription, comm)) return 0;
   const report::ReportRequest request = request_from(values);
   // Rank 0 checks and works; a failed check is one error line and exit 2 on every rank.
+  std::string error;
   int exit_code = 0;
-  comm.on_root([&] {
-    const report::DateRange range = report::check_deloton_run(request.out);
-    if (!range.contains(request.date))
-      throw std::runtime_error("--date " + request.date + " is outside the data's date range " + range.first + " to " +
-                               range.last);
-    report::report_script();
-    exit_code = report::run_generator(request);
-  });
+  if (comm.is_root()) {
+    try {
+      const report::DateRange range = report::check_deloton_run(request.out);
+      if (!range.contains(request.date))
+        throw std::runtime_error("--date " + request.date + " is outside the data's date range " + range.first +
+                                 " to " + range.last);
+      report::report_script();
+      exit_code = report::run_generator(request);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  wait_for_root_without_spinning(comm);
+  error = comm.broadcast(error);
+  if (!error.empty()) throw ConsistentError(error);
   return std::stoi(comm.broadcast(std::to_string(exit_code)));
 }
 
