@@ -481,6 +481,10 @@ def main():
         result = subprocess.run([args.mpilake, "report", "--out", out, "--date", START.isoformat()], capture_output=True,
                                 text=True, timeout=60, env=missing)
         one_error_line(result, "a missing generator", "MPILAKE_REPORT_SCRIPT")
+        blocker = os.path.join(tmp, "a-file")
+        open(blocker, "w").close()
+        one_error_line(run([args.mpilake, "report", "--out", out, "--date", START.isoformat(), "--save-as",
+                            os.path.join(blocker, "report")]), "--save-as under a file", "cannot write the report")
 
         # An SMTP server that is down: one clear error, exit 1, the files are written.
         port = free_port()

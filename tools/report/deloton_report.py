@@ -504,28 +504,36 @@ def data_uri(_name, data):
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
-def write_atomically(path, data):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(handle, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
+def write_all_atomically(files):
+    """{path: bytes}: each written under a hidden temporary name in its folder and fsynced, then all
+    renamed, so a reader sees the old files or the new ones, and a failure leaves no new file."""
+    staged = []
     try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
+        for path, data in files.items():
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+            staged.append((temporary, path, folder))
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(handle, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
+            with os.fdopen(handle, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for temporary, path, _ in staged:
+            os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        for temporary, _, _ in staged:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
         raise
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    for folder in sorted(set(folder for _, _, folder in staged)):
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 def json_ready(value):
@@ -628,11 +636,14 @@ def main(argv):
     html_text = render_html(report, images, data_uri)
     pdf = render_pdf(html_text)
     prefix = args.prefix
-    written = []
-    for suffix, data in ((".json", (json.dumps(json_ready(report), indent=2, ensure_ascii=False) + "\n").encode()),
-                         (".html", html_text.encode("utf-8")), (".pdf", pdf)):
-        write_atomically(prefix + suffix, data)
-        written.append(prefix + suffix)
+    files = {prefix + ".json": (json.dumps(json_ready(report), indent=2, ensure_ascii=False) + "\n").encode(),
+             prefix + ".html": html_text.encode("utf-8"), prefix + ".pdf": pdf}
+    try:
+        write_all_atomically(files)
+    except OSError as exc:
+        print(f"mpilake: error: cannot write the report as {prefix}.*: {exc}", file=sys.stderr, flush=True)
+        return 2
+    written = list(files)
     print(f"report for {args.date} written: {', '.join(written)}", flush=True)
     if args.email:
         message = build_email(report, images, pdf, os.path.basename(prefix) + ".pdf", args.sender, recipients)
