@@ -13,12 +13,13 @@ TEST(ExportCopyBinary, TimestampsAreMicrosSince2000) {
   EXPECT_EQ(postgres_timestamp_from_micros(0), -kPostgresEpochMicros);
   EXPECT_EQ(postgres_timestamp_from_millis(946684800123), 123000);
   EXPECT_EQ(postgres_timestamp_from_micros(std::numeric_limits<std::int64_t>::min()), std::nullopt);
-  EXPECT_EQ(postgres_timestamp_from_micros(std::numeric_limits<std::int64_t>::max()), std::nullopt);
+  // timestamptz reaches 294276 AD, beyond what int64 µs since 1970 can hold.
+  EXPECT_TRUE(postgres_timestamp_from_micros(std::numeric_limits<std::int64_t>::max()).has_value());
   EXPECT_EQ(postgres_timestamp_from_millis(std::numeric_limits<std::int64_t>::max() / 10), std::nullopt);
   EXPECT_EQ(postgres_timestamp_from_millis(-std::numeric_limits<std::int64_t>::max() / 10), std::nullopt);
-  // 294276-12-31 is inside, 294277-01-01 outside.
-  EXPECT_TRUE(postgres_timestamp_from_micros(9223371331200000000LL + kPostgresEpochMicros - 1).has_value());
-  EXPECT_FALSE(postgres_timestamp_from_micros(9223371331200000000LL + kPostgresEpochMicros).has_value());
+  // 4714-11-24 BC is the first day inside the range.
+  EXPECT_TRUE(postgres_timestamp_from_micros(-211813488000000000LL + kPostgresEpochMicros).has_value());
+  EXPECT_FALSE(postgres_timestamp_from_micros(-211813488000000000LL + kPostgresEpochMicros - 1).has_value());
 }
 
 TEST(ExportCopyBinary, DatesAreDaysSince2000) {
