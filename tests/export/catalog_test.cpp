@@ -84,7 +84,9 @@ TEST(ExportCatalog, PersonalDataIsMarked) {
   }
 }
 
-TEST(ExportCatalog, UnknownPipelineThrows) { EXPECT_THROW(catalog_for("nope"), std::invalid_argument); }
+TEST(ExportCatalog, UnknownPipelineThrows) {
+  EXPECT_THROW(catalog_for("nope"), std::invalid_argument);
+}
 
 }  // namespace
 }  // namespace mpilake::exporter

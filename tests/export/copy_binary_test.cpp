@@ -58,13 +58,14 @@ TEST(ExportCopyBinary, FramesRowsInNetworkByteOrder) {
   encoder.null();
   encoder.text("ab");
   encoder.trailer();
-  const std::string expected("\0\3"
-                             "\0\0\0\x08\0\0\0\0\0\0\x01\x02"
-                             "\xFF\xFF\xFF\xFF"
-                             "\0\0\0\x02"
-                             "ab"
-                             "\xFF\xFF",
-                             2 + 12 + 4 + 6 + 2);
+  const std::string expected(
+      "\0\3"
+      "\0\0\0\x08\0\0\0\0\0\0\x01\x02"
+      "\xFF\xFF\xFF\xFF"
+      "\0\0\0\x02"
+      "ab"
+      "\xFF\xFF",
+      2 + 12 + 4 + 6 + 2);
   EXPECT_EQ(encoder.bytes(), expected);
   encoder.clear();
   encoder.float8(1.0);

@@ -38,13 +38,13 @@ ExportColumn renamed(const std::string& dataset, const std::string& sql_name, Sq
 // shown to the BI role (a rejected line may hold a rider's user JSON).
 ExportTable quarantine_table() {
   const SqlType K = SqlType::TextKeepEmpty;
-  return ExportTable{"quarantine",
-                     {same("source", K), same("file", K), same("byte_offset", I), same("reason", K),
-                      same("raw", K, kPersonal)},
-                     {},
-                     {{"reason"}},
-                     /*optional=*/true,
-                     /*bi_visible=*/false};
+  return ExportTable{
+      "quarantine",
+      {same("source", K), same("file", K), same("byte_offset", I), same("reason", K), same("raw", K, kPersonal)},
+      {},
+      {{"reason"}},
+      /*optional=*/true,
+      /*bi_visible=*/false};
 }
 
 // The age band of an age expression, with the labels of the daily zone's riders_age_* columns.
@@ -56,8 +56,8 @@ std::string age_band_sql(const std::string& age) {
 
 // Gender as the rules read it: male or female as written, anything else other; NULL for unknown riders.
 std::string gender_sql(const std::string& user_alias) {
-  return "CASE WHEN " + user_alias + ".user_id IS NULL THEN NULL WHEN " + user_alias + ".gender IN ('male', 'female') THEN " +
-         user_alias + ".gender ELSE 'other' END";
+  return "CASE WHEN " + user_alias + ".user_id IS NULL THEN NULL WHEN " + user_alias +
+         ".gender IN ('male', 'female') THEN " + user_alias + ".gender ELSE 'other' END";
 }
 
 // Full years between the rider's birth date and the UTC date of `instant` (a birthday counts from
@@ -69,39 +69,38 @@ std::string age_at_sql(const std::string& instant, const std::string& birth) {
 PipelineCatalog deloton_catalog() {
   PipelineCatalog catalog;
   catalog.pipeline = "deloton";
-  catalog.tables.push_back(ExportTable{"riders",
-                                       {same("user_id", I), same("title", S, kPersonal),
-                                        same("first_name", S, kPersonal), same("last_name", S, kPersonal),
-                                        same("gender", S), same("date_of_birth", D, kPersonal),
-                                        same("height_cm", I), same("weight_kg", I), same("email", S, kPersonal),
-                                        same("address_street", S, kPersonal), same("address_town", S, kPersonal),
-                                        same("address_postcode", S, kPersonal), same("account_created", D),
-                                        same("bike_serial", S), same("original_source", S), same("rides", I),
-                                        same("first_ride_start", Tus), same("last_ride_start", Tus)},
-                                       {"user_id"},
-                                       {}});
   catalog.tables.push_back(ExportTable{
-      "rides",
-      {same("ride_id", I), same("stream", SqlType::TextKeepEmpty), same("bike", S), same("user_id", I),
-       same("start_time", Tus), same("end_time", Tus), same("duration_s", F), same("readings", I),
-       same("heart_rate_min", I), same("heart_rate_max", I), same("heart_rate_avg", F), same("rpm_avg", F),
-       same("resistance_avg", F), same("power_avg_w", F), same("energy_kj", F), same("alert", I)},
-      {"ride_id"},
-      {{"user_id"}, {"start_time"}}});
-  catalog.tables.push_back(ExportTable{"readings",
-                                       {same("ride_id", I), same("time", Tus), same("elapsed_s", F),
-                                        same("resistance", I), same("heart_rate", I), same("rpm", I),
-                                        same("power_w", F)},
-                                       // Unique: a ride's duplicate ride lines (same timestamp) are skipped.
-                                       {"ride_id", "time"},
-                                       {}});
-  catalog.tables.push_back(ExportTable{"heart_rate_alerts",
-                                       {same("ride_id", I), same("user_id", I), same("bike", S),
-                                        same("alert_time", Tus), same("kind", S), same("heart_rate", I),
-                                        same("hr_lower", I), same("hr_upper", I), same("age", I), same("gender", S),
-                                        same("email", S, kPersonal), same("first_name", S, kPersonal)},
-                                       {"ride_id"},
-                                       {{"user_id"}, {"alert_time"}}});
+      "riders",
+      {same("user_id", I), same("title", S, kPersonal), same("first_name", S, kPersonal),
+       same("last_name", S, kPersonal), same("gender", S), same("date_of_birth", D, kPersonal), same("height_cm", I),
+       same("weight_kg", I), same("email", S, kPersonal), same("address_street", S, kPersonal),
+       same("address_town", S, kPersonal), same("address_postcode", S, kPersonal), same("account_created", D),
+       same("bike_serial", S), same("original_source", S), same("rides", I), same("first_ride_start", Tus),
+       same("last_ride_start", Tus)},
+      {"user_id"},
+      {}});
+  catalog.tables.push_back(
+      ExportTable{"rides",
+                  {same("ride_id", I), same("stream", SqlType::TextKeepEmpty), same("bike", S), same("user_id", I),
+                   same("start_time", Tus), same("end_time", Tus), same("duration_s", F), same("readings", I),
+                   same("heart_rate_min", I), same("heart_rate_max", I), same("heart_rate_avg", F), same("rpm_avg", F),
+                   same("resistance_avg", F), same("power_avg_w", F), same("energy_kj", F), same("alert", I)},
+                  {"ride_id"},
+                  {{"user_id"}, {"start_time"}}});
+  catalog.tables.push_back(
+      ExportTable{"readings",
+                  {same("ride_id", I), same("time", Tus), same("elapsed_s", F), same("resistance", I),
+                   same("heart_rate", I), same("rpm", I), same("power_w", F)},
+                  // Unique: a ride's duplicate ride lines (same timestamp) are skipped.
+                  {"ride_id", "time"},
+                  {}});
+  catalog.tables.push_back(
+      ExportTable{"heart_rate_alerts",
+                  {same("ride_id", I), same("user_id", I), same("bike", S), same("alert_time", Tus), same("kind", S),
+                   same("heart_rate", I), same("hr_lower", I), same("hr_upper", I), same("age", I), same("gender", S),
+                   same("email", S, kPersonal), same("first_name", S, kPersonal)},
+                  {"ride_id"},
+                  {{"user_id"}, {"alert_time"}}});
   ExportTable daily{"daily",
                     {same("date", D), same("rides", I), same("riders", I), same("duration_s", F), same("energy_kj", F),
                      same("power_avg_w", F), same("heart_rate_avg", F), same("alerts", I), same("riders_male", I),
@@ -128,11 +127,12 @@ PipelineCatalog deloton_catalog() {
        "SELECT rd.ride_id, rd.time, rd.elapsed_s, rd.resistance, rd.heart_rate, rd.rpm, rd.power_w, rr.user_id, "
        "rr.bike, rr.gender, rr.age_band FROM {schema}.readings rd JOIN {schema}.rides_by_rider rr ON rr.ride_id = "
        "rd.ride_id"});
-  catalog.views.push_back({"riders_public",
-                           "SELECT u.user_id, " + gender_sql("u") + " AS gender, " +
-                               age_band_sql(age_at_sql("u.last_ride_start", "u.date_of_birth")) +
-                               " AS age_band_at_last_ride, u.height_cm, u.weight_kg, u.account_created, u.bike_serial, "
-                               "u.original_source, u.rides, u.first_ride_start, u.last_ride_start FROM {schema}.riders u"});
+  catalog.views.push_back(
+      {"riders_public",
+       "SELECT u.user_id, " + gender_sql("u") + " AS gender, " +
+           age_band_sql(age_at_sql("u.last_ride_start", "u.date_of_birth")) +
+           " AS age_band_at_last_ride, u.height_cm, u.weight_kg, u.account_created, u.bike_serial, "
+           "u.original_source, u.rides, u.first_ride_start, u.last_ride_start FROM {schema}.riders u"});
   catalog.views.push_back({"alerts_public",
                            "SELECT a.ride_id, a.user_id, a.bike, a.alert_time, a.kind, a.heart_rate, a.hr_lower, "
                            "a.hr_upper, " +
@@ -154,36 +154,35 @@ PipelineCatalog deloton_catalog() {
 // STEDI's camelCase datasets become snake_case columns (no quoting in SQL); `user` (a reserved word
 // in PostgreSQL) becomes user_email. Its times are epoch milliseconds.
 ExportTable stedi_customer_table(const std::string& zone) {
-  return ExportTable{zone,
-                     {renamed("customerName", "customer_name", S, kPersonal), same("email", S, kPersonal),
-                      same("phone", S, kPersonal),
-                      // Not validated by the pipeline (free text in the dumps): stays text.
-                      renamed("birthDay", "birth_day", S, kPersonal), renamed("serialNumber", "serial_number", S),
-                      renamed("registrationDate", "registration_date", Tms),
-                      renamed("lastUpdateDate", "last_update_date", Tms),
-                      renamed("shareWithResearchAsOfDate", "share_with_research_as_of_date", Tms),
-                      renamed("shareWithPublicAsOfDate", "share_with_public_as_of_date", Tms),
-                      renamed("shareWithFriendsAsOfDate", "share_with_friends_as_of_date", Tms)},
-                     {},  // duplicates are kept in customer_trusted; no natural key
-                     {{"email"}, {"serial_number"}}};
+  return ExportTable{
+      zone,
+      {renamed("customerName", "customer_name", S, kPersonal), same("email", S, kPersonal), same("phone", S, kPersonal),
+       // Not validated by the pipeline (free text in the dumps): stays text.
+       renamed("birthDay", "birth_day", S, kPersonal), renamed("serialNumber", "serial_number", S),
+       renamed("registrationDate", "registration_date", Tms), renamed("lastUpdateDate", "last_update_date", Tms),
+       renamed("shareWithResearchAsOfDate", "share_with_research_as_of_date", Tms),
+       renamed("shareWithPublicAsOfDate", "share_with_public_as_of_date", Tms),
+       renamed("shareWithFriendsAsOfDate", "share_with_friends_as_of_date", Tms)},
+      {},  // duplicates are kept in customer_trusted; no natural key
+      {{"email"}, {"serial_number"}}};
 }
 
 PipelineCatalog stedi_catalog() {
   PipelineCatalog catalog;
   catalog.pipeline = "stedi";
   catalog.tables.push_back(stedi_customer_table("customer_trusted"));
-  catalog.tables.push_back(ExportTable{"accelerometer_trusted",
-                                       {renamed("user", "user_email", S, kPersonal), same("timestamp", Tms),
-                                        same("x", F), same("y", F), same("z", F)},
-                                       {},
-                                       {{"user_email"}, {"timestamp"}}});
+  catalog.tables.push_back(ExportTable{
+      "accelerometer_trusted",
+      {renamed("user", "user_email", S, kPersonal), same("timestamp", Tms), same("x", F), same("y", F), same("z", F)},
+      {},
+      {{"user_email"}, {"timestamp"}}});
   catalog.tables.push_back(stedi_customer_table("customer_curated"));
-  catalog.tables.push_back(ExportTable{"step_trainer_trusted",
-                                       {renamed("sensorReadingTime", "sensor_reading_time", Tms),
-                                        renamed("serialNumber", "serial_number", S),
-                                        renamed("distanceFromObject", "distance_from_object", I)},
-                                       {},
-                                       {{"serial_number", "sensor_reading_time"}}});
+  catalog.tables.push_back(ExportTable{
+      "step_trainer_trusted",
+      {renamed("sensorReadingTime", "sensor_reading_time", Tms), renamed("serialNumber", "serial_number", S),
+       renamed("distanceFromObject", "distance_from_object", I)},
+      {},
+      {{"serial_number", "sensor_reading_time"}}});
   catalog.tables.push_back(ExportTable{
       "machine_learning_curated",
       {renamed("sensorReadingTime", "sensor_reading_time", Tms), renamed("serialNumber", "serial_number", S),

@@ -22,7 +22,9 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-bool is_leap(unsigned y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool is_leap(unsigned y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 // Length of the valid UTF-8 sequence at `s` (0 when invalid), per RFC 3629 (no overlongs, no
 // surrogates, nothing above U+10FFFF).
@@ -119,7 +121,9 @@ void CopyBinaryEncoder::header() {
   put32(0);  // header extension length
 }
 
-void CopyBinaryEncoder::trailer() { put16(-1); }
+void CopyBinaryEncoder::trailer() {
+  put16(-1);
+}
 
 void CopyBinaryEncoder::float8(double value) {
   put32(8);

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t kSendBytes = 1 << 20;  // COPY data is handed to libpq in pieces of about 1 MB
+constexpr std::size_t kSendBytes = 1 << 20;           // COPY data is handed to libpq in pieces of about 1 MB
 const std::string kSchemaComment = "mpilake export";  // marks a schema this command may replace
 
 double now_seconds() {
@@ -39,7 +39,8 @@ std::string run_pipeline(const fs::path& out) {
   if (!fs::is_directory(out, error)) throw std::runtime_error("'" + out.string() + "' is not a folder");
   const fs::path summary = out / "summary.json";
   if (!fs::is_regular_file(summary, error))
-    throw std::runtime_error("'" + out.string() + "' is not the output folder of a finished mpilake run (no summary.json)");
+    throw std::runtime_error("'" + out.string() +
+                             "' is not the output folder of a finished mpilake run (no summary.json)");
   std::string pipeline = "stedi";
   simdjson::padded_string json;
   if (simdjson::padded_string::load(summary.string()).get(json) != simdjson::SUCCESS)
@@ -54,7 +55,8 @@ std::string run_pipeline(const fs::path& out) {
   try {
     (void)catalog_for(pipeline);
   } catch (const std::invalid_argument&) {
-    throw std::runtime_error("'" + summary.string() + "' names pipeline '" + pipeline + "', which export does not know");
+    throw std::runtime_error("'" + summary.string() + "' names pipeline '" + pipeline +
+                             "', which export does not know");
   }
   return pipeline;
 }
@@ -72,8 +74,8 @@ std::vector<const ExportTable*> check_zones(const fs::path& out, const PipelineC
     std::error_code error;
     if (!fs::is_regular_file(path, error)) {
       if (table.optional) continue;
-      throw std::runtime_error("'" + out.string() + "' is not a complete " + catalog.pipeline + " run: " +
-                               path.filename().string() + " is missing");
+      throw std::runtime_error("'" + out.string() + "' is not a complete " + catalog.pipeline +
+                               " run: " + path.filename().string() + " is missing");
     }
     const ZoneFile zone = read_zone(path, 0);
     for (const auto& attribute : zone.attributes)
@@ -163,7 +165,8 @@ class ZoneLoader {
     while (reader.next(chunk, batch_rows_)) {
       for (std::size_t row = 0; row < chunk.num_rows(); ++row) {
         encoder.begin_row(fields);
-        for (std::size_t c = 0; c < table.columns.size(); ++c) encode(encoder, chunk, c, row, table.columns[c], nulls[c], figures);
+        for (std::size_t c = 0; c < table.columns.size(); ++c)
+          encode(encoder, chunk, c, row, table.columns[c], nulls[c], figures);
         ++figures.rows;
         if (++rows_sent_in_all_ == kill_row_) {
           connection_.copy_send(encoder.bytes(), what);
@@ -363,9 +366,11 @@ class Coordinator {
   // The target schema, if it exists, must carry this command's comment: never replace a schema
   // someone else made (`public`, an application's schema).
   void check_replaceable() {
-    const auto comments = db_.column("SELECT coalesce(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace "
-                                     "WHERE nspname = " + db_.quote_literal(schema_),
-                                     "checking schema " + schema_);
+    const auto comments = db_.column(
+        "SELECT coalesce(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace "
+        "WHERE nspname = " +
+            db_.quote_literal(schema_),
+        "checking schema " + schema_);
     if (!comments.empty() && !comments.front().starts_with(kSchemaComment))
       throw PgError("schema '" + schema_ + "' exists and was not made by mpilake export; choose another --schema");
   }
@@ -493,10 +498,11 @@ ExportResult run_export(const Comm& comm, const ExportOptions& options) {
     throw;
   }
   result.seconds = now_seconds() - started;
-  progress.line(job::printf_string("export: schema %s now holds the %s run (%zu tables, %zu views, %lld rows; BI role "
-                                   "%s) in %.2f s",
-                                   result.schema.c_str(), pipeline.c_str(), tables.size(), catalog.views.size(),
-                                   static_cast<long long>(result.rows), result.bi_role.c_str(), result.seconds));
+  progress.line(
+      job::printf_string("export: schema %s now holds the %s run (%zu tables, %zu views, %lld rows; BI role "
+                         "%s) in %.2f s",
+                         result.schema.c_str(), pipeline.c_str(), tables.size(), catalog.views.size(),
+                         static_cast<long long>(result.rows), result.bi_role.c_str(), result.seconds));
   return result;
 }
 

@@ -35,7 +35,8 @@ PgConnection::PgConnection(const std::string& conninfo, const std::string& appli
   if (PQstatus(connection_.get()) != CONNECTION_OK)
     throw PgError("cannot connect to PostgreSQL: " + one_line(PQerrorMessage(connection_.get())));
   // The server's NOTICEs ("schema ... does not exist, skipping") are not for the user.
-  PQsetNoticeProcessor(connection_.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      connection_.get(), [](void*, const char*) {}, nullptr);
 }
 
 void PgConnection::fail(std::string_view what, std::string_view message) const {

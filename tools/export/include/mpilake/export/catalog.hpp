@@ -10,13 +10,13 @@ namespace mpilake::exporter {
 
 // How an HDF5 column becomes a PostgreSQL value.
 enum class SqlType {
-  BigInt,                   // int64; INT64_MIN (the `null_value`) -> NULL
-  Double,                   // float64; NaN -> NULL
-  Text,                     // string; "" -> NULL
-  TextKeepEmpty,            // string where "" is a value (the root stream's name, quarantine records)
-  Date,                     // "YYYY-MM-DD" string -> date; "" -> NULL
-  TimestampFromMicros,      // int64 µs since the epoch (UTC) -> timestamptz; INT64_MIN -> NULL
-  TimestampFromMillis,      // int64 ms since the epoch (UTC) -> timestamptz (STEDI); INT64_MIN -> NULL
+  BigInt,               // int64; INT64_MIN (the `null_value`) -> NULL
+  Double,               // float64; NaN -> NULL
+  Text,                 // string; "" -> NULL
+  TextKeepEmpty,        // string where "" is a value (the root stream's name, quarantine records)
+  Date,                 // "YYYY-MM-DD" string -> date; "" -> NULL
+  TimestampFromMicros,  // int64 µs since the epoch (UTC) -> timestamptz; INT64_MIN -> NULL
+  TimestampFromMillis,  // int64 ms since the epoch (UTC) -> timestamptz (STEDI); INT64_MIN -> NULL
 };
 
 const char* sql_type_name(SqlType type);  // "bigint", "double precision", "text", "date", "timestamptz"
@@ -34,7 +34,7 @@ struct ExportTable {
   std::vector<std::string> primary_key;           // SQL column names; empty: none
   std::vector<std::vector<std::string>> indexes;  // each: the SQL columns of one index
   bool optional = false;                          // loaded when the file exists (quarantine)
-  bool bi_visible = true;  // the BI role may read the non-personal columns (false: not at all)
+  bool bi_visible = true;                         // the BI role may read the non-personal columns (false: not at all)
 };
 
 struct ExportView {

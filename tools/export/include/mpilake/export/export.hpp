@@ -11,11 +11,11 @@
 namespace mpilake::exporter {
 
 struct ExportOptions {
-  std::filesystem::path out;     // the run's output folder
-  std::string conninfo;          // postgresql://... or "key=value ..." (libpq)
-  std::string schema;            // target schema; empty: the pipeline's name
-  std::string bi_role;           // read-only role for BI tools; empty: <schema>_bi
-  bool progress = true;          // rank 0 prints rows loaded per zone on stderr
+  std::filesystem::path out;        // the run's output folder
+  std::string conninfo;             // postgresql://... or "key=value ..." (libpq)
+  std::string schema;               // target schema; empty: the pipeline's name
+  std::string bi_role;              // read-only role for BI tools; empty: <schema>_bi
+  bool progress = true;             // rank 0 prints rows loaded per zone on stderr
   std::int64_t batch_rows = 16384;  // rows read from HDF5 at a time
 };
 
