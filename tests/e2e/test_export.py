@@ -416,6 +416,7 @@ def main():
                               "stedi BI role")
 
         kill_and_rerun(runner, pg, connection, runs)
+        concurrent_export(runner, pg, connection, runs)
         errors(runner, pg, base, runs)
         connection.close()
     except subprocess.CalledProcessError as exc:
@@ -515,6 +516,35 @@ def kill_and_rerun(runner, pg, connection, runs):
         check(cursor.fetchall() == [], "no staging schema left after the rerun")
         connection.rollback()
     reader.close()
+
+
+def concurrent_export(runner, pg, connection, runs):
+    """A second export into a schema while one is loading stops at once with one line."""
+    cursor = connection.cursor()
+    # The first export's rank 0 pauses 5 s in the middle of its COPY (MPILAKE_FAULT=...:stall).
+    first = subprocess.Popen(runner.mpirun + ["-n", "1", runner.mpilake, "export", "--out", runs["deloton_a"],
+                                              "--postgres", pg.url()],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(runner.env, MPILAKE_FAULT="export:0:stall"))
+    deadline = time.time() + 20
+    staging = []
+    while time.time() < deadline and not staging:
+        time.sleep(0.1)
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'deloton\\_\\_load\\_%'")
+        staging = cursor.fetchall()
+        connection.rollback()
+    check(staging, "the first export created its staging schema")
+    result, _ = runner.run(1, ["export", "--out", runs["deloton_a"], "--postgres", pg.url()])
+    lines = error_lines(result.stderr)
+    check(result.returncode != 0 and len(lines) == 1 and "another mpilake export" in lines[0],
+          "a concurrent export into the same schema: one error line, got %r" % result.stderr.strip())
+    _, stderr = first.communicate(timeout=60)
+    check(first.returncode == 0, "the first export finishes despite the second: %s" % stderr.strip())
+    print("concurrent export -> %s" % (lines[0] if lines else result.stderr.strip()), flush=True)
+    tables = ["riders", "rides", "readings", "heart_rate_alerts", "daily"]
+    check(table_counts(cursor, "deloton", tables) == h5_rows(runs["deloton_a"], tables),
+          "after the concurrent attempt: run A's counts")
+    connection.rollback()
 
 
 def errors(runner, pg, base, runs):
