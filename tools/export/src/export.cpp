@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <optional>
-#include <sstream>
 
 #include "mpilake/export/catalog.hpp"
 #include "mpilake/export/copy_binary.hpp"
@@ -60,10 +59,6 @@ std::string run_pipeline(const fs::path& out) {
   }
   return pipeline;
 }
-
-struct ZoneColumnCheck {
-  std::vector<ColumnInfo> columns;  // in the catalog's order
-};
 
 // Opens each zone of the catalog (serially, metadata only) and checks its datasets have the types
 // the catalog expects; returns the tables to load (optional ones only when their file exists).
@@ -451,15 +446,13 @@ ExportResult run_export(const Comm& comm, const ExportOptions& options) {
   const std::string staging = comm.broadcast(comm.is_root() ? coordinator->staging() : std::string());
   try {
     std::string error;
-    if (!comm.is_root()) {
-      try {
-        connection.emplace(options.conninfo, "mpilake export rank " + std::to_string(comm.rank()));
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
+    try {
+      if (!comm.is_root()) connection.emplace(options.conninfo, "mpilake export rank " + std::to_string(comm.rank()));
+      connection->exec("BEGIN", "starting the load");
+    } catch (const std::exception& e) {
+      error = e.what();
     }
     comm.throw_if_any(error);
-    connection->exec("BEGIN", "starting the load");
 
     // Every rank COPYs its share of each zone into the staging tables, in one transaction.
     std::int64_t rows_sent = 0;
