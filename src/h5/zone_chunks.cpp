@@ -39,10 +39,16 @@ ZoneChunkReader::ZoneChunkReader(const std::filesystem::path& path, const std::v
   }
 }
 
+void ZoneChunkReader::set_range(std::int64_t begin, std::int64_t end) {
+  end_ = std::clamp<std::int64_t>(end, 0, rows_);
+  position_ = std::clamp<std::int64_t>(begin, 0, end_);
+}
+
 bool ZoneChunkReader::next(Table& chunk, std::int64_t max_rows) {
   chunk = Table(schema_);
-  if (position_ >= rows_) return false;
-  const std::int64_t count64 = std::min(rows_ - position_, std::max<std::int64_t>(max_rows, 1));
+  const std::int64_t end = end_ < 0 ? rows_ : end_;
+  if (position_ >= end) return false;
+  const std::int64_t count64 = std::min(end - position_, std::max<std::int64_t>(max_rows, 1));
   const hsize_t start = static_cast<hsize_t>(position_), count = static_cast<hsize_t>(count64);
   for (std::size_t c = 0; c < datasets_.size(); ++c) {
     const std::string what = where_ + ": dataset '" + names_[c] + "' rows " + std::to_string(position_) + ".." +

@@ -26,8 +26,12 @@ class ZoneChunkReader {
   // File offset of the first row of the chunk the last next() returned.
   std::int64_t chunk_start() const { return chunk_start_; }
 
+  // Restricts the following next() calls to rows [begin, end) (clamped to rows()), starting at begin:
+  // each rank of a parallel tool reads its own contiguous share of a zone.
+  void set_range(std::int64_t begin, std::int64_t end);
+
   // Replaces `chunk` (given this reader's schema) with the next up to `max_rows` rows; false when all
-  // rows() have been read.
+  // rows() (or all rows of the range) have been read.
   bool next(Table& chunk, std::int64_t max_rows);
 
  private:
@@ -40,6 +44,7 @@ class ZoneChunkReader {
   std::vector<std::int64_t> lengths_;
   std::int64_t rows_ = 0;
   std::int64_t position_ = 0;
+  std::int64_t end_ = -1;  // -1: up to rows()
   std::int64_t chunk_start_ = 0;
 };
 
