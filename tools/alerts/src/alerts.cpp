@@ -340,14 +340,16 @@ std::string work(const AlertsOptions& options) {
   if (const char* hook = std::getenv("MPILAKE_ALERTS_CRASH_AFTER")) crash_after = std::strtol(hook, nullptr, 10);
   if (total > 0) {
     SmtpSender sender(*options.send_url, options.from.address);
+    if (options.progress)
+      std::cerr << "alerts: sending " << total << " messages to " << *options.send_url << "\n" << std::flush;
     auto last_progress = std::chrono::steady_clock::now();
     for (const auto& q : outcome.queued) {
       const SendResult result = sender.send(q.message.recipient, q.message.text);
       if (!result.ok) {
         std::vector<Queued> left(outcome.queued.begin() + static_cast<std::ptrdiff_t>(sent), outcome.queued.end());
         write_state(outbox, run, options.out, outcome, left, log, skipped, other_run);
-        throw SendFailure(result.error + " at the alert of ride " + std::to_string(q.row.ride_id) + ": " +
-                          std::to_string(sent) + " of " + std::to_string(total) + " sent, " +
+        throw SendFailure("sending stopped at the alert of ride " + std::to_string(q.row.ride_id) + ": " +
+                          result.error + "; " + std::to_string(sent) + " of " + std::to_string(total) + " sent, " +
                           std::to_string(total - sent) + " left queued in " + where + " (rerun to send them)");
       }
       // Recorded (and on disk) before the next message goes out: a rerun never sends it again.
