@@ -122,9 +122,9 @@ TEST(AlertAddress, RejectsEmptyInvalidAndInjected) {
   EXPECT_EQ(address_problem("a@b.com\r\nBcc: all@evil.com"), "email address holds control characters");
   EXPECT_EQ(address_problem("a@b.com\n"), "email address holds control characters");
   EXPECT_EQ(address_problem("zoë@example.com"), "email address is not ASCII");
-  for (const char* bad : {"no-at-sign", "two@@x.com", "a@b@c.com", "@x.com", "a@", "a@localhost", "a b@x.com",
-                          ".a@x.com", "a.@x.com", "a..b@x.com", "a@-x.com", "a@x..com", "<a@x.com>", "a@x.com>",
-                          "\"a\"@x.com", "a,b@x.com", "a@x_y.com"})
+  for (const char* bad :
+       {"no-at-sign", "two@@x.com", "a@b@c.com", "@x.com", "a@", "a@localhost", "a b@x.com", ".a@x.com", "a.@x.com",
+        "a..b@x.com", "a@-x.com", "a@x..com", "<a@x.com>", "a@x.com>", "\"a\"@x.com", "a,b@x.com", "a@x_y.com"})
     EXPECT_NE(address_problem(bad), "") << bad;
   EXPECT_NE(address_problem(std::string(65, 'a') + "@x.com"), "");
 }
@@ -147,9 +147,12 @@ TEST(AlertMailbox, ParsesFromValues) {
 TEST(AlertText, CleansControlsAndInvalidUtf8) {
   EXPECT_EQ(clean_text("  Ann\r\nBcc: x@y.z \t "), "Ann Bcc: x@y.z");
   EXPECT_EQ(clean_text("Zo\xC3\xAB"), "Zo\xC3\xAB");
-  EXPECT_EQ(clean_text("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(clean_text("\xC3"), "\xEF\xBF\xBD");        // cut-off sequence
-  EXPECT_EQ(clean_text("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong "/"
+  EXPECT_EQ(clean_text("a\xFF"
+                       "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(clean_text("\xC3"), "\xEF\xBF\xBD");                                  // cut-off sequence
+  EXPECT_EQ(clean_text("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong "/"
   EXPECT_EQ(clean_text("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
 }
 
@@ -245,16 +248,15 @@ TEST(AlertMessage, HasTheHeadersAndTheBody) {
   EXPECT_EQ(message.recipient, "miss.claire51@hotmail.com");
   EXPECT_EQ(message.message_id, alert_message_id("run42", 17));
   const auto fields = header_fields(message.text);
-  const std::vector<std::string> expected = {
-      "From: Deloton Health <alerts@deloton.invalid>",
-      "To: Claire <miss.claire51@hotmail.com>",
-      "Subject: Heart-rate alert from your Deloton ride on 1 October 2022",
-      "Date: Mon, 01 Dec 2025 12:00:00 +0000",
-      "Message-ID: " + message.message_id,
-      "Auto-Submitted: auto-generated",
-      "MIME-Version: 1.0",
-      "Content-Type: text/plain; charset=UTF-8",
-      "Content-Transfer-Encoding: quoted-printable"};
+  const std::vector<std::string> expected = {"From: Deloton Health <alerts@deloton.invalid>",
+                                             "To: Claire <miss.claire51@hotmail.com>",
+                                             "Subject: Heart-rate alert from your Deloton ride on 1 October 2022",
+                                             "Date: Mon, 01 Dec 2025 12:00:00 +0000",
+                                             "Message-ID: " + message.message_id,
+                                             "Auto-Submitted: auto-generated",
+                                             "MIME-Version: 1.0",
+                                             "Content-Type: text/plain; charset=UTF-8",
+                                             "Content-Transfer-Encoding: quoted-printable"};
   EXPECT_EQ(fields, expected);
   for (const auto& field : fields) EXPECT_LE(field.size(), 998U);
   const auto body_start = message.text.find("\r\n\r\n") + 4;

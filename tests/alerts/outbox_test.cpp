@@ -29,9 +29,7 @@ class OutboxTest : public ::testing::Test {
     buffer << in.rdbuf();
     return buffer.str();
   }
-  static void write(const fs::path& path, const std::string& text) {
-    std::ofstream(path, std::ios::binary) << text;
-  }
+  static void write(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
   fs::path dir_;
 };

@@ -151,7 +151,9 @@ Run read_run(const fs::path& out) {
   return run;
 }
 
-std::string eml_name(std::int64_t ride_id) { return "alert-" + std::to_string(ride_id) + ".eml"; }
+std::string eml_name(std::int64_t ride_id) {
+  return "alert-" + std::to_string(ride_id) + ".eml";
+}
 
 // The message without its Date line: equal means an existing file may stay as it is.
 std::string without_date(std::string_view text) {
@@ -170,8 +172,8 @@ struct Queued {
 struct Outcome {
   std::size_t alerts = 0;
   std::vector<Queued> queued;
-  std::size_t delivered_before = 0;       // by this run, in an earlier invocation
-  std::size_t delivered_other_run = 0;    // the same alert (user, time, bike) by an earlier run
+  std::size_t delivered_before = 0;            // by this run, in an earlier invocation
+  std::size_t delivered_other_run = 0;         // the same alert (user, time, bike) by an earlier run
   std::map<std::string, std::size_t> skipped;  // reason -> count
   std::size_t skipped_total = 0;
 };
@@ -207,7 +209,8 @@ void write_state(const fs::path& outbox, const Run& run, const fs::path& out, co
   state["alerts"] = outcome.alerts;
   auto queued = nlohmann::ordered_json::array();
   for (const auto& q : still_queued)
-    queued.push_back({{"ride_id", q.row.ride_id}, {"file", eml_name(q.row.ride_id)}, {"message_id", q.message.message_id}});
+    queued.push_back(
+        {{"ride_id", q.row.ride_id}, {"file", eml_name(q.row.ride_id)}, {"message_id", q.message.message_id}});
   state["queued"] = queued;
   auto delivered = nlohmann::ordered_json::array();
   for (const auto& record : log.records())

@@ -24,7 +24,9 @@ bool is_atext(char c) {
   return false;
 }
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 std::tm utc_parts(std::int64_t micros) {
   const std::time_t seconds = static_cast<std::time_t>(floor_div(micros, 1000000));
@@ -70,8 +72,8 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
 
 std::string base64(std::string_view bytes) {
   std::vector<unsigned char> out(4 * ((bytes.size() + 2) / 3) + 1);
-  const int written = EVP_EncodeBlock(out.data(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                                      static_cast<int>(bytes.size()));
+  const int written =
+      EVP_EncodeBlock(out.data(), reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
   return std::string(reinterpret_cast<const char*>(out.data()), static_cast<std::size_t>(written));
 }
 
@@ -83,7 +85,9 @@ bool is_plain_phrase(std::string_view name) {
   return true;
 }
 
-std::string number(std::int64_t value) { return std::to_string(value); }
+std::string number(std::int64_t value) {
+  return std::to_string(value);
+}
 
 // "06:47:38 UTC".
 std::string time_of_day(std::int64_t micros) {
@@ -104,8 +108,7 @@ std::string address_problem(std::string_view address) {
   }
   if (address.size() > 254) return "email address is longer than 254 characters";
   const auto at = address.rfind('@');
-  if (at == std::string_view::npos || address.find('@') != at)
-    return "email address is not of the form local@domain";
+  if (at == std::string_view::npos || address.find('@') != at) return "email address is not of the form local@domain";
   const std::string_view local = address.substr(0, at);
   const std::string_view domain = address.substr(at + 1);
   if (local.empty() || local.size() > 64 || local.front() == '.' || local.back() == '.' ||
@@ -218,8 +221,8 @@ std::string quoted_printable(std::string_view text) {
       const auto u = static_cast<unsigned char>(line[i]);
       const bool at_end = i + 1 == line.size();
       std::string piece;
-      const bool literal = (u >= 33 && u <= 126 && u != '=' && !(u == '.' && i == 0)) ||
-                           ((u == ' ' || u == '\t') && !at_end);
+      const bool literal =
+          (u >= 33 && u <= 126 && u != '=' && !(u == '.' && i == 0)) || ((u == ' ' || u == '\t') && !at_end);
       if (literal) {
         piece = static_cast<char>(u);
       } else {
@@ -245,9 +248,8 @@ std::string quoted_printable(std::string_view text) {
 std::string rfc5322_date(std::int64_t micros) {
   const std::tm parts = utc_parts(micros);
   char text[64];
-  std::snprintf(text, sizeof text, "%.3s, %02d %.3s %04d %02d:%02d:%02d +0000", kWeekdays[parts.tm_wday],
-                parts.tm_mday, kMonths[parts.tm_mon], parts.tm_year + 1900, parts.tm_hour, parts.tm_min,
-                parts.tm_sec);
+  std::snprintf(text, sizeof text, "%.3s, %02d %.3s %04d %02d:%02d:%02d +0000", kWeekdays[parts.tm_wday], parts.tm_mday,
+                kMonths[parts.tm_mon], parts.tm_year + 1900, parts.tm_hour, parts.tm_min, parts.tm_sec);
   return text;
 }
 
@@ -266,8 +268,8 @@ std::string alert_message_id(std::string_view run_id, std::int64_t ride_id) {
 std::string alert_body(const AlertRow& row) {
   const std::string name = clean_text(row.first_name);
   const bool high = row.kind == "high";
-  const std::int64_t ride_start = row.ride_start == std::numeric_limits<std::int64_t>::min() ? row.alert_time
-                                                                                            : row.ride_start;
+  const std::int64_t ride_start =
+      row.ride_start == std::numeric_limits<std::int64_t>::min() ? row.alert_time : row.ride_start;
   std::string body;
   body += name.empty() ? "Hello,\n" : "Hello " + name + ",\n";
   body += "\n";
@@ -299,8 +301,8 @@ AlertMessage build_alert_message(const AlertRow& row, const Mailbox& from, std::
   AlertMessage message;
   message.message_id = alert_message_id(run_id, row.ride_id);
   message.recipient = row.email;
-  const std::int64_t ride_start = row.ride_start == std::numeric_limits<std::int64_t>::min() ? row.alert_time
-                                                                                            : row.ride_start;
+  const std::int64_t ride_start =
+      row.ride_start == std::numeric_limits<std::int64_t>::min() ? row.alert_time : row.ride_start;
   const std::tm parts = utc_parts(ride_start);
   const std::string day = number(parts.tm_mday) + " " + kMonths[parts.tm_mon] + " " + number(parts.tm_year + 1900);
   std::string& text = message.text;
