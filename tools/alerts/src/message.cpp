@@ -282,12 +282,13 @@ std::string alert_body(const AlertRow& row) {
           " to " + number(row.hr_upper) + " beats per minute\n";
   body += "(for your age, " + number(row.age) + ", and the gender in your Deloton profile).\n";
   body += "\n";
-  body += "Please stop exercising now and rest. If you feel unwell - chest pain, dizziness,\n";
-  body += "shortness of breath or fainting - call the emergency services at once.\n";
-  body += "Whatever you feel, please see a doctor before your next ride.\n";
+  body += "Please stop exercising now and rest. If you feel unwell - chest pain,\n";
+  body += "dizziness, shortness of breath or fainting - call the emergency\n";
+  body += "services at once. Whatever you feel, please see a doctor before your\n";
+  body += "next ride.\n";
   body += "\n";
-  body += "Your heart rate is measured by the bike's sensors and can be wrong; a doctor can\n";
-  body += "tell you whether this reading matters for you.\n";
+  body += "Your heart rate is measured by the bike's sensors and can be wrong;\n";
+  body += "a doctor can tell you whether this reading matters for you.\n";
   body += "\n";
   body += "Deloton Health\n";
   body += "(an automatic message; ride reference " + number(row.ride_id) + ")\n";
