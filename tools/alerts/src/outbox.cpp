@@ -127,7 +127,7 @@ DeliveryLog::DeliveryLog(fs::path path) : path_(std::move(path)) {
                                  " is not a delivery record (" + e.what() + ")");
       }
       by_ride_.emplace(record.run_id, record.ride_id);
-      by_key_.emplace_back(record.alert_key, record.run_id);
+      by_key_.emplace(record.alert_key, record.run_id);
       records_.push_back(std::move(record));
     }
     start = end + 1;
@@ -144,9 +144,8 @@ bool DeliveryLog::delivered(std::string_view run_id, std::int64_t ride_id) const
 }
 
 std::string DeliveryLog::delivered_by(std::string_view key) const {
-  for (const auto& [record_key, run_id] : by_key_)
-    if (record_key == key) return run_id;
-  return "";
+  const auto found = by_key_.find(std::string(key));
+  return found == by_key_.end() ? std::string() : found->second;
 }
 
 void DeliveryLog::open_for_append() {
@@ -167,7 +166,7 @@ void DeliveryLog::append(const DeliveryRecord& record) {
   if (::fdatasync(fd_) != 0) fail("cannot fsync", path_);
   valid_bytes_ += line.size();
   by_ride_.emplace(record.run_id, record.ride_id);
-  by_key_.emplace_back(record.alert_key, record.run_id);
+  by_key_.emplace(record.alert_key, record.run_id);
   records_.push_back(record);
 }
 

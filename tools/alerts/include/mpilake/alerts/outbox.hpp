@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace mpilake::alerts {
@@ -58,7 +59,7 @@ class DeliveryLog {
   std::filesystem::path path_;
   std::vector<DeliveryRecord> records_;
   std::set<std::pair<std::string, std::int64_t>> by_ride_;
-  std::vector<std::pair<std::string, std::string>> by_key_;  // (key, run_id), in log order
+  std::unordered_map<std::string, std::string> by_key_;  // key -> the run that delivered it first
   std::uintmax_t valid_bytes_ = 0;
   int fd_ = -1;
 };
