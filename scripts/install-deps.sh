@@ -12,7 +12,7 @@ packages=(
   libgtest-dev libbenchmark-dev
   python3-h5py python3-numpy python3-sklearn
   # the people-facing parts: report, alert emails, PostgreSQL export, the API server
-  libcurl4-openssl-dev libpq-dev postgresql-15 libcpp-httplib-dev nlohmann-json3-dev libjs-chart.js
+  libcurl4-openssl-dev libssl-dev libpq-dev postgresql-15 libcpp-httplib-dev nlohmann-json3-dev libjs-chart.js
   python3-matplotlib python3-jinja2 weasyprint poppler-utils fonts-dejavu-core fonts-lato
   # their tests and benchmarks: an SMTP server, a PostgreSQL client, a browser, a load generator
   python3-aiosmtpd python3-psycopg2 chromium wrk

@@ -79,10 +79,12 @@ struct ToolCli {
   std::function<int(const Comm&, const std::vector<std::string>& args)> action;
 };
 
-ToolCli export_cli();
-
 // The registered tools, in the order `mpilake --help` lists them.
 const std::vector<ToolCli>& tools();
-ToolCli report_cli();  // src/cli/report_cli.cpp
+
+// Each tool's registration (src/cli/<name>_cli.cpp).
+ToolCli report_cli();
+ToolCli alerts_cli();
+ToolCli export_cli();
 
 }  // namespace mpilake::cli
