@@ -79,6 +79,8 @@ struct ToolCli {
   std::function<int(const Comm&, const std::vector<std::string>& args)> action;
 };
 
+ToolCli serve_cli();
+
 // The registered tools, in the order `mpilake --help` lists them.
 const std::vector<ToolCli>& tools();
 
