@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "mpilake/deloton/schema.hpp"
@@ -138,6 +139,8 @@ int SlowClientGuard::sweep() {
 // ---------------------------------------------------------------------------------------------------
 namespace {
 
+volatile std::sig_atomic_t stop_requested = 0;
+
 // httplib's listen backlog is 5: too few for many clients connecting at once.
 class HttpServer : public httplib::Server {
  public:
@@ -169,12 +172,13 @@ int serve(const ServeOptions& options, const Log& log) {
   }
   if (!current.get()) throw std::runtime_error("no finished Deloton run to serve in " + options.dir.string());
 
-  // SIGINT and SIGTERM go to one thread that stops the server (blocked before any thread starts).
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // SIGINT and SIGTERM set a flag the follower thread looks at (MPI_Init started threads before us,
+  // so blocking the signals here would not cover them; a handler does).
+  struct sigaction action {};
+  action.sa_handler = [](int) { stop_requested = 1; };
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
 
   HttpServer server;
   const int threads = options.threads;
@@ -242,13 +246,6 @@ int serve(const ServeOptions& options, const Log& log) {
   std::atomic<bool> stopping = false;
   std::mutex wake_mutex;
   std::condition_variable wake;
-  std::thread signals([&] {
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
-    stopping = true;
-    wake.notify_all();
-    server.stop();
-  });
   std::thread follower([&] {
     const auto poll_interval = std::chrono::milliseconds(static_cast<long>(options.poll_seconds * 1000));
     auto next_poll = std::chrono::steady_clock::now() + poll_interval;
@@ -258,6 +255,10 @@ int serve(const ServeOptions& options, const Log& log) {
         wake.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping.load(); });
       }
       if (stopping) break;
+      if (stop_requested) {
+        server.stop();
+        break;
+      }
       guard.sweep();
       if (std::chrono::steady_clock::now() >= next_poll) {
         watcher.poll();
@@ -273,8 +274,6 @@ int serve(const ServeOptions& options, const Log& log) {
   stopping = true;
   wake.notify_all();
   follower.join();
-  pthread_kill(signals.native_handle(), SIGTERM);  // unblocks sigwait when we stopped for another reason
-  signals.join();
   log("stopped");
   return ok ? 0 : 1;
 }
