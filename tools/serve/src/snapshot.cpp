@@ -119,7 +119,12 @@ std::shared_ptr<const Snapshot> load_snapshot(const fs::path& dir) {
   }
   if (stamp_of(summary_path) != s.summary_stamp) throw LoadError("summary.json changed while loading (a new run)");
 
-  // Indexes, and the checks the lookups rely on (sorted keys).
+  index_snapshot(s);
+  return snapshot;
+}
+
+void index_snapshot(Snapshot& s) {
+  // The indexes, and the checks the lookups rely on (sorted keys).
   namespace R = deloton::rides;
   const auto& ride_ids = s.rides.ints(R::kRideId);
   const auto& starts = s.rides.ints(R::kStartTime);
@@ -133,6 +138,7 @@ std::shared_ptr<const Snapshot> load_snapshot(const fs::path& dir) {
   }
   if (!ride_ids.empty()) s.current_ride_row = static_cast<std::int64_t>(ride_ids.size()) - 1;
   const std::int64_t reading_count = static_cast<std::int64_t>(s.readings.num_rows());
+  if (s.ride_offset.size() != ride_ids.size() + 1) throw LoadError("readings.h5: ride_offset is not rides + 1 long");
   for (std::size_t k = 0; k + 1 < s.ride_offset.size(); ++k)
     if (s.ride_offset[k] > s.ride_offset[k + 1]) throw LoadError("readings.h5: ride_offset is not ascending");
   if (s.ride_offset.front() != 0 || s.ride_offset.back() != reading_count)
@@ -145,12 +151,11 @@ std::shared_ptr<const Snapshot> load_snapshot(const fs::path& dir) {
   for (std::size_t row = 1; row < dates.size(); ++row)
     if (!(dates[row - 1] < dates[row])) throw LoadError("daily.h5 is not sorted by date");
 
-  for (const Table* table : tables) s.memory_bytes += table->byte_size();
+  for (const Table* table : {&s.riders, &s.rides, &s.readings, &s.alerts, &s.daily}) s.memory_bytes += table->byte_size();
   s.memory_bytes += s.ride_offset.size() * sizeof(std::int64_t);
   s.loaded_utc = job::utc_now();
   s.live_public = render_live(s, false);
   s.live_personal = render_live(s, true);
-  return snapshot;
 }
 
 std::int64_t Snapshot::ride_row(std::int64_t ride_id) const {

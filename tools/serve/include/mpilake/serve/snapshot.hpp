@@ -73,4 +73,8 @@ struct Snapshot {
 // summary.json changed while loading.
 std::shared_ptr<const Snapshot> load_snapshot(const std::filesystem::path& dir);
 
+// Builds the indexes, latest time and /live bodies from the tables and ride_offset (load_snapshot
+// calls it; tests build snapshots in memory). Throws LoadError when the tables are not sorted.
+void index_snapshot(Snapshot& snapshot);
+
 }  // namespace mpilake::serve
