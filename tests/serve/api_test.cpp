@@ -64,7 +64,8 @@ TEST_F(ServeApi, RideWithAndWithoutReadings) {
 TEST_F(ServeApi, RunIdInEveryApiResponse) {
   for (const char* target : {"/health", "/rides/1", "/rides/99"}) {
     bool found = false;
-    for (const auto& [name, value] : get(target).headers) found = found || (name == "X-Mpilake-Run" && value == snapshot->run_id);
+    for (const auto& [name, value] : get(target).headers)
+      found = found || (name == "X-Mpilake-Run" && value == snapshot->run_id);
     EXPECT_TRUE(found) << target;
   }
   EXPECT_EQ(get_json("/health")["run_id"], snapshot->run_id);
@@ -107,7 +108,8 @@ TEST_F(ServeApi, AlertPrivacy) {
   const json public_view = get_json("/alerts?date=2022-10-01");
   ASSERT_EQ(public_view["alerts"].size(), 1U);
   const json alert = public_view["alerts"][0];
-  for (const char* field : {"email", "first_name", "age", "hr_lower", "hr_upper"}) EXPECT_FALSE(alert.contains(field)) << field;
+  for (const char* field : {"email", "first_name", "age", "hr_lower", "hr_upper"})
+    EXPECT_FALSE(alert.contains(field)) << field;
   EXPECT_EQ(alert["age_band"], "25_34");
   EXPECT_EQ(alert["kind"], "high");
   const json personal = get_json("/alerts?date=2022-10-01", "Bearer " + kToken)["alerts"][0];
@@ -157,7 +159,8 @@ TEST_F(ServeApi, Errors) {
   EXPECT_NE(get("/rides/1", "", "DELETE").body.find("zones are the record"), std::string::npos);
   expect_error(get("/health", "", "POST"), 405, "method_not_allowed");
   expect_error(get("/" + std::string(5000, 'a')), 414, "uri_too_long");
-  expect_error(api.handle(Request{"GET", "/health", "", 100'000, false}, snapshot.get()), 431, "header_fields_too_large");
+  expect_error(api.handle(Request{"GET", "/health", "", 100'000, false}, snapshot.get()), 431,
+               "header_fields_too_large");
   expect_error(api.handle(Request{"GET", "/health", "", 100, true}, snapshot.get()), 413, "payload_too_large");
   expect_error(get("/health", "Bearer wrong"), 401, "unauthorized");
   expect_error(get("/health", "Bearer " + kToken + "x"), 401, "unauthorized");

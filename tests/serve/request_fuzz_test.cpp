@@ -14,11 +14,48 @@ namespace mpilake::serve {
 namespace {
 
 std::string random_piece(std::mt19937_64& rng) {
-  static const std::vector<std::string> pieces = {
-      "/", "rides", "riders", "daily", "alerts", "live", "health", "static", "openapi.json", "app.js", "1", "3", "7", "0",
-      "-1", "99999999999999999999", "9223372036854775807", "..", ".", "%00", "%2e", "%2F", "%zz", "%", "?", "&", "=",
-      "date", "2022-10-01", "2022-02-30", "limit", "offset", "readings", "1000", "1001", "+", "#", "%C3%A9", "\xff",
-      "\x01", " ", "a"};
+  static const std::vector<std::string> pieces = {"/",
+                                                  "rides",
+                                                  "riders",
+                                                  "daily",
+                                                  "alerts",
+                                                  "live",
+                                                  "health",
+                                                  "static",
+                                                  "openapi.json",
+                                                  "app.js",
+                                                  "1",
+                                                  "3",
+                                                  "7",
+                                                  "0",
+                                                  "-1",
+                                                  "99999999999999999999",
+                                                  "9223372036854775807",
+                                                  "..",
+                                                  ".",
+                                                  "%00",
+                                                  "%2e",
+                                                  "%2F",
+                                                  "%zz",
+                                                  "%",
+                                                  "?",
+                                                  "&",
+                                                  "=",
+                                                  "date",
+                                                  "2022-10-01",
+                                                  "2022-02-30",
+                                                  "limit",
+                                                  "offset",
+                                                  "readings",
+                                                  "1000",
+                                                  "1001",
+                                                  "+",
+                                                  "#",
+                                                  "%C3%A9",
+                                                  "\xff",
+                                                  "\x01",
+                                                  " ",
+                                                  "a"};
   if (rng() % 40 == 0) return std::string(rng() % 6000, "a9/%"[rng() % 4]);
   return pieces[rng() % pieces.size()];
 }
@@ -30,9 +67,10 @@ TEST(ServeRequestFuzz, AlwaysA2xxOrAJsonError) {
   assets.by_path["/static/app.js"] = {"text/javascript", "//"};
   const Api api("correct-horse-battery-staple", assets);
   std::mt19937_64 rng(20261201);
-  const std::vector<std::string> methods = {"GET", "GET", "GET", "HEAD", "POST", "DELETE", "PUT", "OPTIONS", "BREW", ""};
-  const std::vector<std::string> authorizations = {"", "", "Bearer correct-horse-battery-staple", "Bearer x", "Bearer",
-                                                   "Basic abc", std::string(300, 'B')};
+  const std::vector<std::string> methods = {"GET",    "GET", "GET",     "HEAD", "POST",
+                                            "DELETE", "PUT", "OPTIONS", "BREW", ""};
+  const std::vector<std::string> authorizations = {
+      "", "", "Bearer correct-horse-battery-staple", "Bearer x", "Bearer", "Basic abc", std::string(300, 'B')};
   int ok = 0, errors = 0;
   for (int round = 0; round < 30000; ++round) {
     std::string target = rng() % 10 == 0 ? "" : "/";

@@ -11,7 +11,9 @@
 
 namespace mpilake::serve::testing {
 
-inline std::int64_t at(const char* date, std::int64_t seconds) { return *parse_date(date) * kMicrosPerDay + seconds * 1'000'000; }
+inline std::int64_t at(const char* date, std::int64_t seconds) {
+  return *parse_date(date) * kMicrosPerDay + seconds * 1'000'000;
+}
 
 inline std::shared_ptr<const Snapshot> make_snapshot() {
   auto s = std::make_shared<Snapshot>();
@@ -48,7 +50,8 @@ inline std::shared_ptr<const Snapshot> make_snapshot() {
   };
   rider(7, "Alexandra", "Quux", "male", "1990-02-28", "alex@example.com");
   rider(9, "Bea", "Zed", "female", "", "bea@example.com");
-  const auto ride = [&](std::int64_t id, std::int64_t user, std::int64_t start, std::int64_t readings, std::int64_t alert) {
+  const auto ride = [&](std::int64_t id, std::int64_t user, std::int64_t start, std::int64_t readings,
+                        std::int64_t alert) {
     Table& t = s->rides;
     t.ints(0).push_back(id);
     t.strings(1).push_back("partition=0");

@@ -15,7 +15,9 @@ const std::map<std::string, std::string_view>& embedded_assets();  // generated 
 
 namespace {
 
-std::string dump(const Json& json) { return json.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 Response json_response(const Json& json) {
   Response response;
@@ -57,7 +59,8 @@ struct Page {
 
 Page page_of(const std::map<std::string, std::string>& params) {
   Page page;
-  if (const auto it = params.find("limit"); it != params.end()) page.limit = parse_bounded(it->second, "limit", kMaxPageSize);
+  if (const auto it = params.find("limit"); it != params.end())
+    page.limit = parse_bounded(it->second, "limit", kMaxPageSize);
   if (const auto it = params.find("offset"); it != params.end())
     page.offset = parse_bounded(it->second, "offset", 1'000'000'000'000LL);
   return page;
@@ -121,7 +124,8 @@ Response answer(Route route, const std::vector<std::string>& segments, const std
     case Route::rides: {
       const auto day = date_of(params);
       const Page page = page_of(params);
-      const auto [first, last] = day ? s.rides_on_day(*day) : std::pair<std::size_t, std::size_t>(0, s.rides.num_rows());
+      const auto [first, last] =
+          day ? s.rides_on_day(*day) : std::pair<std::size_t, std::size_t>(0, s.rides.num_rows());
       const auto [from, to] = window(last - first, page);
       Json out = page_header(last - first, page);
       out["date"] = day ? Json(date_text(*day)) : Json(nullptr);
@@ -264,10 +268,10 @@ Response Api::respond(const Request& request, const Snapshot* snapshot) const {
   if (!matched || (matched->route == Route::asset && !assets_.by_path.contains(path)))
     return error_response(404, "no such path: " + path.substr(0, 100) + " (see /openapi.json)");
   if (request.method != "GET" && request.method != "HEAD") {
-    Response response =
-        error_response(405, request.method == "DELETE" && matched->route == Route::ride
-                                ? "rides cannot be deleted: the zones are the record, and the next run replaces them"
-                                : "only GET and HEAD are offered on " + path.substr(0, 100) + " (the API is read-only)");
+    Response response = error_response(
+        405, request.method == "DELETE" && matched->route == Route::ride
+                 ? "rides cannot be deleted: the zones are the record, and the next run replaces them"
+                 : "only GET and HEAD are offered on " + path.substr(0, 100) + " (the API is read-only)");
     response.headers.emplace_back("Allow", "GET, HEAD");
     return response;
   }
@@ -280,7 +284,8 @@ Response Api::respond(const Request& request, const Snapshot* snapshot) const {
   for (const auto& [key, value] : target.params) {
     bool known = false;
     for (const auto& name : matched->params) known = known || key == name;
-    if (!known) return error_response(400, "unknown query parameter for " + path.substr(0, 100) + ": " + key.substr(0, 40));
+    if (!known)
+      return error_response(400, "unknown query parameter for " + path.substr(0, 100) + ": " + key.substr(0, 40));
   }
   Response response;
   if (matched->route == Route::asset) {

@@ -21,7 +21,9 @@ namespace U = deloton::riders;
 constexpr std::int64_t kHour = 3600LL * 1'000'000;
 constexpr std::size_t kRecentAlerts = 10;
 
-Json nullable(std::int64_t value) { return value == kNullInt64 ? Json(nullptr) : Json(value); }
+Json nullable(std::int64_t value) {
+  return value == kNullInt64 ? Json(nullptr) : Json(value);
+}
 
 // The rider's best ride by one column (NaN and NULL skipped; ties: the earlier ride).
 Json best(const Snapshot& s, const std::vector<std::size_t>& rows, std::size_t column) {
@@ -60,8 +62,7 @@ Json current_ride(const Snapshot& s, bool personal) {
     rider_view["age_band"] = age ? Json(age_band_name(*age)) : Json(nullptr);
     // The limits give the exact age away (220 - age), so they come with the token only.
     if (personal && age) {
-      const auto limits =
-          deloton::heart_rate_limits(*age, deloton::normalise_gender(s.riders.strings(U::kGender)[r]));
+      const auto limits = deloton::heart_rate_limits(*age, deloton::normalise_gender(s.riders.strings(U::kGender)[r]));
       safe_range = Json{{"hr_lower", limits.lower}, {"hr_upper", limits.upper}};
     }
     const auto& rows = s.rides_of_rider.at(user);
@@ -141,12 +142,12 @@ Json last_hours(const Snapshot& s, bool personal) {
   out["alerts"] = alerts;
   Json hour_list = Json::array();
   for (std::size_t h = 0; h < hours.size(); ++h)
-    hour_list.push_back({{"start", from + static_cast<std::int64_t>(h) * kHour},
-                         {"rides", hours[h].rides},
-                         {"alerts", hours[h].alerts},
-                         {"power_avg_w", hours[h].readings > 0
-                                             ? Json(hours[h].power_sum / static_cast<double>(hours[h].readings))
-                                             : Json(nullptr)}});
+    hour_list.push_back(
+        {{"start", from + static_cast<std::int64_t>(h) * kHour},
+         {"rides", hours[h].rides},
+         {"alerts", hours[h].alerts},
+         {"power_avg_w",
+          hours[h].readings > 0 ? Json(hours[h].power_sum / static_cast<double>(hours[h].readings)) : Json(nullptr)}});
   out["hours"] = std::move(hour_list);
   const auto [alert_first, alert_last] = s.alerts_of_rides(first, last);
   Json recent = Json::array();

@@ -41,7 +41,8 @@ bool RunWatcher::poll() {
   }
   if (!summary.exists) {
     // A run in progress may have removed it; keep serving what is loaded.
-    if (!reported_missing_ && current) log_("summary.json is gone from " + dir_.string() + "; still serving run " + current->run_id);
+    if (!reported_missing_ && current)
+      log_("summary.json is gone from " + dir_.string() + "; still serving run " + current->run_id);
     reported_missing_ = true;
     return false;
   }

@@ -64,8 +64,9 @@ std::vector<std::int64_t> read_ride_offset(const fs::path& path, std::int64_t ex
   H5Handle dataset(H5Dopen2(file.get(), "ride_offset", H5P_DEFAULT), H5Dclose, "open ride_offset");
   H5Handle space(H5Dget_space(dataset.get()), H5Sclose, "space of ride_offset");
   const hssize_t count = H5Sget_simple_extent_npoints(space.get());
-  if (count != expected) throw LoadError("readings.h5: ride_offset has " + std::to_string(count) + " values, expected " +
-                                         std::to_string(expected));
+  if (count != expected)
+    throw LoadError("readings.h5: ride_offset has " + std::to_string(count) + " values, expected " +
+                    std::to_string(expected));
   std::vector<std::int64_t> values(static_cast<std::size_t>(count));
   check_h5(H5Dread(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "read ride_offset");
   return values;
@@ -151,7 +152,8 @@ void index_snapshot(Snapshot& s) {
   for (std::size_t row = 1; row < dates.size(); ++row)
     if (!(dates[row - 1] < dates[row])) throw LoadError("daily.h5 is not sorted by date");
 
-  for (const Table* table : {&s.riders, &s.rides, &s.readings, &s.alerts, &s.daily}) s.memory_bytes += table->byte_size();
+  for (const Table* table : {&s.riders, &s.rides, &s.readings, &s.alerts, &s.daily})
+    s.memory_bytes += table->byte_size();
   s.memory_bytes += s.ride_offset.size() * sizeof(std::int64_t);
   s.loaded_utc = job::utc_now();
   s.live_public = render_live(s, false);

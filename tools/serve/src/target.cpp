@@ -82,7 +82,8 @@ Target parse_target(std::string_view target) {
 
 std::int64_t parse_id(std::string_view text, std::string_view what) {
   if (!all_digits(text) || text.size() > 18)
-    throw BadRequest{std::string(what) + " must be a positive integer of at most 18 digits (got '" + shown(text) + "')"};
+    throw BadRequest{std::string(what) + " must be a positive integer of at most 18 digits (got '" + shown(text) +
+                     "')"};
   std::int64_t value = 0;
   for (char c : text) value = value * 10 + (c - '0');
   if (value < 1) throw BadRequest{std::string(what) + " must be a positive integer (got '" + shown(text) + "')"};

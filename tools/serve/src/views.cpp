@@ -12,8 +12,8 @@ namespace {
 
 // Personal columns of the riders and alerts zones (DELOTON.md: names, email, address, birth date).
 bool personal_rider_column(const std::string& name) {
-  return name == "title" || name == "first_name" || name == "last_name" || name == "date_of_birth" ||
-         name == "email" || name.starts_with("address_");
+  return name == "title" || name == "first_name" || name == "last_name" || name == "date_of_birth" || name == "email" ||
+         name.starts_with("address_");
 }
 
 bool personal_alert_column(const std::string& name) {
@@ -46,7 +46,9 @@ Json row_json(const Table& table, std::size_t row) {
   return object;
 }
 
-Json ride_json(const Snapshot& s, std::size_t row) { return row_json(s.rides, row); }
+Json ride_json(const Snapshot& s, std::size_t row) {
+  return row_json(s.rides, row);
+}
 
 Json readings_json(const Snapshot& s, std::size_t ride_row) {
   Json list = Json::array();
@@ -55,7 +57,9 @@ Json readings_json(const Snapshot& s, std::size_t ride_row) {
   return list;
 }
 
-Json daily_json(const Snapshot& s, std::size_t row) { return row_json(s.daily, row); }
+Json daily_json(const Snapshot& s, std::size_t row) {
+  return row_json(s.daily, row);
+}
 
 std::optional<std::int64_t> rider_age(const Snapshot& s, std::size_t rider_row, std::int64_t day) {
   const auto birth = parse_date(s.riders.strings(deloton::riders::kDateOfBirth)[rider_row]);
@@ -63,7 +67,9 @@ std::optional<std::int64_t> rider_age(const Snapshot& s, std::size_t rider_row, 
   return full_years(*birth, day);
 }
 
-std::string age_band_name(std::int64_t age) { return std::string(deloton::kAgeBandNames[deloton::age_band(age)]); }
+std::string age_band_name(std::int64_t age) {
+  return std::string(deloton::kAgeBandNames[deloton::age_band(age)]);
+}
 
 std::string gender_group(std::string_view gender) {
   return std::string(deloton::gender_name(deloton::normalise_gender(gender)));
@@ -72,7 +78,8 @@ std::string gender_group(std::string_view gender) {
 Json rider_json(const Snapshot& s, std::size_t row, bool personal) {
   Json object = Json::object();
   // (a plain int64, not the optional: g++ 12 warns falsely about the optional here)
-  const std::int64_t age = s.latest_time == kNullInt64 ? kNullInt64 : rider_age(s, row, day_of(s.latest_time)).value_or(kNullInt64);
+  const std::int64_t age =
+      s.latest_time == kNullInt64 ? kNullInt64 : rider_age(s, row, day_of(s.latest_time)).value_or(kNullInt64);
   for (std::size_t c = 0; c < s.riders.num_columns(); ++c) {
     const std::string& name = s.riders.schema()[c].name;
     if (!personal && personal_rider_column(name)) continue;

@@ -48,7 +48,7 @@ struct Snapshot {
   Table riders, rides, readings, alerts, daily;
   std::vector<std::int64_t> ride_offset;  // readings of rides row k: ride_offset[k] .. ride_offset[k+1]-1
 
-  std::unordered_map<std::int64_t, std::size_t> rider_row;                  // user_id -> riders row
+  std::unordered_map<std::int64_t, std::size_t> rider_row;                    // user_id -> riders row
   std::unordered_map<std::int64_t, std::vector<std::size_t>> rides_of_rider;  // user_id -> rides rows
   std::int64_t latest_time = kNullInt64;  // the run's latest ride start or reading time ("now" of the data)
   std::int64_t current_ride_row = -1;     // the latest ride (the dashboard's current ride), -1 if none
