@@ -549,6 +549,7 @@ class Hammer:
         self.port = port
         self.stop = threading.Event()
         self.errors = []
+        self.disconnects = 0
         self.sequences = [[] for _ in range(threads)]
         self.count = 0
         self.threads = [threading.Thread(target=self.run, args=(i,)) for i in range(threads)]
@@ -578,7 +579,9 @@ class Hammer:
             except (OSError, http.client.HTTPException) as e:
                 # The server may close an idle keep-alive connection; reconnecting is normal.
                 connection.close()
-                if not isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+                if isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
+                    self.disconnects += 1
+                else:
                     self.errors.append(f"{path}: {type(e).__name__}: {e}")
 
     def finish(self):
@@ -621,10 +624,12 @@ def check_swap(args, server, out, landing2, old_run):
     check(new_run != old_run and new_run.startswith(z2["summary"]["created_utc"]),
           f"/health shows the new run ({old_run} -> {new_run})")
     check(not hammer.errors, f"no error response during the swap: {hammer.errors[:5]}")
+    check(hammer.disconnects <= 8, f"keep-alive connections were rarely closed under the clients: {hammer.disconnects}")
     for seq in hammer.sequences:
         check(seq[0] == old_run and seq[-1] == new_run and len(seq) == 2,
               f"each client saw the old run, then only the new one: {seq}")
-    print(f"live swap: {hammer.count} requests during the swap, no errors: {not hammer.errors}", flush=True)
+    print(f"live swap: {hammer.count} requests during the swap, {len(hammer.errors)} errors, "
+          f"{hammer.disconnects} keep-alive connections closed by the server", flush=True)
     return z2, new_run
 
 

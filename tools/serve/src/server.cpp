@@ -35,11 +35,13 @@ bool RunWatcher::poll() {
   const auto current = current_.get();
   const FileStamp summary = stamp_of(dir_ / "summary.json");
   if (current && summary == current->summary_stamp) {
+    problem_.clear();
     failed_state_.clear();
     reported_missing_ = false;
     return false;
   }
   if (!summary.exists) {
+    problem_ = "no summary.json (no finished run yet?)";
     // A run in progress may have removed it; keep serving what is loaded.
     if (!reported_missing_ && current)
       log_("summary.json is gone from " + dir_.string() + "; still serving run " + current->run_id);
@@ -53,6 +55,7 @@ bool RunWatcher::poll() {
     auto loaded = load_snapshot(dir_);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     current_.set(loaded);
+    problem_.clear();
     failed_state_.clear();
     reported_missing_ = false;
     char figures[160];
@@ -62,6 +65,7 @@ bool RunWatcher::poll() {
     return true;
   } catch (const std::exception& e) {
     failed_state_ = folder_state();
+    problem_ = e.what();
     log_(std::string("new run not loaded: ") + e.what() +
          (current ? "; still serving run " + current->run_id : "; nothing served yet"));
     return false;
@@ -171,7 +175,9 @@ int serve(const ServeOptions& options, const Log& log) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
     watcher.poll();
   }
-  if (!current.get()) throw std::runtime_error("no finished Deloton run to serve in " + options.dir.string());
+  if (!current.get())
+    throw std::runtime_error("no finished Deloton run to serve in " + options.dir.string() +
+                             (watcher.problem().empty() ? std::string() : ": " + watcher.problem()));
 
   // SIGINT and SIGTERM set a flag the follower thread looks at (MPI_Init started threads before us,
   // so blocking the signals here would not cover them; a handler does).

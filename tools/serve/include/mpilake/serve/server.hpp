@@ -38,6 +38,8 @@ class RunWatcher {
   RunWatcher(std::filesystem::path dir, CurrentSnapshot& current, Log log);
   // One look at the folder; returns true when a new snapshot was swapped in.
   bool poll();
+  // Why the last look loaded nothing ("" when it did, or when nothing was new).
+  const std::string& problem() const { return problem_; }
 
  private:
   std::string folder_state() const;  // summary.json's and the zones' stamps, as text
@@ -46,6 +48,7 @@ class RunWatcher {
   CurrentSnapshot& current_;
   Log log_;
   std::string failed_state_;  // the folder state of the last failed load ("" when none)
+  std::string problem_;
   bool reported_missing_ = false;
 };
 
