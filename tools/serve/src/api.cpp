@@ -15,13 +15,9 @@ const std::map<std::string, std::string_view>& embedded_assets();  // generated 
 
 namespace {
 
-std::string dump(const Json& json) {
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
 Response json_response(const Json& json) {
   Response response;
-  response.body = dump(json);
+  response.body = dump_json(json);
   return response;
 }
 
@@ -117,8 +113,13 @@ Response answer(Route route, const std::vector<std::string>& segments, const std
       }
       const std::int64_t row = s.ride_row(id);
       if (row < 0) throw NotFound{"no ride " + std::to_string(id) + " in this run"};
+      if (!with_readings) {
+        Response response;
+        response.body = s.ride_bodies[static_cast<std::size_t>(row)];
+        return response;
+      }
       Json ride = ride_json(s, static_cast<std::size_t>(row));
-      if (with_readings) ride["readings"] = readings_json(s, static_cast<std::size_t>(row));
+      ride["readings"] = readings_json(s, static_cast<std::size_t>(row));
       return json_response(ride);
     }
     case Route::rides: {
@@ -155,7 +156,9 @@ Response answer(Route route, const std::vector<std::string>& segments, const std
       if (day) {
         const std::int64_t row = s.daily_row(date_text(*day));
         if (row < 0) throw NotFound{"no rides on " + date_text(*day) + " in this run"};
-        return json_response(daily_json(s, static_cast<std::size_t>(row)));
+        Response response;
+        response.body = s.daily_bodies[static_cast<std::size_t>(row)];
+        return response;
       }
       Json list = Json::array();
       for (std::size_t row = 0; row < s.daily.num_rows(); ++row) list.push_back(daily_json(s, row));
@@ -201,7 +204,7 @@ std::string_view error_type(int status) {
 Response error_response(int status, std::string_view message) {
   Response response;
   response.status = status;
-  response.body = dump(Json{{"error", {{"code", status}, {"type", error_type(status)}}}, {"message", message}});
+  response.body = dump_json(Json{{"error", {{"code", status}, {"type", error_type(status)}}}, {"message", message}});
   return response;
 }
 

@@ -168,7 +168,7 @@ std::string render_live(const Snapshot& s, bool personal) {
   out["personal"] = personal;
   out["current_ride"] = current_ride(s, personal);
   out["last_12_hours"] = last_hours(s, personal);
-  return out.dump();
+  return dump_json(out);
 }
 
 }  // namespace mpilake::serve

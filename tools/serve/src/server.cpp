@@ -137,7 +137,10 @@ int SlowClientGuard::sweep() {
       state.idle_since = now;
     }
   }
-  std::erase_if(peers_, [](const auto& item) { return !item.second.seen && item.second.busy == 0; });
+  // Connections gone since the last sweep (also one whose response could not be written, which
+  // never reached request_finished). request_started runs under the same lock, so a connection
+  // it has seen already existed when this sweep listed the sockets.
+  std::erase_if(peers_, [](const auto& item) { return !item.second.seen; });
   return cut;
 }
 

@@ -13,6 +13,7 @@
 #include "mpilake/h5/zone_reader.hpp"
 #include "mpilake/job/job.hpp"
 #include "mpilake/serve/live.hpp"
+#include "mpilake/serve/views.hpp"
 
 namespace mpilake::serve {
 
@@ -158,6 +159,11 @@ void index_snapshot(Snapshot& s) {
   s.loaded_utc = job::utc_now();
   s.live_public = render_live(s, false);
   s.live_personal = render_live(s, true);
+  s.ride_bodies.reserve(s.rides.num_rows());
+  for (std::size_t row = 0; row < s.rides.num_rows(); ++row) s.ride_bodies.push_back(dump_json(ride_json(s, row)));
+  for (std::size_t row = 0; row < s.daily.num_rows(); ++row) s.daily_bodies.push_back(dump_json(daily_json(s, row)));
+  for (const auto* bodies : {&s.ride_bodies, &s.daily_bodies})
+    for (const auto& body : *bodies) s.memory_bytes += body.size();
 }
 
 std::int64_t Snapshot::ride_row(std::int64_t ride_id) const {

@@ -22,6 +22,10 @@ bool personal_alert_column(const std::string& name) {
 
 }  // namespace
 
+std::string dump_json(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 Json cell_json(const Table& table, std::size_t column, std::size_t row) {
   switch (table.schema()[column].type) {
     case ColumnType::Int64: {

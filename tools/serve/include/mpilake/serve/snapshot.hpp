@@ -53,8 +53,10 @@ struct Snapshot {
   std::int64_t latest_time = kNullInt64;  // the run's latest ride start or reading time ("now" of the data)
   std::int64_t current_ride_row = -1;     // the latest ride (the dashboard's current ride), -1 if none
 
-  // Pre-rendered /live bodies (public, and with the token's personal fields).
+  // Pre-rendered bodies: /live (public, and with the token's personal fields), each ride's
+  // /rides/{id} and each day's /daily?date= (the hot paths: a lookup and a copy per request).
   std::string live_public, live_personal;
+  std::vector<std::string> ride_bodies, daily_bodies;
 
   std::size_t memory_bytes = 0;  // the zones' payload in memory
 

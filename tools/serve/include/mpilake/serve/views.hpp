@@ -13,6 +13,9 @@ namespace mpilake::serve {
 
 using Json = nlohmann::ordered_json;
 
+// Compact JSON text; invalid UTF-8 is replaced, never thrown on.
+std::string dump_json(const Json& json);
+
 // One cell: int64 NULL, NaN and "" become null.
 Json cell_json(const Table& table, std::size_t column, std::size_t row);
 // Every column of `row`, in the zone's order.
