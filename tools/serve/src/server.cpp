@@ -266,8 +266,8 @@ int serve(const ServeOptions& options, const Log& log) {
       }
       if (stopping) break;
       if (stop_requested) {
-        server.stop();
-        break;
+        server.stop();  // again each round: a stop before listening has begun does nothing
+        continue;
       }
       guard.sweep();
       if (std::chrono::steady_clock::now() >= next_poll) {

@@ -187,6 +187,7 @@ async function refresh() {
     state.lastError = null;
     setText("run-id", live.run_id);
     setText("data-time", utc(live.latest_time));
+    setText("run-time", live.created_utc.replace("T", " ").replace(/:\d\dZ$/, " UTC"));
     setText("last-updated", new Date().toISOString().slice(11, 19) + " UTC");
     setText("token-state", live.personal ? "staff view" : "public view");
     $("token-button").textContent = token ? "Lock" : "Unlock";
