@@ -653,6 +653,21 @@ def check_failed_load(server, out, run_id):
     os.replace(path + ".tmp", path)
     time.sleep(1.5)
     check(request(server.port, "/health")[2]["run_id"] == run_id, "the real summary.json back: the same run")
+    # A zone written after summary.json is of a run still being written, even with the same
+    # created_utc second: refused; once summary.json is newer again, it loads.
+    zone = os.path.join(out, "rides.h5")
+    later = time.time() + 60
+    os.utime(zone, (later, later))
+    with open(path + ".tmp", "w") as f:
+        f.write(original)
+    os.replace(path + ".tmp", path)
+    time.sleep(1.5)
+    lines = [line for line in server.log_text().splitlines() if "newer than summary.json" in line]
+    check(len(lines) == 1 and request(server.port, "/health")[2]["run_id"] == run_id,
+          f"a zone newer than summary.json is not loaded, one line says so: {lines}")
+    os.utime(path, (later + 1, later + 1))
+    time.sleep(1.5)
+    check(server.log_text().rstrip().endswith(f"(was {run_id})"), "with summary.json newer again, the run loads")
 
 
 def browser_expectations(z, run_id, personal, path):

@@ -101,11 +101,17 @@ std::shared_ptr<const Snapshot> load_snapshot(const fs::path& dir) {
     const std::string& zone = deloton::kZones[z];
     const fs::path path = dir / (zone + ".h5");
     ZoneFile file;
+    const FileStamp before = stamp_of(path);
+    // A run renames all its zones into place, then writes summary.json: a zone written after it is
+    // of the next run, still being written (created_utc alone has one-second steps).
+    if (before.exists && before.mtime_ns > s.summary_stamp.mtime_ns)
+      throw LoadError(zone + ".h5 is newer than summary.json (a run in progress?)");
     try {
       file = read_zone(path);
     } catch (const std::exception& e) {
       throw LoadError(zone + ".h5: " + e.what());
     }
+    if (stamp_of(path) != before) throw LoadError(zone + ".h5 was replaced while loading (a new run)");
     if (string_attribute(file, "created_utc") != s.created_utc)
       throw LoadError(zone + ".h5 is not of the run summary.json describes (a run in progress?)");
     const auto& rows = s.summary["zones"][zone]["rows"];
