@@ -22,4 +22,12 @@ packages=(
 # it has one (CI images ship NodeSource's), else Debian's.
 if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
-exec bash "$(dirname "$0")/apt-install.sh" install-deps "${packages[@]}"
+bash "$(dirname "$0")/apt-install.sh" install-deps "${packages[@]}"
+
+# The browser test's playwright-core (tests/browser, pinned in its package-lock.json), from the npm
+# registry; it drives Debian's chromium, so no browser is downloaded. Offline: the test skips.
+browser_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if [ ! -d "$browser_tests/node_modules/playwright-core" ] && command -v npm >/dev/null 2>&1; then
+  npm ci --prefix "$browser_tests" --no-audit --no-fund ||
+    echo "install-deps: npm ci in tests/browser failed (offline?); the browser test will be skipped" >&2
+fi

@@ -86,5 +86,6 @@ const std::vector<ToolCli>& tools();
 ToolCli report_cli();
 ToolCli alerts_cli();
 ToolCli export_cli();
+ToolCli serve_cli();
 
 }  // namespace mpilake::cli
