@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a built-in default: installs the dependencies, builds, generates demo landing data
 # for both pipelines (deterministic, seed 42) and runs each on it with 2 ranks. Outputs land in demo/:
-# demo/out/ (STEDI) and demo/out-deloton/ (Deloton).
+# demo/out/ (STEDI) and demo/out-deloton/ (Deloton), with the Deloton report of the last day and
+# the alert emails' outbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -21,3 +22,12 @@ echo
 "${mpirun[@]}" build/mpilake run --pipeline deloton --landing demo/landing-deloton --out demo/out-deloton
 echo
 build/mpilake inspect demo/out-deloton/rides.h5 --rows 3
+
+# What people use: the executive report of the demo's last day (charts and PDF), and the alert
+# emails' outbox (written, not sent).
+last_day=$(/usr/bin/python3 -c "import h5py; print(h5py.File('demo/out-deloton/daily.h5')['date'][-1].decode())")
+echo
+build/mpilake report --out demo/out-deloton --date "$last_day"
+build/mpilake alerts --out demo/out-deloton
+echo
+echo "Next: build/mpilake serve --out demo/out-deloton   (API and live dashboard on http://127.0.0.1:8080/)"
