@@ -11,7 +11,8 @@
 # side by side, the ratios and the targets.
 #
 # usage: bench/run_bench.sh [--bytes B] [--keep] [--data DIR] [--customers N] [--seed S]
-#                           [--repeat N] [--no-micro] [--no-build] [--no-scaling] [--malloc-thp]
+#                           [--repeat N] [--no-micro] [--no-build] [--no-scaling] [--baseline BIN]
+#                           [--malloc-thp]
 #   --bytes B      landing bytes of the full data set (default 2.2e9; the half set gets B/2)
 #   --keep         keep the generated data and the outputs (default: delete them at the end)
 #   --data DIR     where data and outputs go (default ${TMPDIR:-/tmp}/mpilake-bench); reused when it
@@ -22,6 +23,8 @@
 #   --no-micro     skip the micro-benchmarks
 #   --no-build     use build-release/ as it is
 #   --no-scaling   skip the 1-rank runs (full and half set): only the 2-rank run against the peers
+#   --baseline BIN also run another mpilake binary (e.g. a copy of an older build) at 2 ranks, in
+#                  turn with the others, as "mpilake before" (its zone counts must match too)
 #   --malloc-thp   run mpilake with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (glibc >= 2.35: transparent
 #                  huge pages for malloc's large blocks; an experiment, see bench/README.md)
 # The page cache cannot be dropped without privileges, so every measurement follows a warm-up read of
@@ -38,6 +41,7 @@ KEEP=0
 MICRO=1
 BUILD_IT=1
 SCALING=1
+BASELINE=""
 PEER_THREADS=2
 MALLOC_THP=0
 DATA="${TMPDIR:-/tmp}/mpilake-bench"
@@ -54,6 +58,7 @@ while [ $# -gt 0 ]; do
     --no-micro) MICRO=0; shift ;;
     --no-build) BUILD_IT=0; shift ;;
     --no-scaling) SCALING=0; shift ;;
+    --baseline) BASELINE="$(realpath "${2:?}")"; shift 2 ;;
     --malloc-thp) MALLOC_THP=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
@@ -221,12 +226,12 @@ run_best() {
   cat "$RESULTS/$name.txt"
 }
 
-mpilake_run() {  # name ranks landing
-  local out="$OUTS/$1"
+mpilake_run() {  # name ranks landing [binary]
+  local out="$OUTS/$1" binary="${4:-$MPILAKE}"
   local args=(run --landing "$3" --out "$out" --rules privacy --quiet --overwrite)
-  [ "$HAS_RESULTS" = 1 ] && args+=(--results)
+  "$binary" run --help 2>/dev/null | grep -q -- '--results' && args+=(--results)
   INPUT="$3" SUMMARY_OF="$out" run_best "$1" total_seconds \
-    "${MPIRUN[@]}" ${MPILAKE_ENV[@]+"${MPILAKE_ENV[@]}"} -np "$2" "$MPILAKE" "${args[@]}"
+    "${MPIRUN[@]}" ${MPILAKE_ENV[@]+"${MPILAKE_ENV[@]}"} -np "$2" "$binary" "${args[@]}"
 }
 
 log "floor: simdjson On-Demand only, one core (iterate_many per 1 MB batch; best of $REPEAT)"
@@ -236,6 +241,10 @@ INPUT="$FULL" run_best floor_per_line floor_seconds "$FLOOR" "$FULL" --mode line
 if [ "$SCALING" = 1 ]; then
   log "mpilake, 1 rank, full data"
   mpilake_run mpilake_np1 1 "$FULL"
+fi
+if [ -n "$BASELINE" ]; then
+  log "mpilake before ($BASELINE), 2 ranks, full data"
+  mpilake_run mpilake_base_np2 2 "$FULL" "$BASELINE"
 fi
 log "mpilake, 2 ranks, full data"
 mpilake_run mpilake_np2 2 "$FULL"
@@ -283,6 +292,7 @@ def times(name):  # every run's time, in run order
 
 floor, floor_lines = load("floor"), load("floor_per_line")
 np1, np2, half = load("mpilake_np1"), load("mpilake_np2"), load("mpilake_np1_half")
+base2 = load("mpilake_base_np2")
 PEERS = [("duckdb", "DuckDB"), ("polars", "Polars"), ("chdb", "chDB")]
 peers = {key: load(key) for key, _ in PEERS}
 f = lambda d, k: float(d[k])
@@ -315,7 +325,8 @@ def engine_row(label, d, ranks):
     p(f"{'':<22} {'':>9} {'':>8} {'  MB/s:':>8} " +
       " ".join(f"{landing / MB / float(d.get(f'stage_{s}_seconds', 'nan')) if float(d.get(f'stage_{s}_seconds', 0)) > 0 else 0:8.0f}"
                for s in STAGES))
-for label, d, ranks in (("mpilake 1 rank", np1, 1), ("mpilake 2 ranks", np2, 2), ("mpilake 1 rank, half", half, 1)):
+for label, d, ranks in (("mpilake before, 2 ranks", base2, 2), ("mpilake 1 rank", np1, 1), ("mpilake 2 ranks", np2, 2),
+                        ("mpilake 1 rank, half", half, 1)):
     if d is not None:
         engine_row(label, d, ranks)
 for key, label in PEERS:
@@ -335,14 +346,15 @@ p("  engine s: the program's own clock (mpilake: slowest rank, MPI_Init to summa
 p("  stage columns: seconds (slowest rank), MB/s of all landing bytes below; RSS/rank: largest rank's peak.")
 p("  every run's seconds (noise): " + "; ".join(
     f"{name} " + " ".join(f"{t:.2f}" for t in times(name))
-    for name in ("mpilake_np1", "mpilake_np2", "mpilake_np1_half", "duckdb", "polars", "chdb", "floor") if times(name)))
+    for name in ("mpilake_base_np2", "mpilake_np1", "mpilake_np2", "mpilake_np1_half", "duckdb", "polars", "chdb",
+                 "floor") if times(name)))
 
 # Zone row counts: every engine against mpilake (the same data, the same rules).
 p("")
 zones = ["customer_trusted", "accelerometer_trusted", "customer_curated", "step_trainer_trusted",
          "machine_learning_curated"]
 mismatch = False
-columns = [("mpilake 1", np1, "zone_{}_rows"), ("mpilake 2", np2, "zone_{}_rows")] + \
+columns = [("before 2", base2, "zone_{}_rows"), ("mpilake 1", np1, "zone_{}_rows"), ("mpilake 2", np2, "zone_{}_rows")] + \
           [(label, peers[key], key + "_zone_{}_rows") for key, label in PEERS]
 columns = [c for c in columns if c[1] is not None]
 p(f"{'zone':<26} " + " ".join(f"{label:>12}" for label, _, _ in columns))
@@ -376,6 +388,10 @@ rows += [
     ("parse per rank / per-line floor, 2 ranks", parse_rank2 / f(floor_lines, "floor_mb_per_s"), "(info)", None, "%"),
     ("mpilake 2-rank time / floor time", t2 / f(floor, "floor_seconds"), "(info)", None, "x"),
 ]
+if base2 is not None:
+    rows.insert(0, ("mpilake before / mpilake now, 2 ranks (engine)", f(base2, "total_seconds") / t2, "(info)", None, "x"))
+    rows.insert(1, (f"fastest peer ({fastest}) / mpilake before, 2 ranks (engine)",
+                    peer_times[fastest] / f(base2, "total_seconds"), "(info)", None, "x"))
 extra = {}
 if np1 is not None and half is not None:
     t1, th = f(np1, "total_seconds"), f(half, "total_seconds")
