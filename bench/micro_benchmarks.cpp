@@ -287,6 +287,26 @@ void BM_EmailIds(benchmark::State& state) {
 }
 BENCHMARK(BM_EmailIds)->Unit(benchmark::kMillisecond);
 
+// The same lookups through StringRunLookup (the previous row's id when its key repeats), as the
+// pipeline's filters do.
+void BM_EmailIdsRuns(benchmark::State& state) {
+  const mpilake::Table& customers = table_of(Source::customer);
+  const mpilake::Table& readings = table_of(Source::accelerometer);
+  const auto& emails = customers.strings(mpilake::stedi::customer::kEmail);
+  const auto& users = readings.strings(mpilake::stedi::accelerometer::kUser);
+  std::int64_t found = 0;
+  for (auto _ : state) {
+    mpilake::StringKeyIndex index(emails.size());
+    for (std::size_t r = 0; r < emails.size(); ++r) index.insert(emails[r]);
+    mpilake::StringRunLookup lookup(index);
+    for (std::size_t r = 0; r < users.size(); ++r) found += lookup.find(users[r]) != mpilake::StringKeyIndex::kAbsent;
+    benchmark::DoNotOptimize(found);
+  }
+  state.counters["rows/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * (emails.size() + users.size())), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_EmailIdsRuns)->Unit(benchmark::kMillisecond);
+
 // The machine-learning join (sort both sides by (serial, time), merge, order ties) on id tables of the
 // generated shape: `serials` devices, 125 readings and 125 steps each at shuffled times, half of the
 // step times equal to a reading's.
