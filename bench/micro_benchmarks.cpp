@@ -1,22 +1,37 @@
-// Google Benchmark micro-benchmarks of mpilake's two per-row hot loops:
+// Google Benchmark micro-benchmarks of mpilake's per-row hot operations:
 //   - the parser: mpilake::RecordParser on realistic landing lines of each source (the exact bytes of
-//     `mpilake generate`, quirks included), throughput in landing bytes/s;
+//     `mpilake generate`, quirks included), throughput in landing bytes/s: one iterate() per line
+//     (BM_RecordParser) and runs of lines through iterate_many (BM_RecordParserRun, what parse_source
+//     does), also on lines of which 1% are broken (`..._bad`);
+//   - id assignment: the email index of the customers and one lookup per accelerometer row
+//     (BM_EmailIds), as the accelerometer filter does;
+//   - join + sort: join_readings_with_steps on id tables of the generated shape (BM_MlJoin);
+//   - write: write_zone of the accelerometer rows to an HDF5 file (BM_WriteZone, one rank);
 //   - partition + serialise: mpilake::partition_rows, the rows grouped by destination and encoded as
 //     one columnar block per destination (what exchange_rows does before MPI_Alltoallv), throughput in
 //     encoded bytes/s; and decode_column_block, the receiving side.
 // Run: build-release/bench/micro_benchmarks [--benchmark_filter=Parse] [--benchmark_min_time=1]
 #include <benchmark/benchmark.h>
+#include <mpi.h>
 #include <simdjson.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "mpilake/h5/zone_writer.hpp"
 #include "mpilake/json/record_parser.hpp"
+#include "mpilake/mpi/comm.hpp"
 #include "mpilake/shuffle/column_block.hpp"
 #include "mpilake/shuffle/partitioner.hpp"
 #include "mpilake/stedi/generate.hpp"
+#include "mpilake/stedi/ml_join.hpp"
 #include "mpilake/stedi/schema.hpp"
+#include "mpilake/table/key_index.hpp"
 #include "mpilake/table/table.hpp"
 
 namespace {
@@ -61,6 +76,30 @@ const Lines& lines_of(Source source) {
   return lines;
 }
 
+// The same lines with every 100th one broken (cut in half: invalid JSON), as a 1% bad-line rate.
+const Lines& bad_lines_of(Source source) {
+  static Lines cache[3];
+  Lines& lines = cache[static_cast<std::size_t>(source)];
+  if (!lines.lines.empty()) return lines;
+  const Lines& clean = lines_of(source);
+  std::string text;
+  for (std::size_t i = 0; i < clean.lines.size(); ++i) {
+    const auto [start, length] = clean.lines[i];
+    text.append(clean.text, start, i % 100 == 50 ? length / 2 : length);
+    text.push_back('\n');
+  }
+  lines.bytes = text.size();
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t end = text.find('\n', at);
+    lines.lines.emplace_back(at, end - at);
+    at = end + 1;
+  }
+  lines.text = std::move(text);
+  lines.text.append(simdjson::SIMDJSON_PADDING, '\0');
+  return lines;
+}
+
 mpilake::RecordSchema schema_of(Source source) {
   switch (source) {
     case Source::customer: return mpilake::stedi::customer_schema();
@@ -71,8 +110,8 @@ mpilake::RecordSchema schema_of(Source source) {
 }
 
 // Parses every line of one source into a fresh table per iteration.
-void BM_RecordParser(benchmark::State& state, Source source) {
-  const Lines& lines = lines_of(source);
+void BM_RecordParser(benchmark::State& state, Source source, bool bad) {
+  const Lines& lines = bad ? bad_lines_of(source) : lines_of(source);
   mpilake::RecordParser parser(schema_of(source));
   const mpilake::Schema table_schema = parser.schema().table_schema();
   std::string reason;
@@ -91,9 +130,44 @@ void BM_RecordParser(benchmark::State& state, Source source) {
   state.counters["accepted_share"] =
       static_cast<double>(accepted) / static_cast<double>(state.iterations() * lines.lines.size());
 }
-BENCHMARK_CAPTURE(BM_RecordParser, customer, Source::customer)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_RecordParser, accelerometer, Source::accelerometer)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_RecordParser, step_trainer, Source::step_trainer)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RecordParser, customer, Source::customer, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RecordParser, accelerometer, Source::accelerometer, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RecordParser, step_trainer, Source::step_trainer, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RecordParser, accelerometer_bad, Source::accelerometer, true)->Unit(benchmark::kMillisecond);
+
+// The lines as parse_source reads them: runs through RecordParser::parse_run (one iterate_many per
+// window), the lines it leaves through parse().
+void BM_RecordParserRun(benchmark::State& state, Source source, bool bad) {
+  const Lines& lines = bad ? bad_lines_of(source) : lines_of(source);
+  std::vector<mpilake::Line> batch;
+  for (const auto& [start, length] : lines.lines) batch.push_back({static_cast<std::int64_t>(start), start, length});
+  mpilake::RecordParser parser(schema_of(source));
+  const mpilake::Schema table_schema = parser.schema().table_schema();
+  std::string reason;
+  std::int64_t accepted = 0;
+  for (auto _ : state) {
+    mpilake::Table table(table_schema);
+    std::span<const mpilake::Line> rest = batch;
+    while (!rest.empty()) {
+      const auto run = parser.parse_run(lines.text.data(), rest, table);
+      for (std::size_t i = run.taken; i < run.per_line_end; ++i)
+        parser.parse(lines.text.data() + rest[i].start, rest[i].length, lines.text.size() - rest[i].start, table,
+                     reason);
+      rest = rest.subspan(run.per_line_end);
+    }
+    accepted += static_cast<std::int64_t>(table.num_rows());
+    benchmark::DoNotOptimize(table.num_rows());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(lines.bytes));
+  state.counters["lines/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * lines.lines.size()), benchmark::Counter::kIsRate);
+  state.counters["accepted_share"] =
+      static_cast<double>(accepted) / static_cast<double>(state.iterations() * lines.lines.size());
+}
+BENCHMARK_CAPTURE(BM_RecordParserRun, customer, Source::customer, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RecordParserRun, accelerometer, Source::accelerometer, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RecordParserRun, step_trainer, Source::step_trainer, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RecordParserRun, accelerometer_bad, Source::accelerometer, true)->Unit(benchmark::kMillisecond);
 
 // The parsed table of one source (built once).
 const mpilake::Table& table_of(Source source) {
@@ -194,6 +268,117 @@ void BM_DecodeBlock(benchmark::State& state, Source source) {
 }
 BENCHMARK_CAPTURE(BM_DecodeBlock, accelerometer, Source::accelerometer)->Unit(benchmark::kMillisecond);
 
+// Id assignment: the customers' emails into a StringKeyIndex (dense ids), then one find() per
+// accelerometer row, as the accelerometer filter of the pipeline does; in rows looked up per second.
+void BM_EmailIds(benchmark::State& state) {
+  const mpilake::Table& customers = table_of(Source::customer);
+  const mpilake::Table& readings = table_of(Source::accelerometer);
+  const auto& emails = customers.strings(mpilake::stedi::customer::kEmail);
+  const auto& users = readings.strings(mpilake::stedi::accelerometer::kUser);
+  std::int64_t found = 0;
+  for (auto _ : state) {
+    mpilake::StringKeyIndex index(emails.size());
+    for (std::size_t r = 0; r < emails.size(); ++r) index.insert(emails[r]);
+    for (std::size_t r = 0; r < users.size(); ++r) found += index.find(users[r]) != mpilake::StringKeyIndex::kAbsent;
+    benchmark::DoNotOptimize(found);
+  }
+  state.counters["rows/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * (emails.size() + users.size())), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_EmailIds)->Unit(benchmark::kMillisecond);
+
+// The same lookups through StringRunLookup (the previous row's id when its key repeats), as the
+// pipeline's filters do.
+void BM_EmailIdsRuns(benchmark::State& state) {
+  const mpilake::Table& customers = table_of(Source::customer);
+  const mpilake::Table& readings = table_of(Source::accelerometer);
+  const auto& emails = customers.strings(mpilake::stedi::customer::kEmail);
+  const auto& users = readings.strings(mpilake::stedi::accelerometer::kUser);
+  std::int64_t found = 0;
+  for (auto _ : state) {
+    mpilake::StringKeyIndex index(emails.size());
+    for (std::size_t r = 0; r < emails.size(); ++r) index.insert(emails[r]);
+    mpilake::StringRunLookup lookup(index);
+    for (std::size_t r = 0; r < users.size(); ++r) found += lookup.find(users[r]) != mpilake::StringKeyIndex::kAbsent;
+    benchmark::DoNotOptimize(found);
+  }
+  state.counters["rows/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * (emails.size() + users.size())), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_EmailIdsRuns)->Unit(benchmark::kMillisecond);
+
+// The machine-learning join (sort both sides by (serial, time), merge, order ties) on id tables of the
+// generated shape: `serials` devices, 125 readings and 125 steps each at shuffled times, half of the
+// step times equal to a reading's.
+void BM_MlJoin(benchmark::State& state) {
+  const auto serials = static_cast<std::int64_t>(state.range(0));
+  constexpr std::int64_t kPerSerial = 125;
+  std::mt19937_64 random(11);
+  mpilake::Table readings(mpilake::stedi::ml_readings_schema());
+  mpilake::Table steps(mpilake::stedi::ml_step_keys_schema());
+  for (std::int64_t s = 0; s < serials; ++s) {
+    for (std::int64_t i = 0; i < kPerSerial; ++i) {
+      const std::int64_t time = 1655564376361 + static_cast<std::int64_t>(random() % 1000000);
+      readings.ints(0).push_back(s);
+      readings.ints(1).push_back(s);
+      readings.ints(2).push_back(time);
+      for (std::size_t c = 3; c < 6; ++c) readings.floats(c).push_back(static_cast<double>(random() % 3) - 1.0);
+      readings.commit_row();
+      steps.ints(0).push_back(s);
+      steps.ints(1).push_back(i % 2 == 0 ? time : time + 1);
+      steps.ints(2).push_back(static_cast<std::int64_t>(random() % 300));
+      steps.commit_row();
+    }
+  }
+  // Rows arrive grouped by rank, not by serial: shuffle them.
+  std::vector<std::size_t> order(readings.num_rows());
+  for (std::size_t r = 0; r < order.size(); ++r) order[r] = r;
+  std::shuffle(order.begin(), order.end(), random);
+  readings = readings.take(order);
+  std::shuffle(order.begin(), order.end(), random);
+  steps = steps.take(order);
+  std::size_t joined = 0;
+  for (auto _ : state) {
+    const mpilake::Table result = mpilake::stedi::join_readings_with_steps(readings, steps, true);
+    joined = result.num_rows();
+    benchmark::DoNotOptimize(joined);
+  }
+  state.counters["rows/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * (readings.num_rows() + steps.num_rows())), benchmark::Counter::kIsRate);
+  state.counters["joined"] = static_cast<double>(joined);
+}
+BENCHMARK(BM_MlJoin)->Arg(20000)->Unit(benchmark::kMillisecond);
+
+// write_zone of the parsed accelerometer rows (one rank, MPI_COMM_WORLD of the benchmark process) to a
+// fresh HDF5 file under $TMPDIR, in written bytes/s (the file's size).
+void BM_WriteZone(benchmark::State& state) {
+  const mpilake::Table& rows = table_of(Source::accelerometer);
+  const mpilake::Comm comm(MPI_COMM_WORLD);
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("mpilake-bench-write-" + std::to_string(::getpid()) + ".h5");
+  std::int64_t bytes = 0;
+  for (auto _ : state) {
+    std::filesystem::remove(path);
+    mpilake::write_zone(comm, path, rows, {{"rules", std::string("privacy")}});
+    bytes = static_cast<std::int64_t>(std::filesystem::file_size(path));
+  }
+  std::filesystem::remove(path);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * bytes);
+}
+BENCHMARK(BM_WriteZone)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
-BENCHMARK_MAIN();
+// BENCHMARK_MAIN inside MPI_Init / MPI_Finalize (write_zone is collective; one rank here).
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    MPI_Finalize();
+    return 1;
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  MPI_Finalize();
+  return 0;
+}

@@ -113,7 +113,7 @@ std::int64_t write_column(const Comm& comm, hid_t file, hid_t transfer, const Ta
       H5Dcreate2(file, spec.name.c_str(), type.get(), file_space.get(), H5P_DEFAULT, create.get(), H5P_DEFAULT),
       H5Dclose, what + ": create dataset");
   if (total > 0) {
-    // Every rank takes part in the collective write; a rank without rows selects nothing.
+    // Every rank takes part in the write (collective when compressed); a rank without rows selects nothing.
     const hsize_t local_dims = static_cast<hsize_t>(local_rows);
     H5Handle memory_space(H5Screate_simple(1, &local_dims, nullptr), H5Sclose, what);
     if (local_rows == 0) {
@@ -147,8 +147,14 @@ ZoneWriteResult write_and_publish(const Comm& comm, const std::filesystem::path&
   check_h5(H5Pset_fapl_mpio(access.get(), comm.get(), MPI_INFO_NULL), "H5Pset_fapl_mpio");
   H5Handle file(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), H5Fclose,
                 where + ": create " + temporary.string());
+  // Raw data: each rank writes its own contiguous rows straight to the file (independent I/O), so the
+  // ranks copy into the page cache side by side; collective buffering would gather them on one
+  // aggregator rank while the others spin waiting (measured: bench/README.md). Parallel HDF5 writes
+  // unfiltered chunks through without its chunk cache, so ranks sharing a chunk do not overwrite each
+  // other. Filtered (compressed) chunks can only be written collectively.
   H5Handle transfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose, "H5Pcreate(transfer)");
-  check_h5(H5Pset_dxpl_mpio(transfer.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio");
+  check_h5(H5Pset_dxpl_mpio(transfer.get(), layout.compress ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT),
+           "H5Pset_dxpl_mpio");
 
   ZoneWriteResult result;
   try {

@@ -268,25 +268,117 @@ bool RecordParser::read_value(std::size_t index, od::value value, std::string& r
   return false;
 }
 
+namespace {
+
+// The line without trailing '\r', ' ', '\t' and leading ' ', '\t': [first, length); blank when empty.
+void trim_line(const char* data, std::size_t& first, std::size_t& length) {
+  while (length > 0 && (data[length - 1] == '\r' || data[length - 1] == ' ' || data[length - 1] == '\t')) --length;
+  first = 0;
+  while (first < length && (data[first] == ' ' || data[first] == '\t')) ++first;
+}
+
+}  // namespace
+
 LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_t capacity, Table& table,
                                 std::string& reason) {
-  while (length > 0 && (data[length - 1] == '\r' || data[length - 1] == ' ' || data[length - 1] == '\t')) --length;
   std::size_t first = 0;
-  while (first < length && (data[first] == ' ' || data[first] == '\t')) ++first;
+  trim_line(data, first, length);
   if (first == length) return LineOutcome::Blank;
 
-  const std::uint64_t generation = ++generation_;  // every slot is now unseen and null
   od::document document;
   if (auto error = parser_.iterate(data, length, capacity).get(document)) {
+    ++generation_;
     reason = simdjson_reason(error);
     return LineOutcome::Rejected;
   }
+  return parse_document(document, data + length, true, table, reason);
+}
+
+RecordParser::RunResult RecordParser::parse_run(const char* data, std::span<const Line> lines, Table& table) {
+  RunResult result;
+  if (lines.empty()) return result;
+  // The window: whole lines, at least one, up to run_bytes_ from the first line's start.
+  const std::size_t window_start = lines.front().start;
+  std::size_t window = 0;
+  run_lines_.clear();
+  run_begin_.clear();
+  run_end_.clear();
+  while (window < lines.size() &&
+         (window == 0 || lines[window].start + lines[window].length - window_start <= run_bytes_)) {
+    std::size_t first = 0, length = lines[window].length;
+    trim_line(data + lines[window].start, first, length);
+    if (first < length) {
+      run_lines_.push_back(window);
+      run_begin_.push_back(lines[window].start + first);
+      run_end_.push_back(lines[window].start + length);
+    }
+    ++window;
+  }
+  const auto blanks_before = [&](std::size_t end_line) {
+    std::int64_t blank = 0;
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < end_line; ++i) {
+      if (k < run_lines_.size() && run_lines_[k] == i)
+        ++k;
+      else
+        ++blank;
+    }
+    return blank;
+  };
+  if (run_lines_.empty()) {  // only blank lines
+    result.taken = result.per_line_end = window;
+    result.blank = static_cast<std::int64_t>(window);
+    return result;
+  }
+  const std::size_t rows_before = table.num_rows();
+  // Gives up at non-blank line k: lines before `keep_docs` documents are taken, their rows kept; the
+  // rest up to and including non-blank line `through` (or the window's end) go to parse().
+  const auto give_up = [&](std::size_t keep_docs, std::size_t through) {
+    table.truncate_rows(rows_before + keep_docs);
+    result.taken = keep_docs == 0 ? 0 : run_lines_[keep_docs - 1] + 1;
+    result.per_line_end = through < run_lines_.size() ? run_lines_[through] + 1 : window;
+    result.blank = blanks_before(result.taken);
+    run_bytes_ = kMinRunBytes;
+    return result;
+  };
+  const std::size_t begin = run_begin_.front(), end = run_end_.back();
+  const std::size_t length = end - begin;
+  od::document_stream stream;
+  // batch_size >= the window: stage 1 runs once, on the whole window (no worker thread). One fixed
+  // batch_size: simdjson 3.0 reallocates the parser's buffers whenever it changes.
+  if (parser_.iterate_many(data + begin, length, std::max(length, kMaxRunBytes)).get(stream) != simdjson::SUCCESS)
+    return give_up(0, run_lines_.size());
+  std::size_t k = 0;  // documents seen
+  for (auto it = stream.begin(); it != stream.end(); ++it) {
+    auto document_result = *it;
+    // A document that does not start where non-blank line k does: line k - 1 (which it may belong
+    // to) and line k are left to parse().
+    if (document_result.error() != simdjson::SUCCESS && k == 0) return give_up(0, run_lines_.size());  // stage 1
+    if (document_result.error() != simdjson::SUCCESS || k == run_lines_.size() ||
+        begin + it.current_index() != run_begin_[k])
+      return give_up(k == 0 ? 0 : k - 1, k);
+    od::document_reference document = document_result.value_unsafe();
+    if (parse_document(document, data + run_end_[k], false, table, run_reason_) != LineOutcome::Accepted)
+      return give_up(k, k);  // document k is line k exactly (it starts there, the previous one ended before)
+    ++k;
+  }
+  // The last document must end in the last line: nothing cut off, no line without a document.
+  if (k != run_lines_.size() || stream.truncated_bytes() != 0) return give_up(k == 0 ? 0 : k - 1, run_lines_.size());
+  result.taken = result.per_line_end = window;
+  result.blank = static_cast<std::int64_t>(window - run_lines_.size());
+  run_bytes_ = std::min(kMaxRunBytes, run_bytes_ * 2);
+  return result;
+}
+
+template <class Document>
+LineOutcome RecordParser::parse_document(Document& document, const char* const end, bool check_trailing, Table& table,
+                                         std::string& reason) {
+  const std::uint64_t generation = ++generation_;  // every slot is now unseen and null
   od::object object;
   if (auto error = document.get_object().get(object)) {
     reason = error == simdjson::INCORRECT_TYPE ? "not a JSON object" : simdjson_reason(error);
     return LineOutcome::Rejected;
   }
-  const char* const end = data + length;
   std::size_t previous = 0;  // 1 + the field of the previous known key (0: none yet)
   for (auto field_result : object) {
     if (auto error = field_result.error()) {
@@ -383,7 +475,7 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
   // After the object only the end of input may follow (simdjson 3.0 has no document::at_end()):
   // current_location() fails with OUT_OF_BOUNDS exactly when nothing is left.
   const char* trailing = nullptr;
-  if (document.current_location().get(trailing) == simdjson::SUCCESS) {
+  if (check_trailing && document.current_location().get(trailing) == simdjson::SUCCESS) {
     reason = "trailing content after the JSON object";
     return LineOutcome::Rejected;
   }

@@ -115,6 +115,21 @@ void Table::keep_rows(std::span<const std::size_t> rows) {
   rows_ = rows.size();
 }
 
+void Table::truncate_rows(std::size_t rows) {
+  if (rows > rows_) throw std::invalid_argument("truncate_rows: more rows than the table holds");
+  for (auto& column : columns_) {
+    std::visit(
+        [&](auto& values) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(values)>, StringColumn>)
+            values.truncate(rows);
+          else
+            values.resize(rows);
+        },
+        column);
+  }
+  rows_ = rows;
+}
+
 void Table::append(const Table& other) {
   if (!same_schema(schema_, other.schema_)) throw std::logic_error("append: schemas differ");
   for (std::size_t c = 0; c < columns_.size(); ++c) {

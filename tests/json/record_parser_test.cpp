@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
 #include "mpilake/stedi/schema.hpp"
+#include "mpilake/table/row_codec.hpp"
 
 namespace mpilake {
 namespace {
@@ -304,6 +307,133 @@ TEST(RecordParser, DecimalIntegerHelpers) {
   EXPECT_TRUE(integral_double_to_int64(-0.0, value));
   EXPECT_FALSE(integral_double_to_int64(9223372036854775808.0, value));
   EXPECT_FALSE(integral_double_to_int64(0.5, value));
+}
+
+// parse_run (runs of lines through iterate_many, the rest through parse) against parse() of every
+// line: the same rows, and the same rejected lines with the same reasons, on batches mixing clean
+// lines with every kind of bad line that could confuse a document stream.
+struct BatchOutcome {
+  std::vector<std::string> rows;                             // each accepted row's encoding
+  std::vector<std::pair<std::size_t, std::string>> rejects;  // line index, reason
+  std::int64_t blank = 0;
+};
+
+std::string encoded_row(const Table& table, std::size_t row) {
+  std::string bytes(encoded_row_size(table, row), '\0');
+  encode_row(table, row, bytes.data());
+  return bytes;
+}
+
+BatchOutcome parse_batch(const RecordSchema& schema, const std::vector<std::string>& input, bool runs) {
+  std::string text;
+  std::vector<Line> lines;
+  for (const std::string& line : input) {
+    lines.push_back({static_cast<std::int64_t>(text.size()), text.size(), line.size()});
+    text += line;
+    text += '\n';
+  }
+  text.append(simdjson::SIMDJSON_PADDING, '\0');
+  RecordParser parser(schema);
+  Table table(schema.table_schema());
+  BatchOutcome outcome;
+  std::string reason;
+  const auto parse_one = [&](std::size_t i) {
+    switch (parser.parse(text.data() + lines[i].start, lines[i].length, text.size() - lines[i].start, table, reason)) {
+      case LineOutcome::Blank: ++outcome.blank; break;
+      case LineOutcome::Accepted: break;
+      case LineOutcome::Rejected: outcome.rejects.emplace_back(i, reason); break;
+    }
+  };
+  if (runs) {
+    std::size_t at = 0;
+    while (at < lines.size()) {
+      const auto run = parser.parse_run(text.data(), std::span<const Line>(lines).subspan(at), table);
+      outcome.blank += run.blank;
+      EXPECT_LE(run.taken, run.per_line_end);
+      EXPECT_GT(run.per_line_end, 0u);
+      for (std::size_t i = run.taken; i < run.per_line_end; ++i) parse_one(at + i);
+      at += run.per_line_end;
+    }
+  } else {
+    for (std::size_t i = 0; i < lines.size(); ++i) parse_one(i);
+  }
+  for (std::size_t r = 0; r < table.num_rows(); ++r) outcome.rows.push_back(encoded_row(table, r));
+  return outcome;
+}
+
+TEST(RecordParser, RunsOfLinesGiveWhatLineByLineGives) {
+  const std::vector<std::string> clean = {
+      R"({"user":"a@b.c","timestamp":1655564444103,"x":1.0,"y":-1.0,"z":0})",
+      R"({"user":"d@e.f","timeStamp":1655564444104.0,"x":0.5,"y":1e2,"z":-0.0,"extra":[1,{"k":null}]})",
+      R"(  {"z":1,"y":2,"x":3,"timestamp":"1655564444105","user":"g\u0040h.i"}  )",
+      "{\"user\":\"crlf@x.y\",\"timestamp\":1,\"x\":1,\"y\":1,\"z\":1}\r",
+      "",
+      "   ",
+      "\t\r",
+  };
+  const std::vector<std::string> bad = {
+      R"({"user":"a@b.c","timestamp":1655564444103,"x":1.0,"y")",  // cut
+      R"({"user":"unclosed,"timestamp":1,"x":1,"y":1,"z":1})",
+      R"({"user":"a","timestamp":1,"x":1,"y":1,"z":1} {"user":"b","timestamp":2,"x":1,"y":1,"z":1})",
+      R"({"user":"a","timestamp":1,"x":1,"y":1,"z":1} x)",
+      R"({"user":"a","timestamp":1,"x":1,"y":1,"z":1}])",
+      R"({"user":"a","timestamp":1,"x":1,"y":1,"z":1}})",
+      R"({"user":"a","timestamp":1,"x":1,"y":1,"z":1},)",
+      R"([{"user":"a","timestamp":1,"x":1,"y":1,"z":1}])",
+      "5",
+      "\"just a string\"",
+      "null",
+      "{",
+      "}",
+      "]",
+      "\"",
+      "\"}",
+      "{\"user\":\"",
+      R"({"user":"a","timestamp":1,"x":1,"y":1})",                                  // missing z
+      R"({"user":"a","timestamp":1,"x":1,"y":1,"z":1,"z":2})",                      // duplicate key
+      R"({"user":"a","timestamp":"soon","x":1,"y":1,"z":1})",                       // wrong type
+      R"({"user":"a","timestamp":1,"x":1,"y":1,"z":1,"k":tru})",                    // bad literal in an unread key
+      std::string("{\"user\":\"a\xff\",\"timestamp\":1,\"x\":1,\"y\":1,\"z\":1}"),  // invalid UTF-8
+      std::string(R"({"user":"a","timestamp":1,"x":1,"y":1,"z":1})") + std::string(1, '\0'),  // NUL after
+      std::string("{\"user\":\"a\",\"timestamp\":1,\"x\":1,\"y\":1,\"z\":1}\f"),              // not whitespace
+      R"({"user":"a","timestamp":1,"x":1,"y":1,"z":1,"deep":)" + std::string(1100, '[') + std::string(1100, ']') + "}",
+  };
+  std::mt19937 random(5);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<std::string> input;
+    const int count = 1 + static_cast<int>(random() % 400);
+    const int bad_every = 1 + static_cast<int>(random() % 60);
+    for (int i = 0; i < count; ++i) {
+      if (random() % static_cast<unsigned>(bad_every) == 0)
+        input.push_back(bad[random() % bad.size()]);
+      else
+        input.push_back(clean[random() % clean.size()]);
+    }
+    const BatchOutcome expected = parse_batch(kAccelerometer, input, false);
+    const BatchOutcome got = parse_batch(kAccelerometer, input, true);
+    ASSERT_EQ(got.rows, expected.rows) << "trial " << trial;
+    ASSERT_EQ(got.rejects, expected.rejects) << "trial " << trial;
+    ASSERT_EQ(got.blank, expected.blank) << "trial " << trial;
+  }
+}
+
+TEST(RecordParser, RunsOfCleanLinesAreTakenWhole) {
+  std::vector<std::string> input(50, R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":2})");
+  input[10] = "";
+  std::string text;
+  std::vector<Line> lines;
+  for (const std::string& line : input) {
+    lines.push_back({static_cast<std::int64_t>(text.size()), text.size(), line.size()});
+    text += line + "\n";
+  }
+  text.append(simdjson::SIMDJSON_PADDING, '\0');
+  RecordParser parser(kSteps);
+  Table table(kSteps.table_schema());
+  const auto run = parser.parse_run(text.data(), lines, table);
+  EXPECT_EQ(run.taken, 50u);
+  EXPECT_EQ(run.per_line_end, 50u);
+  EXPECT_EQ(run.blank, 1);
+  EXPECT_EQ(table.num_rows(), 49u);
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mpilake/io/line_reader.hpp"
 #include "mpilake/json/record_schema.hpp"
 #include "mpilake/table/table.hpp"
 
@@ -25,7 +27,32 @@ class RecordParser {
   // to `table` (whose schema is schema().table_schema()); on Rejected `reason` says why.
   LineOutcome parse(const char* data, std::size_t length, std::size_t capacity, Table& table, std::string& reason);
 
+  // What parse_run() did with a run of lines: lines [0, taken) are done (their rows appended,
+  // `blank` of them blank); lines [taken, per_line_end) must go through parse() one by one (one of
+  // them may be bad); the caller continues with parse_run() from per_line_end.
+  struct RunResult {
+    std::size_t taken = 0;
+    std::size_t per_line_end = 0;
+    std::int64_t blank = 0;
+  };
+  // Parses a leading window of `lines` (consecutive lines of one buffer: a line's text is data +
+  // line.start, its padding readable after the last line) with one simdjson iterate_many, i.e. one
+  // stage 1 for the window. A line is taken only when the stream proves it equals what parse() would
+  // do with it: each non-blank line starts exactly one document and the one after it starts the next
+  // line's, and parse() rules accept the document. Everything else is left to parse() line by line,
+  // so rows, reasons and quarantine are exactly those of parse(). The window adapts: after a window
+  // that held a bad line the next is small, after a clean one it doubles (up to kMaxRunBytes).
+  RunResult parse_run(const char* data, std::span<const Line> lines, Table& table);
+  static constexpr std::size_t kMinRunBytes = std::size_t{4} << 10;
+  static constexpr std::size_t kMaxRunBytes = std::size_t{1} << 20;
+
  private:
+  // The parse rules for one document (a line's, or one of a stream's): `end` is where the line's
+  // text ends; `check_trailing`: reject content after the object (a stream checks it by position).
+  template <class Document>
+  LineOutcome parse_document(Document& document, const char* end, bool check_trailing, Table& table,
+                             std::string& reason);
+
   // Per-field state of the line being parsed. A slot holds a value of this line only when its
   // generation matches: `seen` says the key occurred, `set` that it has a non-null value (no per-line
   // reset needed).
@@ -62,6 +89,10 @@ class RecordParser {
   // predicted_[f + 1]: the spelling that followed field f last time (predicted_[0]: the first key).
   std::vector<int> predicted_;
   std::uint64_t generation_ = 0;
+  std::size_t run_bytes_ = kMinRunBytes;          // parse_run's next window
+  std::vector<std::size_t> run_lines_;            // parse_run: index of each non-blank line of the window
+  std::vector<std::size_t> run_begin_, run_end_;  // ... its first and past-last non-blank byte
+  std::string run_reason_;
 };
 
 // Parses a decimal integer string (optional leading '-'); false unless the whole text is one.

@@ -83,4 +83,28 @@ class KeyIndex {
 
 using StringKeyIndex = KeyIndex<std::string_view, StringKeyHash>;
 
+// find() on an index, remembering the last key looked up: fact rows mostly come in runs of one key (a
+// customer's readings, a device's), and comparing with the previous key costs less than hashing and
+// probing. The last key is kept as a view: its bytes must outlive the lookups.
+template <class Index, class Key>
+class RunLookup {
+ public:
+  explicit RunLookup(const Index& index) : index_(index) {}
+  std::int64_t find(const Key& key) {
+    if (!has_last_ || !(key == last_key_)) {
+      last_id_ = index_.find(key);
+      last_key_ = key;
+      has_last_ = true;
+    }
+    return last_id_;
+  }
+
+ private:
+  const Index& index_;
+  Key last_key_{};
+  std::int64_t last_id_ = 0;
+  bool has_last_ = false;
+};
+using StringRunLookup = RunLookup<StringKeyIndex, std::string_view>;
+
 }  // namespace mpilake

@@ -51,6 +51,11 @@ class StringColumn {
   std::uint64_t* end_offsets() { return offsets_.data() + 1; }
   // Keeps only `rows` (ascending), in place.
   void keep(std::span<const std::size_t> rows);
+  // Keeps the first `rows` rows (rows <= size()).
+  void truncate(std::size_t rows) {
+    offsets_.resize(rows + 1);
+    bytes_.resize(offsets_.back());
+  }
   char* byte_data() { return bytes_.data(); }
 
  private:
@@ -94,6 +99,8 @@ class Table {
   Table take(std::span<const std::size_t> rows) const;
   // Keeps only `rows` (strictly ascending), in place: a filter that allocates nothing.
   void keep_rows(std::span<const std::size_t> rows);
+  // Keeps the first `rows` rows (rows <= num_rows()): drops rows appended since.
+  void truncate_rows(std::size_t rows);
   // Room for `rows` rows in every column (string columns: their offsets; the bytes grow as needed).
   void reserve_rows(std::size_t rows);
   // Appends all rows of `other` (same schema).

@@ -20,12 +20,39 @@ struct KeyedRow {
   }
 };
 
+// The rows' keys in (serial, time, row) order. Serial ids are dense (0 .. serials - 1), so the rows
+// are first placed by serial with a counting sort (row order kept), then each serial's run, short,
+// is sorted by (time, row): the same order as one sort of everything, with far fewer comparisons
+// and cache misses. Without serials (rubric), or with ids that are not dense, one sort.
 std::vector<KeyedRow> sorted_keys(const Table& table, std::size_t time_column, bool by_serial) {
-  std::vector<KeyedRow> keys(table.num_rows());
+  const std::size_t rows = table.num_rows();
+  std::vector<KeyedRow> keys(rows);
   const auto& serials = table.ints(0);
   const auto& times = table.ints(time_column);
-  for (std::size_t r = 0; r < keys.size(); ++r) keys[r] = {by_serial ? serials[r] : 0, times[r], r};
-  std::sort(keys.begin(), keys.end());
+  std::int64_t low = 0, high = -1;
+  if (by_serial && rows > 0) {
+    const auto [min, max] = std::minmax_element(serials.begin(), serials.end());
+    low = *min;
+    high = *max;
+  }
+  if (!by_serial || rows == 0 || low < 0 || static_cast<std::uint64_t>(high) > 4 * rows + 1024) {
+    for (std::size_t r = 0; r < rows; ++r) keys[r] = {by_serial ? serials[r] : 0, times[r], r};
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  }
+  std::vector<std::size_t> start(static_cast<std::size_t>(high) + 2, 0);
+  for (const std::int64_t serial : serials) ++start[static_cast<std::size_t>(serial) + 1];
+  for (std::size_t s = 1; s < start.size(); ++s) start[s] += start[s - 1];
+  std::vector<std::size_t> next(start.begin(), start.end() - 1);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::int64_t serial = serials[r];
+    keys[next[static_cast<std::size_t>(serial)]++] = {serial, times[r], r};
+  }
+  for (std::size_t s = 0; s + 1 < start.size(); ++s) {
+    const auto first = keys.begin() + static_cast<std::ptrdiff_t>(start[s]);
+    const auto last = keys.begin() + static_cast<std::ptrdiff_t>(start[s + 1]);
+    if (!std::is_sorted(first, last)) std::sort(first, last);
+  }
   return keys;
 }
 

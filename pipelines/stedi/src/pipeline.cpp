@@ -152,8 +152,9 @@ RunSummary StediJob::run() {
     const auto& users = accelerometer.strings(accelerometer::kUser);
     const auto& timestamps = accelerometer.ints(accelerometer::kTimestamp);
     std::vector<std::size_t> kept;
+    StringRunLookup user_ids(email_index);  // a customer's readings come in runs
     for (std::size_t r = 0; r < accelerometer.num_rows(); ++r) {
-      const std::int64_t id = email_index.find(users[r]);
+      const std::int64_t id = user_ids.find(users[r]);
       if (id == StringKeyIndex::kAbsent) {
         ++unknown_users;
         continue;
@@ -250,8 +251,9 @@ RunSummary StediJob::run() {
     const auto& serials = steps.strings(step_trainer::kSerialNumber);
     const auto& times = steps.ints(step_trainer::kSensorReadingTime);
     std::vector<std::size_t> kept;
+    StringRunLookup serial_ids(serial_index);  // a device's readings come in runs
     for (std::size_t r = 0; r < steps.num_rows(); ++r) {
-      const std::int64_t id = serial_index.find(serials[r]);
+      const std::int64_t id = serial_ids.find(serials[r]);
       if (id == StringKeyIndex::kAbsent) continue;
       if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) continue;
       kept.push_back(r);
