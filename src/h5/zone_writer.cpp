@@ -102,6 +102,9 @@ std::int64_t write_column(const Comm& comm, hid_t file, hid_t transfer, const Ta
   if (total > 0) {
     const hsize_t chunk = static_cast<hsize_t>(std::min(total, std::max<std::int64_t>(1, layout.chunk_rows)));
     check_h5(H5Pset_chunk(create.get(), 1, &chunk), what + ": chunk size");
+    // Every element is written below. Parallel HDF5 allocates all chunks when the dataset is created
+    // and, by default, first fills them with the fill value: every byte would be written twice.
+    check_h5(H5Pset_fill_time(create.get(), H5D_FILL_TIME_NEVER), what + ": fill time");
     if (layout.compress) {
       check_h5(H5Pset_shuffle(create.get()), what + ": shuffle filter");
       check_h5(H5Pset_deflate(create.get(), 4), what + ": deflate filter");
