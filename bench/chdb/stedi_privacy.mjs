@@ -17,37 +17,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Session } from 'chdb';
+import { SOURCES, landingFiles, parsePeerArgs } from '../peer_common.mjs';
 
 const started = performance.now();
 
-function usage(message) {
-  console.error(`stedi_privacy.mjs: ${message}\nusage: node stedi_privacy.mjs --landing DIR --out DIR [--threads N]`);
-  process.exit(2);
-}
-const args = { threads: 2 };
-for (let i = 2; i < process.argv.length; ++i) {
-  const arg = process.argv[i];
-  const value = () => (i + 1 < process.argv.length ? process.argv[++i] : usage(`${arg} needs a value`));
-  if (arg === '--landing') args.landing = value();
-  else if (arg === '--out') args.out = value();
-  else if (arg === '--threads') args.threads = Number(value());
-  else usage(`unknown argument ${arg}`);
-}
-if (!args.landing || !args.out) usage('--landing and --out are required');
-if (!(args.threads >= 1)) usage('--threads must be >= 1');
-
-const SOURCES = ['customer', 'accelerometer', 'step_trainer'];
-const files = {};
-let landingBytes = 0;
-for (const source of SOURCES) {
-  const folder = path.join(args.landing, source);
-  files[source] = fs
-    .readdirSync(folder, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
-    .map((entry) => path.join(folder, entry.name))
-    .sort();
-  for (const file of files[source]) landingBytes += fs.statSync(file).size;
-}
+const args = parsePeerArgs('stedi_privacy.mjs', 2);
+const { files, landingBytes } = landingFiles(args.landing);
 
 const COLUMNS = {
   customer: {

@@ -26,46 +26,13 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs from 'node:fs';
 import path from 'node:path';
+import { SOURCES, landingFiles, parsePeerArgs, startsWithBom } from '../peer_common.mjs';
 
 const started = performance.now();
 
-function usage(message) {
-  console.error(`stedi_privacy.mjs: ${message}\nusage: node stedi_privacy.mjs --landing DIR --out DIR [--threads N]`);
-  process.exit(2);
-}
+const args = parsePeerArgs('stedi_privacy.mjs', null);
+const { files, landingBytes } = landingFiles(args.landing);
 
-const args = { threads: null };
-for (let i = 2; i < process.argv.length; ++i) {
-  const arg = process.argv[i];
-  const value = () => (i + 1 < process.argv.length ? process.argv[++i] : usage(`${arg} needs a value`));
-  if (arg === '--landing') args.landing = value();
-  else if (arg === '--out') args.out = value();
-  else if (arg === '--threads') args.threads = Number(value());
-  else usage(`unknown argument ${arg}`);
-}
-if (!args.landing || !args.out) usage('--landing and --out are required');
-
-// The landing files: regular, non-hidden files of each source folder, sorted (as mpilake lists them).
-const SOURCES = ['customer', 'accelerometer', 'step_trainer'];
-const files = {};
-let landingBytes = 0;
-for (const source of SOURCES) {
-  const folder = path.join(args.landing, source);
-  files[source] = fs
-    .readdirSync(folder, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
-    .map((entry) => path.join(folder, entry.name))
-    .sort();
-  for (const file of files[source]) landingBytes += fs.statSync(file).size;
-}
-
-function startsWithBom(file) {
-  const fd = fs.openSync(file, 'r');
-  const head = Buffer.alloc(3);
-  const got = fs.readSync(fd, head, 0, 3, 0);
-  fs.closeSync(fd);
-  return got === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
-}
 
 const quote = (text) => `'${String(text).replaceAll("'", "''")}'`;
 const fileList = (list) => `[${list.map(quote).join(', ')}]`;

@@ -1,0 +1,50 @@
+// What the STEDI peer scripts (bench/{duckdb,polars,chdb}/stedi_privacy.mjs) share: their command
+// line and the landing files, listed as mpilake lists them.
+import fs from 'node:fs';
+import path from 'node:path';
+
+// --landing DIR --out DIR [--threads N]; a usage error ends the process with exit code 2.
+export function parsePeerArgs(script, defaultThreads) {
+  const usage = (message) => {
+    console.error(`${script}: ${message}\nusage: node ${script} --landing DIR --out DIR [--threads N]`);
+    process.exit(2);
+  };
+  const args = { threads: defaultThreads };
+  for (let i = 2; i < process.argv.length; ++i) {
+    const arg = process.argv[i];
+    const value = () => (i + 1 < process.argv.length ? process.argv[++i] : usage(`${arg} needs a value`));
+    if (arg === '--landing') args.landing = value();
+    else if (arg === '--out') args.out = value();
+    else if (arg === '--threads') args.threads = Number(value());
+    else usage(`unknown argument ${arg}`);
+  }
+  if (!args.landing || !args.out) usage('--landing and --out are required');
+  if (args.threads !== null && !(args.threads >= 1)) usage('--threads must be >= 1');
+  return args;
+}
+
+export const SOURCES = ['customer', 'accelerometer', 'step_trainer'];
+
+// The regular, non-hidden files of each source folder, sorted, and their total size in bytes.
+export function landingFiles(landing) {
+  const files = {};
+  let landingBytes = 0;
+  for (const source of SOURCES) {
+    const folder = path.join(landing, source);
+    files[source] = fs
+      .readdirSync(folder, { withFileTypes: true })
+      .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
+      .map((entry) => path.join(folder, entry.name))
+      .sort();
+    for (const file of files[source]) landingBytes += fs.statSync(file).size;
+  }
+  return { files, landingBytes };
+}
+
+export function startsWithBom(file) {
+  const fd = fs.openSync(file, 'r');
+  const head = Buffer.alloc(3);
+  const got = fs.readSync(fd, head, 0, 3, 0);
+  fs.closeSync(fd);
+  return got === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
+}
