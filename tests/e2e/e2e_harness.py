@@ -440,3 +440,12 @@ def compare_run_with_reference(mpilake, mpiexec, landing, rules, ranks, out, tim
                           {s: (len(parsed[s][0]), parsed[s][1], parsed[s][2]) for s in ref.SOURCES})
     check_summary_zones(failures, summary, label, {z: len(rows) for z, rows in zones.items()})
     return list(failures.messages)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now (for the servers a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import time
 import h5py
 import numpy as np
 from aiosmtpd.controller import Controller
+from e2e_harness import free_port
 
 FAILURES = []
 FROM = "Deloton Health <alerts@deloton.example>"
@@ -41,11 +41,6 @@ def check(condition, message):
         print("FAIL:", message, flush=True)
     return condition
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Store:

@@ -18,7 +18,6 @@ import datetime
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import time
 
 import h5py
 import numpy as np
+from e2e_harness import free_port
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 INT64_MIN = np.iinfo(np.int64).min
@@ -38,11 +38,6 @@ def check(condition, message):
         print("FAIL: " + message, flush=True)
     return condition
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Postgres:

@@ -26,7 +26,6 @@ import math
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ sys.dont_write_bytecode = True
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
+from e2e_harness import free_port  # noqa: E402
 
 FAILURES = []
 US_PER_DAY = 86_400_000_000
@@ -268,11 +268,6 @@ def one_error_line(result, label, needle, code=2):
                  needle in lines[0], f"{label}: one error line naming {needle!r}, exit {code}; got "
                                      f"{result.returncode} {result.stderr!r}")
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SmtpServer:
