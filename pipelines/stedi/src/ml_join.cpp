@@ -56,21 +56,20 @@ std::vector<KeyedRow> sorted_keys(const Table& table, std::size_t time_column, b
   return keys;
 }
 
-// The zone's row order on ids: (serialNumber, timestamp), then sensorReadingTime,
-// distanceFromObject, user, x, y, z; doubles that compare equal (0.0 and -0.0) by their bits.
-bool ml_row_less(const Table& t, std::size_t a, std::size_t b) {
-  for (const std::size_t c : {1, 4, 0, 2, 3})
-    if (t.ints(c)[a] != t.ints(c)[b]) return t.ints(c)[a] < t.ints(c)[b];
-  for (const std::size_t c : {5, 6, 7}) {
-    const double x = t.floats(c)[a], y = t.floats(c)[b];
-    if (x < y) return true;
-    if (x > y) return false;
-    std::int64_t bits_x, bits_y;
-    std::memcpy(&bits_x, &x, 8);
-    std::memcpy(&bits_y, &y, 8);
-    if (bits_x != bits_y) return bits_x < bits_y;
-  }
-  return false;
+template <class Value>
+Value* resized(std::vector<Value>& values, std::size_t size) {
+  values.resize(size);
+  return values.data();
+}
+
+// Doubles in the zone's order: by value, those that compare equal (0.0 and -0.0) by their bits.
+int compare_doubles(double x, double y) {
+  if (x < y) return -1;
+  if (x > y) return 1;
+  std::int64_t bits_x, bits_y;
+  std::memcpy(&bits_x, &x, 8);
+  std::memcpy(&bits_y, &y, 8);
+  return bits_x < bits_y ? -1 : (bits_x > bits_y ? 1 : 0);
 }
 
 }  // namespace
@@ -91,13 +90,36 @@ Schema machine_learning_id_schema() {
   return schema;
 }
 
-Table join_readings_with_steps(const Table& readings, const Table& steps, bool by_serial) {
+Table join_readings_with_steps(Table&& readings, Table&& steps, bool by_serial) {
   // A sort-merge join: both sides sorted by key, so the matches come out in key order and only rows
-  // sharing a key need ordering among themselves.
+  // sharing a key need ordering among themselves. The matches are collected as (reading, step) row
+  // pairs first, so the output columns are sized once and filled column by column.
   const std::vector<KeyedRow> reading_keys = sorted_keys(readings, 2, by_serial);
   const std::vector<KeyedRow> step_keys = sorted_keys(steps, 1, by_serial);
-  Table joined(machine_learning_id_schema());
-  std::vector<std::size_t> group;
+  const auto& reading_user = readings.ints(1);
+  const auto& reading_time = readings.ints(2);
+  const auto& reading_x = readings.floats(3);
+  const auto& reading_y = readings.floats(4);
+  const auto& reading_z = readings.floats(5);
+  const auto& step_serial = steps.ints(0);
+  const auto& step_time = steps.ints(1);
+  const auto& step_distance = steps.ints(2);
+  // The zone's row order on ids: (serialNumber, timestamp), then sensorReadingTime,
+  // distanceFromObject, user, x, y, z (see compare_doubles).
+  const auto pair_less = [&](const std::pair<std::size_t, std::size_t>& a,
+                             const std::pair<std::size_t, std::size_t>& b) {
+    const std::size_t ra = a.first, rb = b.first, sa = a.second, sb = b.second;
+    if (step_serial[sa] != step_serial[sb]) return step_serial[sa] < step_serial[sb];
+    if (reading_time[ra] != reading_time[rb]) return reading_time[ra] < reading_time[rb];
+    if (step_time[sa] != step_time[sb]) return step_time[sa] < step_time[sb];
+    if (step_distance[sa] != step_distance[sb]) return step_distance[sa] < step_distance[sb];
+    if (reading_user[ra] != reading_user[rb]) return reading_user[ra] < reading_user[rb];
+    if (const int c = compare_doubles(reading_x[ra], reading_x[rb])) return c < 0;
+    if (const int c = compare_doubles(reading_y[ra], reading_y[rb])) return c < 0;
+    return compare_doubles(reading_z[ra], reading_z[rb]) < 0;
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> matches;
+  matches.reserve(std::min(reading_keys.size(), step_keys.size()));
   std::size_t i = 0, j = 0;
   while (i < reading_keys.size() && j < step_keys.size()) {
     const KeyedRow& a = reading_keys[i];
@@ -109,40 +131,42 @@ Table join_readings_with_steps(const Table& readings, const Table& steps, bool b
         ++j;
       continue;
     }
-    std::size_t i_end = i, j_end = j;
+    std::size_t i_end = i + 1, j_end = j + 1;
     while (i_end < reading_keys.size() && reading_keys[i_end].serial == a.serial && reading_keys[i_end].time == a.time)
       ++i_end;
     while (j_end < step_keys.size() && step_keys[j_end].serial == s.serial && step_keys[j_end].time == s.time) ++j_end;
-    const std::size_t first_out = joined.num_rows();
-    for (std::size_t x = i; x < i_end; ++x) {
-      const std::size_t r = reading_keys[x].row;
-      for (std::size_t y = j; y < j_end; ++y) {
-        const std::size_t t = step_keys[y].row;
-        joined.ints(0).push_back(steps.ints(1)[t]);
-        joined.ints(1).push_back(steps.ints(0)[t]);
-        joined.ints(2).push_back(steps.ints(2)[t]);
-        joined.ints(3).push_back(readings.ints(1)[r]);
-        joined.ints(4).push_back(readings.ints(2)[r]);
-        joined.floats(5).push_back(readings.floats(3)[r]);
-        joined.floats(6).push_back(readings.floats(4)[r]);
-        joined.floats(7).push_back(readings.floats(5)[r]);
-        joined.commit_row();
-      }
-    }
+    const std::size_t first_match = matches.size();
+    for (std::size_t x = i; x < i_end; ++x)
+      for (std::size_t y = j; y < j_end; ++y) matches.emplace_back(reading_keys[x].row, step_keys[y].row);
     // Several rows share this key: put them in the zone's order.
-    if (joined.num_rows() - first_out > 1) {
-      group.resize(joined.num_rows() - first_out);
-      for (std::size_t k = 0; k < group.size(); ++k) group[k] = first_out + k;
-      std::sort(group.begin(), group.end(), [&](std::size_t x, std::size_t y) { return ml_row_less(joined, x, y); });
-      const Table ordered = joined.take(group);
-      for (std::size_t c = 0; c < 5; ++c)
-        std::copy(ordered.ints(c).begin(), ordered.ints(c).end(), joined.ints(c).begin() + first_out);
-      for (std::size_t c = 5; c < 8; ++c)
-        std::copy(ordered.floats(c).begin(), ordered.floats(c).end(), joined.floats(c).begin() + first_out);
-    }
+    if (matches.size() - first_match > 1)
+      std::sort(matches.begin() + static_cast<std::ptrdiff_t>(first_match), matches.end(), pair_less);
     i = i_end;
     j = j_end;
   }
+  // One pass over the matches fills every output column (sized once).
+  Table joined(machine_learning_id_schema());
+  const std::size_t rows = matches.size();
+  std::int64_t* out_time = resized(joined.ints(0), rows);
+  std::int64_t* out_serial = resized(joined.ints(1), rows);
+  std::int64_t* out_distance = resized(joined.ints(2), rows);
+  std::int64_t* out_user = resized(joined.ints(3), rows);
+  std::int64_t* out_timestamp = resized(joined.ints(4), rows);
+  double* out_x = resized(joined.floats(5), rows);
+  double* out_y = resized(joined.floats(6), rows);
+  double* out_z = resized(joined.floats(7), rows);
+  for (std::size_t k = 0; k < rows; ++k) {
+    const std::size_t r = matches[k].first, t = matches[k].second;
+    out_time[k] = step_time[t];
+    out_serial[k] = step_serial[t];
+    out_distance[k] = step_distance[t];
+    out_user[k] = reading_user[r];
+    out_timestamp[k] = reading_time[r];
+    out_x[k] = reading_x[r];
+    out_y[k] = reading_y[r];
+    out_z[k] = reading_z[r];
+  }
+  joined.set_rows_from_columns();
   return joined;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <limits>
 #include <numeric>
+#include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -152,6 +153,8 @@ RunSummary StediJob::run() {
     const auto& users = accelerometer.strings(accelerometer::kUser);
     const auto& timestamps = accelerometer.ints(accelerometer::kTimestamp);
     std::vector<std::size_t> kept;
+    kept.reserve(accelerometer.num_rows());
+    reading_email.reserve(accelerometer.num_rows());
     StringRunLookup user_ids(email_index);  // a customer's readings come in runs
     for (std::size_t r = 0; r < accelerometer.num_rows(); ++r) {
       const std::int64_t id = user_ids.find(users[r]);
@@ -251,6 +254,8 @@ RunSummary StediJob::run() {
     const auto& serials = steps.strings(step_trainer::kSerialNumber);
     const auto& times = steps.ints(step_trainer::kSensorReadingTime);
     std::vector<std::size_t> kept;
+    kept.reserve(steps.num_rows());
+    step_serial.reserve(steps.num_rows());
     StringRunLookup serial_ids(serial_index);  // a device's readings come in runs
     for (std::size_t r = 0; r < steps.num_rows(); ++r) {
       const std::int64_t id = serial_ids.find(serials[r]);
@@ -281,34 +286,68 @@ RunSummary StediJob::run() {
   Table readings(ml_readings_schema());
   Table step_keys(ml_step_keys_schema());
   time(kJoin, [&] {
-    std::size_t reading_rows = accelerometer_trusted.num_rows();
+    const std::size_t accelerometer_rows = accelerometer_trusted.num_rows();
+    std::size_t reading_rows = accelerometer_rows;
+    bool one_serial_each = true;  // every reading takes exactly one serial (always under rubric)
     if (by_serial) {
       reading_rows = 0;
-      for (const std::int64_t email : reading_email) reading_rows += serials_of[static_cast<std::size_t>(email)].size();
-    }
-    for (std::size_t c = 0; c < 3; ++c) readings.ints(c).reserve(reading_rows);
-    for (std::size_t c = 3; c < 6; ++c) readings.floats(c).reserve(reading_rows);
-    for (std::size_t c = 0; c < 3; ++c) step_keys.ints(c).reserve(step_trainer_trusted.num_rows());
-    const std::vector<std::int64_t> no_serial = {-1};  // rubric: the key has no serial
-    for (std::size_t r = 0; r < accelerometer_trusted.num_rows(); ++r) {
-      const auto email = static_cast<std::size_t>(reading_email[r]);
-      const auto& serial_ids = by_serial ? serials_of[email] : no_serial;
-      for (const std::int64_t serial : serial_ids) {
-        readings.ints(0).push_back(serial);
-        readings.ints(1).push_back(email_rank[email]);
-        readings.ints(2).push_back(accelerometer_trusted.ints(accelerometer::kTimestamp)[r]);
-        readings.floats(3).push_back(accelerometer_trusted.floats(accelerometer::kX)[r]);
-        readings.floats(4).push_back(accelerometer_trusted.floats(accelerometer::kY)[r]);
-        readings.floats(5).push_back(accelerometer_trusted.floats(accelerometer::kZ)[r]);
-        readings.commit_row();
+      for (const std::int64_t email : reading_email) {
+        const std::size_t serials = serials_of[static_cast<std::size_t>(email)].size();
+        reading_rows += serials;
+        one_serial_each = one_serial_each && serials == 1;
       }
     }
-    for (std::size_t r = 0; r < step_trainer_trusted.num_rows(); ++r) {
-      step_keys.ints(0).push_back(step_serial[r]);
-      step_keys.ints(1).push_back(step_trainer_trusted.ints(step_trainer::kSensorReadingTime)[r]);
-      step_keys.ints(2).push_back(step_trainer_trusted.ints(step_trainer::kDistanceFromObject)[r]);
-      step_keys.commit_row();
+    auto& out_serial = readings.ints(0);
+    auto& out_user = readings.ints(1);
+    out_serial.resize(reading_rows);
+    out_user.resize(reading_rows);
+    auto& in_time = accelerometer_trusted.ints(accelerometer::kTimestamp);
+    auto& in_x = accelerometer_trusted.floats(accelerometer::kX);
+    auto& in_y = accelerometer_trusted.floats(accelerometer::kY);
+    auto& in_z = accelerometer_trusted.floats(accelerometer::kZ);
+    if (one_serial_each) {
+      // The accelerometer zone is written: its columns move into the join's input unchanged.
+      for (std::size_t r = 0; r < accelerometer_rows; ++r) {
+        const auto email = static_cast<std::size_t>(reading_email[r]);
+        out_serial[r] = by_serial ? serials_of[email][0] : -1;  // rubric: the key has no serial
+        out_user[r] = email_rank[email];
+      }
+      readings.ints(2) = std::move(in_time);
+      readings.floats(3) = std::move(in_x);
+      readings.floats(4) = std::move(in_y);
+      readings.floats(5) = std::move(in_z);
+    } else {
+      // A reading repeats once per serial of its customer.
+      auto& out_time = readings.ints(2);
+      auto& out_x = readings.floats(3);
+      auto& out_y = readings.floats(4);
+      auto& out_z = readings.floats(5);
+      out_time.resize(reading_rows);
+      out_x.resize(reading_rows);
+      out_y.resize(reading_rows);
+      out_z.resize(reading_rows);
+      std::size_t at = 0;
+      for (std::size_t r = 0; r < accelerometer_rows; ++r) {
+        const auto email = static_cast<std::size_t>(reading_email[r]);
+        for (const std::int64_t serial : serials_of[email]) {
+          out_serial[at] = serial;
+          out_user[at] = email_rank[email];
+          out_time[at] = in_time[r];
+          out_x[at] = in_x[r];
+          out_y[at] = in_y[r];
+          out_z[at] = in_z[r];
+          ++at;
+        }
+      }
     }
+    readings.set_rows_from_columns();
+    const std::size_t step_rows = step_trainer_trusted.num_rows();
+    // The step-trainer zone is written: its key columns move into the join's input.
+    step_keys.ints(0) = std::move(step_serial);
+    step_keys.ints(1) = std::move(step_trainer_trusted.ints(step_trainer::kSensorReadingTime));
+    step_keys.ints(2) = std::move(step_trainer_trusted.ints(step_trainer::kDistanceFromObject));
+    if (step_keys.ints(0).size() != step_rows) throw std::logic_error("step serial ids out of step");
+    step_keys.set_rows_from_columns();
   });
   accelerometer_trusted = Table();
   step_trainer_trusted = Table();
@@ -347,7 +386,8 @@ RunSummary StediJob::run() {
   readings = Table();
   Table steps_by_key = shuffle(step_keys, destinations(step_keys, 1));
   step_keys = Table();
-  Table ml_ids = time(kJoin, [&] { return join_readings_with_steps(readings_by_key, steps_by_key, by_serial); });
+  Table ml_ids = time(
+      kJoin, [&] { return join_readings_with_steps(std::move(readings_by_key), std::move(steps_by_key), by_serial); });
   readings_by_key = Table();
   steps_by_key = Table();
 
