@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -34,6 +35,68 @@ std::string row_identity(const Table& table, std::size_t row) {
   std::string bytes(encoded_row_size(table, row), '\0');
   encode_row(table, row, bytes.data());
   return bytes;
+}
+
+// Table::keep_rows for rows that come in long runs (a customer's readings, a device's): each run of
+// consecutive kept rows moves with one memmove per column, not one copy per cell.
+void keep_row_runs(Table& table, const std::vector<std::size_t>& kept) {
+  std::vector<std::pair<std::size_t, std::size_t>> runs;  // [first, last) source rows
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    if (!runs.empty() && runs.back().second == kept[i])
+      ++runs.back().second;
+    else
+      runs.emplace_back(kept[i], kept[i] + 1);
+  }
+  for (std::size_t c = 0; c < table.num_columns(); ++c) {
+    const auto move_runs = [&](auto* values) {
+      std::size_t to = 0;
+      for (const auto& [first, last] : runs) {
+        if (to != first) std::memmove(values + to, values + first, (last - first) * sizeof(*values));
+        to += last - first;
+      }
+    };
+    switch (table.schema()[c].type) {
+      case ColumnType::Int64: move_runs(table.ints(c).data()); break;
+      case ColumnType::Float64: move_runs(table.floats(c).data()); break;
+      case ColumnType::String: {
+        // Rows only move towards the front, so each move reads bytes and offsets not yet overwritten.
+        StringColumn& column = table.strings(c);
+        char* bytes = column.byte_data();
+        std::uint64_t* ends = column.end_offsets();  // ends[r - 1] is where row r starts (0 for row 0)
+        std::size_t to = 0;
+        std::uint64_t to_byte = 0;
+        for (const auto& [first, last] : runs) {
+          const std::uint64_t begin = first == 0 ? 0 : ends[first - 1], end = ends[last - 1];
+          if (to_byte != begin) std::memmove(bytes + to_byte, bytes + begin, end - begin);
+          for (std::size_t r = first; r < last; ++r) ends[to++] = ends[r] - begin + to_byte;
+          to_byte += end - begin;
+        }
+        break;
+      }
+    }
+  }
+  table.truncate_rows(kept.size());
+}
+
+// Calls each(row, id) for every row of `column`, id being its string's id in `index` (kAbsent when
+// absent). Rows come in runs of one key: a row equal to the one before costs a memcmp, not a lookup.
+template <class Each>
+void for_each_key_id(StringColumn& column, const StringKeyIndex& index, Each&& each) {
+  const char* bytes = column.byte_data();
+  const std::uint64_t* ends = column.end_offsets();
+  const std::size_t rows = column.size();
+  std::uint64_t begin = 0, run_begin = 0, run_length = 0;
+  std::int64_t id = StringKeyIndex::kAbsent;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint64_t end = ends[r], length = end - begin;
+    if (r == 0 || length != run_length || std::memcmp(bytes + begin, bytes + run_begin, length) != 0) {
+      id = index.find(std::string_view(bytes + begin, length));
+      run_begin = begin;
+      run_length = length;
+    }
+    each(r, id);
+    begin = end;
+  }
 }
 
 enum Stage : std::size_t { kSplit, kParse, kShuffle, kJoin, kSort, kWrite };
@@ -150,27 +213,25 @@ RunSummary StediJob::run() {
   StringKeyIndex email_index(email_table.num_rows());
   time(kJoin, [&] {
     for (std::size_t id = 0; id < email_table.num_rows(); ++id) email_index.insert(email_table.strings(0)[id]);
-    const auto& users = accelerometer.strings(accelerometer::kUser);
     const auto& timestamps = accelerometer.ints(accelerometer::kTimestamp);
     std::vector<std::size_t> kept;
     kept.reserve(accelerometer.num_rows());
     reading_email.reserve(accelerometer.num_rows());
-    StringRunLookup user_ids(email_index);  // a customer's readings come in runs
-    for (std::size_t r = 0; r < accelerometer.num_rows(); ++r) {
-      const std::int64_t id = user_ids.find(users[r]);
+    // A customer's readings come in runs.
+    for_each_key_id(accelerometer.strings(accelerometer::kUser), email_index, [&](std::size_t r, std::int64_t id) {
       if (id == StringKeyIndex::kAbsent) {
         ++unknown_users;
-        continue;
+        return;
       }
       const std::int64_t consent = email_consent[static_cast<std::size_t>(id)];
-      if (consent == kNullInt64) continue;
-      if (privacy && timestamps[r] < consent) continue;
+      if (consent == kNullInt64) return;
+      if (privacy && timestamps[r] < consent) return;
       kept.push_back(r);
       reading_email.push_back(id);
       auto& latest = latest_reading[static_cast<std::size_t>(id)];
       latest = std::max(latest, timestamps[r]);
-    }
-    accelerometer.keep_rows(kept);
+    });
+    keep_row_runs(accelerometer, kept);
     accelerometer_trusted = std::move(accelerometer);
     accelerometer = Table();
   });
@@ -251,20 +312,18 @@ RunSummary StediJob::run() {
       auto& list = serials_of[static_cast<std::size_t>(email_index.find(curated.strings(1)[r]))];
       if (std::find(list.begin(), list.end(), serial) == list.end()) list.push_back(static_cast<std::int64_t>(serial));
     }
-    const auto& serials = steps.strings(step_trainer::kSerialNumber);
     const auto& times = steps.ints(step_trainer::kSensorReadingTime);
     std::vector<std::size_t> kept;
     kept.reserve(steps.num_rows());
     step_serial.reserve(steps.num_rows());
-    StringRunLookup serial_ids(serial_index);  // a device's readings come in runs
-    for (std::size_t r = 0; r < steps.num_rows(); ++r) {
-      const std::int64_t id = serial_ids.find(serials[r]);
-      if (id == StringKeyIndex::kAbsent) continue;
-      if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) continue;
+    // A device's readings come in runs.
+    for_each_key_id(steps.strings(step_trainer::kSerialNumber), serial_index, [&](std::size_t r, std::int64_t id) {
+      if (id == StringKeyIndex::kAbsent) return;
+      if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) return;
       kept.push_back(r);
       step_serial.push_back(id);
-    }
-    steps.keep_rows(kept);
+    });
+    keep_row_runs(steps, kept);
     step_trainer_trusted = std::move(steps);
     steps = Table();
   });
