@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "mpilake/stedi/schema.hpp"
 
@@ -9,51 +10,86 @@ namespace mpilake::stedi {
 
 namespace {
 
-struct KeyedRow {
-  std::int64_t serial;
+struct TimedRow {
   std::int64_t time;
   std::size_t row;
-  bool operator<(const KeyedRow& other) const {
-    if (serial != other.serial) return serial < other.serial;
-    if (time != other.time) return time < other.time;
-    return row < other.row;
+  bool operator<(const TimedRow& other) const { return time != other.time ? time < other.time : row < other.row; }
+};
+
+// A join side's rows grouped by serial: group g (serials in ascending order) holds rows[start[g] ..
+// start[g + 1]), sorted by (time, row). Together: the (serial, time, row) order.
+struct GroupedRows {
+  std::vector<std::size_t> start;
+  std::vector<TimedRow> rows;
+};
+
+// The group of each serial value: ids are dense (0 .. serials - 1) in practice, so a serial is its
+// own group; otherwise the groups are the distinct serials of both sides in order. Without serials
+// (rubric) one group.
+struct SerialGroups {
+  bool by_serial = false;
+  bool dense = false;
+  std::vector<std::int64_t> distinct;
+  std::size_t count = 1;
+  std::size_t of(std::int64_t serial) const {
+    if (!by_serial) return 0;
+    if (dense) return static_cast<std::size_t>(serial);
+    return static_cast<std::size_t>(std::lower_bound(distinct.begin(), distinct.end(), serial) - distinct.begin());
   }
 };
 
-// The rows' keys in (serial, time, row) order. Serial ids are dense (0 .. serials - 1), so the rows
-// are first placed by serial with a counting sort (row order kept), then each serial's run, short,
-// is sorted by (time, row): the same order as one sort of everything, with far fewer comparisons
-// and cache misses. Without serials (rubric), or with ids that are not dense, one sort.
-std::vector<KeyedRow> sorted_keys(const Table& table, std::size_t time_column, bool by_serial) {
+SerialGroups serial_groups(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b, bool by_serial) {
+  SerialGroups groups;
+  groups.by_serial = by_serial;
+  if (!by_serial || (a.empty() && b.empty())) return groups;
+  std::int64_t low = std::numeric_limits<std::int64_t>::max(), high = std::numeric_limits<std::int64_t>::min();
+  for (const auto* serials : {&a, &b})
+    if (!serials->empty()) {
+      const auto [min, max] = std::minmax_element(serials->begin(), serials->end());
+      low = std::min(low, *min);
+      high = std::max(high, *max);
+    }
+  if (low >= 0 && static_cast<std::uint64_t>(high) <= 4 * (a.size() + b.size()) + 1024) {
+    groups.dense = true;
+    groups.count = static_cast<std::size_t>(high) + 1;
+    return groups;
+  }
+  groups.distinct = a;
+  groups.distinct.insert(groups.distinct.end(), b.begin(), b.end());
+  std::sort(groups.distinct.begin(), groups.distinct.end());
+  groups.distinct.erase(std::unique(groups.distinct.begin(), groups.distinct.end()), groups.distinct.end());
+  groups.count = groups.distinct.size();
+  return groups;
+}
+
+// The rows placed by serial group with a counting sort (row order kept), then each group, short, is
+// sorted by (time, row) unless already in order: the same order as one sort of everything, with far
+// fewer comparisons and cache misses, and 16 bytes a row moved.
+GroupedRows grouped_rows(const Table& table, std::size_t time_column, const SerialGroups& groups) {
   const std::size_t rows = table.num_rows();
-  std::vector<KeyedRow> keys(rows);
   const auto& serials = table.ints(0);
   const auto& times = table.ints(time_column);
-  std::int64_t low = 0, high = -1;
-  if (by_serial && rows > 0) {
-    const auto [min, max] = std::minmax_element(serials.begin(), serials.end());
-    low = *min;
-    high = *max;
-  }
-  if (!by_serial || rows == 0 || low < 0 || static_cast<std::uint64_t>(high) > 4 * rows + 1024) {
-    for (std::size_t r = 0; r < rows; ++r) keys[r] = {by_serial ? serials[r] : 0, times[r], r};
-    std::sort(keys.begin(), keys.end());
-    return keys;
-  }
-  std::vector<std::size_t> start(static_cast<std::size_t>(high) + 2, 0);
-  for (const std::int64_t serial : serials) ++start[static_cast<std::size_t>(serial) + 1];
-  for (std::size_t s = 1; s < start.size(); ++s) start[s] += start[s - 1];
-  std::vector<std::size_t> next(start.begin(), start.end() - 1);
+  GroupedRows grouped;
+  grouped.rows.resize(rows);
+  grouped.start.assign(groups.count + 1, 0);
+  std::vector<std::size_t> group_of(groups.dense || !groups.by_serial ? 0 : rows);
   for (std::size_t r = 0; r < rows; ++r) {
-    const std::int64_t serial = serials[r];
-    keys[next[static_cast<std::size_t>(serial)]++] = {serial, times[r], r};
+    const std::size_t g = groups.of(serials[r]);
+    if (!group_of.empty()) group_of[r] = g;
+    ++grouped.start[g + 1];
   }
-  for (std::size_t s = 0; s + 1 < start.size(); ++s) {
-    const auto first = keys.begin() + static_cast<std::ptrdiff_t>(start[s]);
-    const auto last = keys.begin() + static_cast<std::ptrdiff_t>(start[s + 1]);
+  for (std::size_t g = 1; g < grouped.start.size(); ++g) grouped.start[g] += grouped.start[g - 1];
+  std::vector<std::size_t> next(grouped.start.begin(), grouped.start.end() - 1);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t g = group_of.empty() ? groups.of(serials[r]) : group_of[r];
+    grouped.rows[next[g]++] = {times[r], r};
+  }
+  for (std::size_t g = 0; g < groups.count; ++g) {
+    const auto first = grouped.rows.begin() + static_cast<std::ptrdiff_t>(grouped.start[g]);
+    const auto last = grouped.rows.begin() + static_cast<std::ptrdiff_t>(grouped.start[g + 1]);
     if (!std::is_sorted(first, last)) std::sort(first, last);
   }
-  return keys;
+  return grouped;
 }
 
 template <class Value>
@@ -94,8 +130,9 @@ Table join_readings_with_steps(Table&& readings, Table&& steps, bool by_serial) 
   // A sort-merge join: both sides sorted by key, so the matches come out in key order and only rows
   // sharing a key need ordering among themselves. The matches are collected as (reading, step) row
   // pairs first, so the output columns are sized once and filled column by column.
-  const std::vector<KeyedRow> reading_keys = sorted_keys(readings, 2, by_serial);
-  const std::vector<KeyedRow> step_keys = sorted_keys(steps, 1, by_serial);
+  const SerialGroups groups = serial_groups(readings.ints(0), steps.ints(0), by_serial);
+  const GroupedRows reading_keys = grouped_rows(readings, 2, groups);
+  const GroupedRows step_keys = grouped_rows(steps, 1, groups);
   const auto& reading_user = readings.ints(1);
   const auto& reading_time = readings.ints(2);
   const auto& reading_x = readings.floats(3);
@@ -119,30 +156,33 @@ Table join_readings_with_steps(Table&& readings, Table&& steps, bool by_serial) 
     return compare_doubles(reading_z[ra], reading_z[rb]) < 0;
   };
   std::vector<std::pair<std::size_t, std::size_t>> matches;
-  matches.reserve(std::min(reading_keys.size(), step_keys.size()));
-  std::size_t i = 0, j = 0;
-  while (i < reading_keys.size() && j < step_keys.size()) {
-    const KeyedRow& a = reading_keys[i];
-    const KeyedRow& s = step_keys[j];
-    if (a.serial != s.serial || a.time != s.time) {
-      if (a.serial < s.serial || (a.serial == s.serial && a.time < s.time))
-        ++i;
-      else
-        ++j;
-      continue;
+  matches.reserve(std::min(readings.num_rows(), steps.num_rows()));
+  const std::vector<TimedRow>& reading_rows = reading_keys.rows;
+  const std::vector<TimedRow>& step_rows = step_keys.rows;
+  for (std::size_t g = 0; g < groups.count; ++g) {
+    std::size_t i = reading_keys.start[g], j = step_keys.start[g];
+    const std::size_t i_last = reading_keys.start[g + 1], j_last = step_keys.start[g + 1];
+    while (i < i_last && j < j_last) {
+      const std::int64_t time = reading_rows[i].time;
+      if (time != step_rows[j].time) {
+        if (time < step_rows[j].time)
+          ++i;
+        else
+          ++j;
+        continue;
+      }
+      std::size_t i_end = i + 1, j_end = j + 1;
+      while (i_end < i_last && reading_rows[i_end].time == time) ++i_end;
+      while (j_end < j_last && step_rows[j_end].time == time) ++j_end;
+      const std::size_t first_match = matches.size();
+      for (std::size_t x = i; x < i_end; ++x)
+        for (std::size_t y = j; y < j_end; ++y) matches.emplace_back(reading_rows[x].row, step_rows[y].row);
+      // Several rows share this key: put them in the zone's order.
+      if (matches.size() - first_match > 1)
+        std::sort(matches.begin() + static_cast<std::ptrdiff_t>(first_match), matches.end(), pair_less);
+      i = i_end;
+      j = j_end;
     }
-    std::size_t i_end = i + 1, j_end = j + 1;
-    while (i_end < reading_keys.size() && reading_keys[i_end].serial == a.serial && reading_keys[i_end].time == a.time)
-      ++i_end;
-    while (j_end < step_keys.size() && step_keys[j_end].serial == s.serial && step_keys[j_end].time == s.time) ++j_end;
-    const std::size_t first_match = matches.size();
-    for (std::size_t x = i; x < i_end; ++x)
-      for (std::size_t y = j; y < j_end; ++y) matches.emplace_back(reading_keys[x].row, step_keys[y].row);
-    // Several rows share this key: put them in the zone's order.
-    if (matches.size() - first_match > 1)
-      std::sort(matches.begin() + static_cast<std::ptrdiff_t>(first_match), matches.end(), pair_less);
-    i = i_end;
-    j = j_end;
   }
   // One pass over the matches fills every output column (sized once).
   Table joined(machine_learning_id_schema());

@@ -30,11 +30,25 @@ template <class Value>
 using StringMap = std::unordered_map<std::string_view, Value, StringHash>;
 using StringSet = std::unordered_set<std::string_view, StringHash>;
 
-// The exact bytes of a row: equal rows have equal encodings (used for DISTINCT).
-std::string row_identity(const Table& table, std::size_t row) {
-  std::string bytes(encoded_row_size(table, row), '\0');
-  encode_row(table, row, bytes.data());
-  return bytes;
+// For each row, whether no earlier row has the same bytes (DISTINCT on whole rows): the rows'
+// encodings (equal rows, equal bytes) go into one buffer and through one flat hash index, rather than
+// a string and a node per row.
+std::vector<bool> first_of_equal_rows(const Table& table) {
+  const std::size_t rows = table.num_rows();
+  std::vector<std::uint64_t> ends(rows);
+  std::uint64_t bytes = 0;
+  for (std::size_t r = 0; r < rows; ++r) ends[r] = bytes += encoded_row_size(table, r);
+  std::string encoded(bytes, '\0');
+  char* at = encoded.data();
+  for (std::size_t r = 0; r < rows; ++r) at = encode_row(table, r, at);
+  StringKeyIndex distinct(rows);
+  std::vector<bool> first(rows);
+  std::uint64_t begin = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    first[r] = distinct.insert(std::string_view(encoded.data() + begin, ends[r] - begin)).second;
+    begin = ends[r];
+  }
+  return first;
 }
 
 // Table::keep_rows for rows that come in long runs (a customer's readings, a device's): each run of
@@ -78,6 +92,21 @@ void keep_row_runs(Table& table, const std::vector<std::size_t>& kept) {
   table.truncate_rows(kept.size());
 }
 
+// Whether `length` bytes at a and b are equal. Keys of 8 to 40 bytes (emails, serial numbers) are
+// compared as five overlapping 8-byte words, inline; others with memcmp.
+inline bool equal_bytes(const char* a, const char* b, std::size_t length) {
+  if (length < 8 || length > 40) return std::memcmp(a, b, length) == 0;
+  std::uint64_t differ = 0;
+  for (std::size_t k = 0; k < 5; ++k) {
+    const std::size_t at = std::min(8 * k, length - 8);
+    std::uint64_t x, y;
+    std::memcpy(&x, a + at, 8);
+    std::memcpy(&y, b + at, 8);
+    differ |= x ^ y;
+  }
+  return differ == 0;
+}
+
 // Calls each(row, id) for every row of `column`, id being its string's id in `index` (kAbsent when
 // absent). Rows come in runs of one key: a row equal to the one before costs a memcmp, not a lookup.
 template <class Each>
@@ -89,7 +118,7 @@ void for_each_key_id(StringColumn& column, const StringKeyIndex& index, Each&& e
   std::int64_t id = StringKeyIndex::kAbsent;
   for (std::size_t r = 0; r < rows; ++r) {
     const std::uint64_t end = ends[r], length = end - begin;
-    if (r == 0 || length != run_length || std::memcmp(bytes + begin, bytes + run_begin, length) != 0) {
+    if (r == 0 || length != run_length || !equal_bytes(bytes + begin, bytes + run_begin, length)) {
       id = index.find(std::string_view(bytes + begin, length));
       run_begin = begin;
       run_length = length;
@@ -179,18 +208,20 @@ RunSummary StediJob::run() {
   Table customer_trusted(customers_by_email.schema());
   Table my_emails({{"email", ColumnType::String}, {"consent", ColumnType::Int64}});  // distinct, earliest consent
   std::int64_t duplicate_rows = 0, unknown_users = 0;
+  std::vector<bool> trusted_first;  // per customer_trusted row: no earlier trusted row is equal
   time(kJoin, [&] {
     const auto& emails = customers_by_email.strings(customer::kEmail);
     const auto& consent = customers_by_email.ints(customer::kShareWithResearchAsOfDate);
-    std::unordered_set<std::string> seen_rows;
+    const std::vector<bool> first_of_equal = first_of_equal_rows(customers_by_email);
     StringKeyIndex email_ids(customers_by_email.num_rows());
     std::vector<std::int64_t> earliest_consent;
     for (std::size_t r = 0; r < customers_by_email.num_rows(); ++r) {
-      if (!seen_rows.insert(row_identity(customers_by_email, r)).second) ++duplicate_rows;
+      if (!first_of_equal[r]) ++duplicate_rows;
       const auto [id, added] = email_ids.insert(emails[r]);
       if (added) earliest_consent.push_back(kNullInt64);
       if (consent[r] == kNullInt64) continue;
       customer_trusted.append_row(customers_by_email, r);
+      trusted_first.push_back(first_of_equal[r]);  // equal rows are trusted alike
       auto& earliest = earliest_consent[static_cast<std::size_t>(id)];
       earliest = earliest == kNullInt64 ? consent[r] : std::min(earliest, consent[r]);
     }
@@ -241,15 +272,14 @@ RunSummary StediJob::run() {
   // one at or after the row's own consent date).
   Table customer_curated(customer_trusted.schema());
   time(kJoin, [&] {
-    std::unordered_set<std::string> curated_rows;
     const auto& trusted_emails = customer_trusted.strings(customer::kEmail);
     const auto& trusted_consent = customer_trusted.ints(customer::kShareWithResearchAsOfDate);
     for (std::size_t r = 0; r < customer_trusted.num_rows(); ++r) {
       const std::int64_t latest = latest_reading[static_cast<std::size_t>(email_index.find(trusted_emails[r]))];
       if (latest == kNullInt64) continue;
       if (privacy && latest < trusted_consent[r]) continue;
-      if (curated_rows.insert(row_identity(customer_trusted, r)).second)
-        customer_curated.append_row(customer_trusted, r);
+      // Equal rows share the email and consent date, so they pass or fail alike: the first passes.
+      if (trusted_first[r]) customer_curated.append_row(customer_trusted, r);
     }
   });
   write("customer_trusted", customer_trusted);
