@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "mpilake/stedi/schema.hpp"
 
@@ -9,68 +10,102 @@ namespace mpilake::stedi {
 
 namespace {
 
-struct KeyedRow {
-  std::int64_t serial;
+struct TimedRow {
   std::int64_t time;
   std::size_t row;
-  bool operator<(const KeyedRow& other) const {
-    if (serial != other.serial) return serial < other.serial;
-    if (time != other.time) return time < other.time;
-    return row < other.row;
+  bool operator<(const TimedRow& other) const { return time != other.time ? time < other.time : row < other.row; }
+};
+
+// A join side's rows grouped by serial: group g (serials in ascending order) holds rows[start[g] ..
+// start[g + 1]), sorted by (time, row). Together: the (serial, time, row) order.
+struct GroupedRows {
+  std::vector<std::size_t> start;
+  std::vector<TimedRow> rows;
+};
+
+// The group of each serial value: ids are dense (0 .. serials - 1) in practice, so a serial is its
+// own group; otherwise the groups are the distinct serials of both sides in order. Without serials
+// (rubric) one group.
+struct SerialGroups {
+  bool by_serial = false;
+  bool dense = false;
+  std::vector<std::int64_t> distinct;
+  std::size_t count = 1;
+  std::size_t of(std::int64_t serial) const {
+    if (!by_serial) return 0;
+    if (dense) return static_cast<std::size_t>(serial);
+    return static_cast<std::size_t>(std::lower_bound(distinct.begin(), distinct.end(), serial) - distinct.begin());
   }
 };
 
-// The rows' keys in (serial, time, row) order. Serial ids are dense (0 .. serials - 1), so the rows
-// are first placed by serial with a counting sort (row order kept), then each serial's run, short,
-// is sorted by (time, row): the same order as one sort of everything, with far fewer comparisons
-// and cache misses. Without serials (rubric), or with ids that are not dense, one sort.
-std::vector<KeyedRow> sorted_keys(const Table& table, std::size_t time_column, bool by_serial) {
-  const std::size_t rows = table.num_rows();
-  std::vector<KeyedRow> keys(rows);
-  const auto& serials = table.ints(0);
-  const auto& times = table.ints(time_column);
-  std::int64_t low = 0, high = -1;
-  if (by_serial && rows > 0) {
-    const auto [min, max] = std::minmax_element(serials.begin(), serials.end());
-    low = *min;
-    high = *max;
+SerialGroups serial_groups(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b, bool by_serial) {
+  SerialGroups groups;
+  groups.by_serial = by_serial;
+  if (!by_serial || (a.empty() && b.empty())) return groups;
+  std::int64_t low = std::numeric_limits<std::int64_t>::max(), high = std::numeric_limits<std::int64_t>::min();
+  for (const auto* serials : {&a, &b})
+    if (!serials->empty()) {
+      const auto [min, max] = std::minmax_element(serials->begin(), serials->end());
+      low = std::min(low, *min);
+      high = std::max(high, *max);
+    }
+  if (low >= 0 && static_cast<std::uint64_t>(high) <= 4 * (a.size() + b.size()) + 1024) {
+    groups.dense = true;
+    groups.count = static_cast<std::size_t>(high) + 1;
+    return groups;
   }
-  if (!by_serial || rows == 0 || low < 0 || static_cast<std::uint64_t>(high) > 4 * rows + 1024) {
-    for (std::size_t r = 0; r < rows; ++r) keys[r] = {by_serial ? serials[r] : 0, times[r], r};
-    std::sort(keys.begin(), keys.end());
-    return keys;
-  }
-  std::vector<std::size_t> start(static_cast<std::size_t>(high) + 2, 0);
-  for (const std::int64_t serial : serials) ++start[static_cast<std::size_t>(serial) + 1];
-  for (std::size_t s = 1; s < start.size(); ++s) start[s] += start[s - 1];
-  std::vector<std::size_t> next(start.begin(), start.end() - 1);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::int64_t serial = serials[r];
-    keys[next[static_cast<std::size_t>(serial)]++] = {serial, times[r], r};
-  }
-  for (std::size_t s = 0; s + 1 < start.size(); ++s) {
-    const auto first = keys.begin() + static_cast<std::ptrdiff_t>(start[s]);
-    const auto last = keys.begin() + static_cast<std::ptrdiff_t>(start[s + 1]);
-    if (!std::is_sorted(first, last)) std::sort(first, last);
-  }
-  return keys;
+  groups.distinct = a;
+  groups.distinct.insert(groups.distinct.end(), b.begin(), b.end());
+  std::sort(groups.distinct.begin(), groups.distinct.end());
+  groups.distinct.erase(std::unique(groups.distinct.begin(), groups.distinct.end()), groups.distinct.end());
+  groups.count = groups.distinct.size();
+  return groups;
 }
 
-// The zone's row order on ids: (serialNumber, timestamp), then sensorReadingTime,
-// distanceFromObject, user, x, y, z; doubles that compare equal (0.0 and -0.0) by their bits.
-bool ml_row_less(const Table& t, std::size_t a, std::size_t b) {
-  for (const std::size_t c : {1, 4, 0, 2, 3})
-    if (t.ints(c)[a] != t.ints(c)[b]) return t.ints(c)[a] < t.ints(c)[b];
-  for (const std::size_t c : {5, 6, 7}) {
-    const double x = t.floats(c)[a], y = t.floats(c)[b];
-    if (x < y) return true;
-    if (x > y) return false;
-    std::int64_t bits_x, bits_y;
-    std::memcpy(&bits_x, &x, 8);
-    std::memcpy(&bits_y, &y, 8);
-    if (bits_x != bits_y) return bits_x < bits_y;
+// The rows placed by serial group with a counting sort (row order kept), then each group, short, is
+// sorted by (time, row) unless already in order: the same order as one sort of everything, with far
+// fewer comparisons and cache misses, and 16 bytes a row moved.
+GroupedRows grouped_rows(const Table& table, std::size_t time_column, const SerialGroups& groups) {
+  const std::size_t rows = table.num_rows();
+  const auto& serials = table.ints(0);
+  const auto& times = table.ints(time_column);
+  GroupedRows grouped;
+  grouped.rows.resize(rows);
+  grouped.start.assign(groups.count + 1, 0);
+  std::vector<std::size_t> group_of(groups.dense || !groups.by_serial ? 0 : rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t g = groups.of(serials[r]);
+    if (!group_of.empty()) group_of[r] = g;
+    ++grouped.start[g + 1];
   }
-  return false;
+  for (std::size_t g = 1; g < grouped.start.size(); ++g) grouped.start[g] += grouped.start[g - 1];
+  std::vector<std::size_t> next(grouped.start.begin(), grouped.start.end() - 1);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t g = group_of.empty() ? groups.of(serials[r]) : group_of[r];
+    grouped.rows[next[g]++] = {times[r], r};
+  }
+  for (std::size_t g = 0; g < groups.count; ++g) {
+    const auto first = grouped.rows.begin() + static_cast<std::ptrdiff_t>(grouped.start[g]);
+    const auto last = grouped.rows.begin() + static_cast<std::ptrdiff_t>(grouped.start[g + 1]);
+    if (!std::is_sorted(first, last)) std::sort(first, last);
+  }
+  return grouped;
+}
+
+template <class Value>
+Value* resized(std::vector<Value>& values, std::size_t size) {
+  values.resize(size);
+  return values.data();
+}
+
+// Doubles in the zone's order: by value, those that compare equal (0.0 and -0.0) by their bits.
+int compare_doubles(double x, double y) {
+  if (x < y) return -1;
+  if (x > y) return 1;
+  std::int64_t bits_x, bits_y;
+  std::memcpy(&bits_x, &x, 8);
+  std::memcpy(&bits_y, &y, 8);
+  return bits_x < bits_y ? -1 : (bits_x > bits_y ? 1 : 0);
 }
 
 }  // namespace
@@ -91,58 +126,87 @@ Schema machine_learning_id_schema() {
   return schema;
 }
 
-Table join_readings_with_steps(const Table& readings, const Table& steps, bool by_serial) {
+Table join_readings_with_steps(Table&& readings, Table&& steps, bool by_serial) {
   // A sort-merge join: both sides sorted by key, so the matches come out in key order and only rows
-  // sharing a key need ordering among themselves.
-  const std::vector<KeyedRow> reading_keys = sorted_keys(readings, 2, by_serial);
-  const std::vector<KeyedRow> step_keys = sorted_keys(steps, 1, by_serial);
-  Table joined(machine_learning_id_schema());
-  std::vector<std::size_t> group;
-  std::size_t i = 0, j = 0;
-  while (i < reading_keys.size() && j < step_keys.size()) {
-    const KeyedRow& a = reading_keys[i];
-    const KeyedRow& s = step_keys[j];
-    if (a.serial != s.serial || a.time != s.time) {
-      if (a.serial < s.serial || (a.serial == s.serial && a.time < s.time))
-        ++i;
-      else
-        ++j;
-      continue;
-    }
-    std::size_t i_end = i, j_end = j;
-    while (i_end < reading_keys.size() && reading_keys[i_end].serial == a.serial && reading_keys[i_end].time == a.time)
-      ++i_end;
-    while (j_end < step_keys.size() && step_keys[j_end].serial == s.serial && step_keys[j_end].time == s.time) ++j_end;
-    const std::size_t first_out = joined.num_rows();
-    for (std::size_t x = i; x < i_end; ++x) {
-      const std::size_t r = reading_keys[x].row;
-      for (std::size_t y = j; y < j_end; ++y) {
-        const std::size_t t = step_keys[y].row;
-        joined.ints(0).push_back(steps.ints(1)[t]);
-        joined.ints(1).push_back(steps.ints(0)[t]);
-        joined.ints(2).push_back(steps.ints(2)[t]);
-        joined.ints(3).push_back(readings.ints(1)[r]);
-        joined.ints(4).push_back(readings.ints(2)[r]);
-        joined.floats(5).push_back(readings.floats(3)[r]);
-        joined.floats(6).push_back(readings.floats(4)[r]);
-        joined.floats(7).push_back(readings.floats(5)[r]);
-        joined.commit_row();
+  // sharing a key need ordering among themselves. The matches are collected as (reading, step) row
+  // pairs first, so the output columns are sized once and filled column by column.
+  const SerialGroups groups = serial_groups(readings.ints(0), steps.ints(0), by_serial);
+  const GroupedRows reading_keys = grouped_rows(readings, 2, groups);
+  const GroupedRows step_keys = grouped_rows(steps, 1, groups);
+  const auto& reading_user = readings.ints(1);
+  const auto& reading_time = readings.ints(2);
+  const auto& reading_x = readings.floats(3);
+  const auto& reading_y = readings.floats(4);
+  const auto& reading_z = readings.floats(5);
+  const auto& step_serial = steps.ints(0);
+  const auto& step_time = steps.ints(1);
+  const auto& step_distance = steps.ints(2);
+  // The zone's row order on ids: (serialNumber, timestamp), then sensorReadingTime,
+  // distanceFromObject, user, x, y, z (see compare_doubles).
+  const auto pair_less = [&](const std::pair<std::size_t, std::size_t>& a,
+                             const std::pair<std::size_t, std::size_t>& b) {
+    const std::size_t ra = a.first, rb = b.first, sa = a.second, sb = b.second;
+    if (step_serial[sa] != step_serial[sb]) return step_serial[sa] < step_serial[sb];
+    if (reading_time[ra] != reading_time[rb]) return reading_time[ra] < reading_time[rb];
+    if (step_time[sa] != step_time[sb]) return step_time[sa] < step_time[sb];
+    if (step_distance[sa] != step_distance[sb]) return step_distance[sa] < step_distance[sb];
+    if (reading_user[ra] != reading_user[rb]) return reading_user[ra] < reading_user[rb];
+    if (const int c = compare_doubles(reading_x[ra], reading_x[rb])) return c < 0;
+    if (const int c = compare_doubles(reading_y[ra], reading_y[rb])) return c < 0;
+    return compare_doubles(reading_z[ra], reading_z[rb]) < 0;
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> matches;
+  matches.reserve(std::min(readings.num_rows(), steps.num_rows()));
+  const std::vector<TimedRow>& reading_rows = reading_keys.rows;
+  const std::vector<TimedRow>& step_rows = step_keys.rows;
+  for (std::size_t g = 0; g < groups.count; ++g) {
+    std::size_t i = reading_keys.start[g], j = step_keys.start[g];
+    const std::size_t i_last = reading_keys.start[g + 1], j_last = step_keys.start[g + 1];
+    while (i < i_last && j < j_last) {
+      const std::int64_t time = reading_rows[i].time;
+      if (time != step_rows[j].time) {
+        if (time < step_rows[j].time)
+          ++i;
+        else
+          ++j;
+        continue;
       }
+      std::size_t i_end = i + 1, j_end = j + 1;
+      while (i_end < i_last && reading_rows[i_end].time == time) ++i_end;
+      while (j_end < j_last && step_rows[j_end].time == time) ++j_end;
+      const std::size_t first_match = matches.size();
+      for (std::size_t x = i; x < i_end; ++x)
+        for (std::size_t y = j; y < j_end; ++y) matches.emplace_back(reading_rows[x].row, step_rows[y].row);
+      // Several rows share this key: put them in the zone's order.
+      if (matches.size() - first_match > 1)
+        std::sort(matches.begin() + static_cast<std::ptrdiff_t>(first_match), matches.end(), pair_less);
+      i = i_end;
+      j = j_end;
     }
-    // Several rows share this key: put them in the zone's order.
-    if (joined.num_rows() - first_out > 1) {
-      group.resize(joined.num_rows() - first_out);
-      for (std::size_t k = 0; k < group.size(); ++k) group[k] = first_out + k;
-      std::sort(group.begin(), group.end(), [&](std::size_t x, std::size_t y) { return ml_row_less(joined, x, y); });
-      const Table ordered = joined.take(group);
-      for (std::size_t c = 0; c < 5; ++c)
-        std::copy(ordered.ints(c).begin(), ordered.ints(c).end(), joined.ints(c).begin() + first_out);
-      for (std::size_t c = 5; c < 8; ++c)
-        std::copy(ordered.floats(c).begin(), ordered.floats(c).end(), joined.floats(c).begin() + first_out);
-    }
-    i = i_end;
-    j = j_end;
   }
+  // One pass over the matches fills every output column (sized once).
+  Table joined(machine_learning_id_schema());
+  const std::size_t rows = matches.size();
+  std::int64_t* out_time = resized(joined.ints(0), rows);
+  std::int64_t* out_serial = resized(joined.ints(1), rows);
+  std::int64_t* out_distance = resized(joined.ints(2), rows);
+  std::int64_t* out_user = resized(joined.ints(3), rows);
+  std::int64_t* out_timestamp = resized(joined.ints(4), rows);
+  double* out_x = resized(joined.floats(5), rows);
+  double* out_y = resized(joined.floats(6), rows);
+  double* out_z = resized(joined.floats(7), rows);
+  for (std::size_t k = 0; k < rows; ++k) {
+    const std::size_t r = matches[k].first, t = matches[k].second;
+    out_time[k] = step_time[t];
+    out_serial[k] = step_serial[t];
+    out_distance[k] = step_distance[t];
+    out_user[k] = reading_user[r];
+    out_timestamp[k] = reading_time[r];
+    out_x[k] = reading_x[r];
+    out_y[k] = reading_y[r];
+    out_z[k] = reading_z[r];
+  }
+  joined.set_rows_from_columns();
   return joined;
 }
 

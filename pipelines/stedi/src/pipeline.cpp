@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
+#include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -28,11 +30,102 @@ template <class Value>
 using StringMap = std::unordered_map<std::string_view, Value, StringHash>;
 using StringSet = std::unordered_set<std::string_view, StringHash>;
 
-// The exact bytes of a row: equal rows have equal encodings (used for DISTINCT).
-std::string row_identity(const Table& table, std::size_t row) {
-  std::string bytes(encoded_row_size(table, row), '\0');
-  encode_row(table, row, bytes.data());
-  return bytes;
+// For each row, whether no earlier row has the same bytes (DISTINCT on whole rows): the rows'
+// encodings (equal rows, equal bytes) go into one buffer and through one flat hash index, rather than
+// a string and a node per row.
+std::vector<bool> first_of_equal_rows(const Table& table) {
+  const std::size_t rows = table.num_rows();
+  std::vector<std::uint64_t> ends(rows);
+  std::uint64_t bytes = 0;
+  for (std::size_t r = 0; r < rows; ++r) ends[r] = bytes += encoded_row_size(table, r);
+  std::string encoded(bytes, '\0');
+  char* at = encoded.data();
+  for (std::size_t r = 0; r < rows; ++r) at = encode_row(table, r, at);
+  StringKeyIndex distinct(rows);
+  std::vector<bool> first(rows);
+  std::uint64_t begin = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    first[r] = distinct.insert(std::string_view(encoded.data() + begin, ends[r] - begin)).second;
+    begin = ends[r];
+  }
+  return first;
+}
+
+// Table::keep_rows for rows that come in long runs (a customer's readings, a device's): each run of
+// consecutive kept rows moves with one memmove per column, not one copy per cell.
+void keep_row_runs(Table& table, const std::vector<std::size_t>& kept) {
+  std::vector<std::pair<std::size_t, std::size_t>> runs;  // [first, last) source rows
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    if (!runs.empty() && runs.back().second == kept[i])
+      ++runs.back().second;
+    else
+      runs.emplace_back(kept[i], kept[i] + 1);
+  }
+  for (std::size_t c = 0; c < table.num_columns(); ++c) {
+    const auto move_runs = [&](auto* values) {
+      std::size_t to = 0;
+      for (const auto& [first, last] : runs) {
+        if (to != first) std::memmove(values + to, values + first, (last - first) * sizeof(*values));
+        to += last - first;
+      }
+    };
+    switch (table.schema()[c].type) {
+      case ColumnType::Int64: move_runs(table.ints(c).data()); break;
+      case ColumnType::Float64: move_runs(table.floats(c).data()); break;
+      case ColumnType::String: {
+        // Rows only move towards the front, so each move reads bytes and offsets not yet overwritten.
+        StringColumn& column = table.strings(c);
+        char* bytes = column.byte_data();
+        std::uint64_t* ends = column.end_offsets();  // ends[r - 1] is where row r starts (0 for row 0)
+        std::size_t to = 0;
+        std::uint64_t to_byte = 0;
+        for (const auto& [first, last] : runs) {
+          const std::uint64_t begin = first == 0 ? 0 : ends[first - 1], end = ends[last - 1];
+          if (to_byte != begin) std::memmove(bytes + to_byte, bytes + begin, end - begin);
+          for (std::size_t r = first; r < last; ++r) ends[to++] = ends[r] - begin + to_byte;
+          to_byte += end - begin;
+        }
+        break;
+      }
+    }
+  }
+  table.truncate_rows(kept.size());
+}
+
+// Whether `length` bytes at a and b are equal. Keys of 8 to 40 bytes (emails, serial numbers) are
+// compared as five overlapping 8-byte words, inline; others with memcmp.
+inline bool equal_bytes(const char* a, const char* b, std::size_t length) {
+  if (length < 8 || length > 40) return std::memcmp(a, b, length) == 0;
+  std::uint64_t differ = 0;
+  for (std::size_t k = 0; k < 5; ++k) {
+    const std::size_t at = std::min(8 * k, length - 8);
+    std::uint64_t x, y;
+    std::memcpy(&x, a + at, 8);
+    std::memcpy(&y, b + at, 8);
+    differ |= x ^ y;
+  }
+  return differ == 0;
+}
+
+// Calls each(row, id) for every row of `column`, id being its string's id in `index` (kAbsent when
+// absent). Rows come in runs of one key: a row equal to the one before costs a memcmp, not a lookup.
+template <class Each>
+void for_each_key_id(StringColumn& column, const StringKeyIndex& index, Each&& each) {
+  const char* bytes = column.byte_data();
+  const std::uint64_t* ends = column.end_offsets();
+  const std::size_t rows = column.size();
+  std::uint64_t begin = 0, run_begin = 0, run_length = 0;
+  std::int64_t id = StringKeyIndex::kAbsent;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint64_t end = ends[r], length = end - begin;
+    if (r == 0 || length != run_length || !equal_bytes(bytes + begin, bytes + run_begin, length)) {
+      id = index.find(std::string_view(bytes + begin, length));
+      run_begin = begin;
+      run_length = length;
+    }
+    each(r, id);
+    begin = end;
+  }
 }
 
 enum Stage : std::size_t { kSplit, kParse, kShuffle, kJoin, kSort, kWrite };
@@ -115,18 +208,20 @@ RunSummary StediJob::run() {
   Table customer_trusted(customers_by_email.schema());
   Table my_emails({{"email", ColumnType::String}, {"consent", ColumnType::Int64}});  // distinct, earliest consent
   std::int64_t duplicate_rows = 0, unknown_users = 0;
+  std::vector<bool> trusted_first;  // per customer_trusted row: no earlier trusted row is equal
   time(kJoin, [&] {
     const auto& emails = customers_by_email.strings(customer::kEmail);
     const auto& consent = customers_by_email.ints(customer::kShareWithResearchAsOfDate);
-    std::unordered_set<std::string> seen_rows;
+    const std::vector<bool> first_of_equal = first_of_equal_rows(customers_by_email);
     StringKeyIndex email_ids(customers_by_email.num_rows());
     std::vector<std::int64_t> earliest_consent;
     for (std::size_t r = 0; r < customers_by_email.num_rows(); ++r) {
-      if (!seen_rows.insert(row_identity(customers_by_email, r)).second) ++duplicate_rows;
+      if (!first_of_equal[r]) ++duplicate_rows;
       const auto [id, added] = email_ids.insert(emails[r]);
       if (added) earliest_consent.push_back(kNullInt64);
       if (consent[r] == kNullInt64) continue;
       customer_trusted.append_row(customers_by_email, r);
+      trusted_first.push_back(first_of_equal[r]);  // equal rows are trusted alike
       auto& earliest = earliest_consent[static_cast<std::size_t>(id)];
       earliest = earliest == kNullInt64 ? consent[r] : std::min(earliest, consent[r]);
     }
@@ -149,25 +244,25 @@ RunSummary StediJob::run() {
   StringKeyIndex email_index(email_table.num_rows());
   time(kJoin, [&] {
     for (std::size_t id = 0; id < email_table.num_rows(); ++id) email_index.insert(email_table.strings(0)[id]);
-    const auto& users = accelerometer.strings(accelerometer::kUser);
     const auto& timestamps = accelerometer.ints(accelerometer::kTimestamp);
     std::vector<std::size_t> kept;
-    StringRunLookup user_ids(email_index);  // a customer's readings come in runs
-    for (std::size_t r = 0; r < accelerometer.num_rows(); ++r) {
-      const std::int64_t id = user_ids.find(users[r]);
+    kept.reserve(accelerometer.num_rows());
+    reading_email.reserve(accelerometer.num_rows());
+    // A customer's readings come in runs.
+    for_each_key_id(accelerometer.strings(accelerometer::kUser), email_index, [&](std::size_t r, std::int64_t id) {
       if (id == StringKeyIndex::kAbsent) {
         ++unknown_users;
-        continue;
+        return;
       }
       const std::int64_t consent = email_consent[static_cast<std::size_t>(id)];
-      if (consent == kNullInt64) continue;
-      if (privacy && timestamps[r] < consent) continue;
+      if (consent == kNullInt64) return;
+      if (privacy && timestamps[r] < consent) return;
       kept.push_back(r);
       reading_email.push_back(id);
       auto& latest = latest_reading[static_cast<std::size_t>(id)];
       latest = std::max(latest, timestamps[r]);
-    }
-    accelerometer.keep_rows(kept);
+    });
+    keep_row_runs(accelerometer, kept);
     accelerometer_trusted = std::move(accelerometer);
     accelerometer = Table();
   });
@@ -177,15 +272,14 @@ RunSummary StediJob::run() {
   // one at or after the row's own consent date).
   Table customer_curated(customer_trusted.schema());
   time(kJoin, [&] {
-    std::unordered_set<std::string> curated_rows;
     const auto& trusted_emails = customer_trusted.strings(customer::kEmail);
     const auto& trusted_consent = customer_trusted.ints(customer::kShareWithResearchAsOfDate);
     for (std::size_t r = 0; r < customer_trusted.num_rows(); ++r) {
       const std::int64_t latest = latest_reading[static_cast<std::size_t>(email_index.find(trusted_emails[r]))];
       if (latest == kNullInt64) continue;
       if (privacy && latest < trusted_consent[r]) continue;
-      if (curated_rows.insert(row_identity(customer_trusted, r)).second)
-        customer_curated.append_row(customer_trusted, r);
+      // Equal rows share the email and consent date, so they pass or fail alike: the first passes.
+      if (trusted_first[r]) customer_curated.append_row(customer_trusted, r);
     }
   });
   write("customer_trusted", customer_trusted);
@@ -248,18 +342,18 @@ RunSummary StediJob::run() {
       auto& list = serials_of[static_cast<std::size_t>(email_index.find(curated.strings(1)[r]))];
       if (std::find(list.begin(), list.end(), serial) == list.end()) list.push_back(static_cast<std::int64_t>(serial));
     }
-    const auto& serials = steps.strings(step_trainer::kSerialNumber);
     const auto& times = steps.ints(step_trainer::kSensorReadingTime);
     std::vector<std::size_t> kept;
-    StringRunLookup serial_ids(serial_index);  // a device's readings come in runs
-    for (std::size_t r = 0; r < steps.num_rows(); ++r) {
-      const std::int64_t id = serial_ids.find(serials[r]);
-      if (id == StringKeyIndex::kAbsent) continue;
-      if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) continue;
+    kept.reserve(steps.num_rows());
+    step_serial.reserve(steps.num_rows());
+    // A device's readings come in runs.
+    for_each_key_id(steps.strings(step_trainer::kSerialNumber), serial_index, [&](std::size_t r, std::int64_t id) {
+      if (id == StringKeyIndex::kAbsent) return;
+      if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) return;
       kept.push_back(r);
       step_serial.push_back(id);
-    }
-    steps.keep_rows(kept);
+    });
+    keep_row_runs(steps, kept);
     step_trainer_trusted = std::move(steps);
     steps = Table();
   });
@@ -281,34 +375,68 @@ RunSummary StediJob::run() {
   Table readings(ml_readings_schema());
   Table step_keys(ml_step_keys_schema());
   time(kJoin, [&] {
-    std::size_t reading_rows = accelerometer_trusted.num_rows();
+    const std::size_t accelerometer_rows = accelerometer_trusted.num_rows();
+    std::size_t reading_rows = accelerometer_rows;
+    bool one_serial_each = true;  // every reading takes exactly one serial (always under rubric)
     if (by_serial) {
       reading_rows = 0;
-      for (const std::int64_t email : reading_email) reading_rows += serials_of[static_cast<std::size_t>(email)].size();
-    }
-    for (std::size_t c = 0; c < 3; ++c) readings.ints(c).reserve(reading_rows);
-    for (std::size_t c = 3; c < 6; ++c) readings.floats(c).reserve(reading_rows);
-    for (std::size_t c = 0; c < 3; ++c) step_keys.ints(c).reserve(step_trainer_trusted.num_rows());
-    const std::vector<std::int64_t> no_serial = {-1};  // rubric: the key has no serial
-    for (std::size_t r = 0; r < accelerometer_trusted.num_rows(); ++r) {
-      const auto email = static_cast<std::size_t>(reading_email[r]);
-      const auto& serial_ids = by_serial ? serials_of[email] : no_serial;
-      for (const std::int64_t serial : serial_ids) {
-        readings.ints(0).push_back(serial);
-        readings.ints(1).push_back(email_rank[email]);
-        readings.ints(2).push_back(accelerometer_trusted.ints(accelerometer::kTimestamp)[r]);
-        readings.floats(3).push_back(accelerometer_trusted.floats(accelerometer::kX)[r]);
-        readings.floats(4).push_back(accelerometer_trusted.floats(accelerometer::kY)[r]);
-        readings.floats(5).push_back(accelerometer_trusted.floats(accelerometer::kZ)[r]);
-        readings.commit_row();
+      for (const std::int64_t email : reading_email) {
+        const std::size_t serials = serials_of[static_cast<std::size_t>(email)].size();
+        reading_rows += serials;
+        one_serial_each = one_serial_each && serials == 1;
       }
     }
-    for (std::size_t r = 0; r < step_trainer_trusted.num_rows(); ++r) {
-      step_keys.ints(0).push_back(step_serial[r]);
-      step_keys.ints(1).push_back(step_trainer_trusted.ints(step_trainer::kSensorReadingTime)[r]);
-      step_keys.ints(2).push_back(step_trainer_trusted.ints(step_trainer::kDistanceFromObject)[r]);
-      step_keys.commit_row();
+    auto& out_serial = readings.ints(0);
+    auto& out_user = readings.ints(1);
+    out_serial.resize(reading_rows);
+    out_user.resize(reading_rows);
+    auto& in_time = accelerometer_trusted.ints(accelerometer::kTimestamp);
+    auto& in_x = accelerometer_trusted.floats(accelerometer::kX);
+    auto& in_y = accelerometer_trusted.floats(accelerometer::kY);
+    auto& in_z = accelerometer_trusted.floats(accelerometer::kZ);
+    if (one_serial_each) {
+      // The accelerometer zone is written: its columns move into the join's input unchanged.
+      for (std::size_t r = 0; r < accelerometer_rows; ++r) {
+        const auto email = static_cast<std::size_t>(reading_email[r]);
+        out_serial[r] = by_serial ? serials_of[email][0] : -1;  // rubric: the key has no serial
+        out_user[r] = email_rank[email];
+      }
+      readings.ints(2) = std::move(in_time);
+      readings.floats(3) = std::move(in_x);
+      readings.floats(4) = std::move(in_y);
+      readings.floats(5) = std::move(in_z);
+    } else {
+      // A reading repeats once per serial of its customer.
+      auto& out_time = readings.ints(2);
+      auto& out_x = readings.floats(3);
+      auto& out_y = readings.floats(4);
+      auto& out_z = readings.floats(5);
+      out_time.resize(reading_rows);
+      out_x.resize(reading_rows);
+      out_y.resize(reading_rows);
+      out_z.resize(reading_rows);
+      std::size_t at = 0;
+      for (std::size_t r = 0; r < accelerometer_rows; ++r) {
+        const auto email = static_cast<std::size_t>(reading_email[r]);
+        for (const std::int64_t serial : serials_of[email]) {
+          out_serial[at] = serial;
+          out_user[at] = email_rank[email];
+          out_time[at] = in_time[r];
+          out_x[at] = in_x[r];
+          out_y[at] = in_y[r];
+          out_z[at] = in_z[r];
+          ++at;
+        }
+      }
     }
+    readings.set_rows_from_columns();
+    const std::size_t step_rows = step_trainer_trusted.num_rows();
+    // The step-trainer zone is written: its key columns move into the join's input.
+    step_keys.ints(0) = std::move(step_serial);
+    step_keys.ints(1) = std::move(step_trainer_trusted.ints(step_trainer::kSensorReadingTime));
+    step_keys.ints(2) = std::move(step_trainer_trusted.ints(step_trainer::kDistanceFromObject));
+    if (step_keys.ints(0).size() != step_rows) throw std::logic_error("step serial ids out of step");
+    step_keys.set_rows_from_columns();
   });
   accelerometer_trusted = Table();
   step_trainer_trusted = Table();
@@ -347,7 +475,8 @@ RunSummary StediJob::run() {
   readings = Table();
   Table steps_by_key = shuffle(step_keys, destinations(step_keys, 1));
   step_keys = Table();
-  Table ml_ids = time(kJoin, [&] { return join_readings_with_steps(readings_by_key, steps_by_key, by_serial); });
+  Table ml_ids = time(
+      kJoin, [&] { return join_readings_with_steps(std::move(readings_by_key), std::move(steps_by_key), by_serial); });
   readings_by_key = Table();
   steps_by_key = Table();
 
