@@ -51,16 +51,44 @@ std::vector<bool> first_of_equal_rows(const Table& table) {
   return first;
 }
 
-// Table::keep_rows for rows that come in long runs (a customer's readings, a device's): each run of
-// consecutive kept rows moves with one memmove per column, not one copy per cell.
-void keep_row_runs(Table& table, const std::vector<std::size_t>& kept) {
-  std::vector<std::pair<std::size_t, std::size_t>> runs;  // [first, last) source rows
-  for (std::size_t i = 0; i < kept.size(); ++i) {
-    if (!runs.empty() && runs.back().second == kept[i])
-      ++runs.back().second;
+// The kept rows of a filter, in increasing order, as runs of consecutive rows: a filter over rows
+// that come in long runs (a customer's readings, a device's) records a few runs, not a row index each.
+class KeptRuns {
+ public:
+  void keep(std::size_t row) {
+    if (!runs_.empty() && runs_.back().second == row)
+      ++runs_.back().second;
     else
-      runs.emplace_back(kept[i], kept[i] + 1);
+      runs_.emplace_back(row, row + 1);
+    ++rows_;
   }
+  const std::vector<std::pair<std::size_t, std::size_t>>& runs() const { return runs_; }  // [first, last)
+  std::size_t rows() const { return rows_; }
+
+ private:
+  std::vector<std::pair<std::size_t, std::size_t>> runs_;
+  std::size_t rows_ = 0;
+};
+
+// A per-row id column, as runs of one id: (id, rows) in row order.
+class IdRuns {
+ public:
+  void push(std::int64_t id) {
+    if (!runs_.empty() && runs_.back().first == id)
+      ++runs_.back().second;
+    else
+      runs_.emplace_back(id, 1);
+  }
+  const std::vector<std::pair<std::int64_t, std::size_t>>& runs() const { return runs_; }
+
+ private:
+  std::vector<std::pair<std::int64_t, std::size_t>> runs_;
+};
+
+// Table::keep_rows for rows that come in long runs: each run of consecutive kept rows moves with one
+// memmove per column, not one copy per cell.
+void keep_row_runs(Table& table, const KeptRuns& kept) {
+  const auto& runs = kept.runs();
   for (std::size_t c = 0; c < table.num_columns(); ++c) {
     const auto move_runs = [&](auto* values) {
       std::size_t to = 0;
@@ -89,7 +117,7 @@ void keep_row_runs(Table& table, const std::vector<std::size_t>& kept) {
       }
     }
   }
-  table.truncate_rows(kept.size());
+  table.truncate_rows(kept.rows());
 }
 
 // Whether `length` bytes at a and b are equal. Keys of 8 to 40 bytes (emails, serial numbers) are
@@ -238,16 +266,14 @@ RunSummary StediJob::run() {
   const Table email_table = time(kShuffle, [&] { return replicate_rows(comm_, my_emails); });
   my_emails = Table();
   Table accelerometer_trusted;
-  std::vector<std::int64_t> reading_email;  // email id of each accelerometer_trusted row
+  IdRuns reading_email;  // email id of each accelerometer_trusted row
   std::vector<std::int64_t> latest_reading(email_table.num_rows(), kNullInt64);
   const auto& email_consent = email_table.ints(1);
   StringKeyIndex email_index(email_table.num_rows());
   time(kJoin, [&] {
     for (std::size_t id = 0; id < email_table.num_rows(); ++id) email_index.insert(email_table.strings(0)[id]);
     const auto& timestamps = accelerometer.ints(accelerometer::kTimestamp);
-    std::vector<std::size_t> kept;
-    kept.reserve(accelerometer.num_rows());
-    reading_email.reserve(accelerometer.num_rows());
+    KeptRuns kept;
     // A customer's readings come in runs.
     for_each_key_id(accelerometer.strings(accelerometer::kUser), email_index, [&](std::size_t r, std::int64_t id) {
       if (id == StringKeyIndex::kAbsent) {
@@ -257,8 +283,8 @@ RunSummary StediJob::run() {
       const std::int64_t consent = email_consent[static_cast<std::size_t>(id)];
       if (consent == kNullInt64) return;
       if (privacy && timestamps[r] < consent) return;
-      kept.push_back(r);
-      reading_email.push_back(id);
+      kept.keep(r);
+      reading_email.push(id);
       auto& latest = latest_reading[static_cast<std::size_t>(id)];
       latest = std::max(latest, timestamps[r]);
     });
@@ -343,14 +369,13 @@ RunSummary StediJob::run() {
       if (std::find(list.begin(), list.end(), serial) == list.end()) list.push_back(static_cast<std::int64_t>(serial));
     }
     const auto& times = steps.ints(step_trainer::kSensorReadingTime);
-    std::vector<std::size_t> kept;
-    kept.reserve(steps.num_rows());
+    KeptRuns kept;
     step_serial.reserve(steps.num_rows());
     // A device's readings come in runs.
     for_each_key_id(steps.strings(step_trainer::kSerialNumber), serial_index, [&](std::size_t r, std::int64_t id) {
       if (id == StringKeyIndex::kAbsent) return;
       if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) return;
-      kept.push_back(r);
+      kept.keep(r);
       step_serial.push_back(id);
     });
     keep_row_runs(steps, kept);
@@ -380,9 +405,9 @@ RunSummary StediJob::run() {
     bool one_serial_each = true;  // every reading takes exactly one serial (always under rubric)
     if (by_serial) {
       reading_rows = 0;
-      for (const std::int64_t email : reading_email) {
+      for (const auto& [email, rows] : reading_email.runs()) {
         const std::size_t serials = serials_of[static_cast<std::size_t>(email)].size();
-        reading_rows += serials;
+        reading_rows += serials * rows;
         one_serial_each = one_serial_each && serials == 1;
       }
     }
@@ -396,11 +421,15 @@ RunSummary StediJob::run() {
     auto& in_z = accelerometer_trusted.floats(accelerometer::kZ);
     if (one_serial_each) {
       // The accelerometer zone is written: its columns move into the join's input unchanged.
-      for (std::size_t r = 0; r < accelerometer_rows; ++r) {
-        const auto email = static_cast<std::size_t>(reading_email[r]);
-        out_serial[r] = by_serial ? serials_of[email][0] : -1;  // rubric: the key has no serial
-        out_user[r] = email_rank[email];
+      std::size_t r = 0;
+      for (const auto& [id, rows] : reading_email.runs()) {
+        const auto email = static_cast<std::size_t>(id);
+        const std::int64_t serial = by_serial ? serials_of[email][0] : -1;  // rubric: the key has no serial
+        std::fill_n(out_serial.begin() + static_cast<std::ptrdiff_t>(r), rows, serial);
+        std::fill_n(out_user.begin() + static_cast<std::ptrdiff_t>(r), rows, email_rank[email]);
+        r += rows;
       }
+      if (r != accelerometer_rows) throw std::logic_error("reading email ids out of step");
       readings.ints(2) = std::move(in_time);
       readings.floats(3) = std::move(in_x);
       readings.floats(4) = std::move(in_y);
@@ -415,19 +444,20 @@ RunSummary StediJob::run() {
       out_x.resize(reading_rows);
       out_y.resize(reading_rows);
       out_z.resize(reading_rows);
-      std::size_t at = 0;
-      for (std::size_t r = 0; r < accelerometer_rows; ++r) {
-        const auto email = static_cast<std::size_t>(reading_email[r]);
-        for (const std::int64_t serial : serials_of[email]) {
-          out_serial[at] = serial;
-          out_user[at] = email_rank[email];
-          out_time[at] = in_time[r];
-          out_x[at] = in_x[r];
-          out_y[at] = in_y[r];
-          out_z[at] = in_z[r];
-          ++at;
+      std::size_t at = 0, r = 0;
+      for (const auto& [id, rows] : reading_email.runs())
+        for (const std::size_t run_end = r + rows; r < run_end; ++r) {
+          const auto email = static_cast<std::size_t>(id);
+          for (const std::int64_t serial : serials_of[email]) {
+            out_serial[at] = serial;
+            out_user[at] = email_rank[email];
+            out_time[at] = in_time[r];
+            out_x[at] = in_x[r];
+            out_y[at] = in_y[r];
+            out_z[at] = in_z[r];
+            ++at;
+          }
         }
-      }
     }
     readings.set_rows_from_columns();
     const std::size_t step_rows = step_trainer_trusted.num_rows();
