@@ -193,13 +193,16 @@ PY
 # run_best NAME SECONDS_KEY COMMAND...: runs COMMAND --repeat times (after a warm-up read of the
 # input given in $INPUT), keeps the output of the median run (by SECONDS_KEY) in $RESULTS/NAME.txt with
 # the command's wall time (wall_seconds, from outside: process start-up included); every run's time
-# goes to $RESULTS/NAME.times.
+# goes to $RESULTS/NAME.times. With $FRESH_OUT set, that folder (the engine's output) is removed before
+# each run, outside the timing: every engine writes into a fresh folder (replacing a previous run's
+# files costs the kernel the freeing of their cached pages, in proportion to the bytes written).
 run_best() {
   local name="$1" key="$2"
   shift 2
   local i
   : >"$RESULTS/$name.times"
   for i in $(seq "$REPEAT"); do
+    if [ -n "${FRESH_OUT:-}" ]; then rm -rf "$FRESH_OUT"; fi
     warm "$INPUT"
     local start end out="$RESULTS/$name.try"
     start=$(now)
@@ -230,7 +233,7 @@ mpilake_run() {  # name ranks landing [binary]
   local out="$OUTS/$1" binary="${4:-$MPILAKE}"
   local args=(run --landing "$3" --out "$out" --rules privacy --quiet --overwrite)
   "$binary" run --help 2>/dev/null | grep -q -- '--results' && args+=(--results)
-  INPUT="$3" SUMMARY_OF="$out" run_best "$1" total_seconds \
+  INPUT="$3" SUMMARY_OF="$out" FRESH_OUT="$out" run_best "$1" total_seconds \
     "${MPIRUN[@]}" ${MPILAKE_ENV[@]+"${MPILAKE_ENV[@]}"} -np "$2" "$binary" "${args[@]}"
 }
 
@@ -253,11 +256,11 @@ if [ "$SCALING" = 1 ]; then
   mpilake_run mpilake_np1_half 1 "$HALF"
 fi
 log "DuckDB $(node -p "require('$ROOT/bench/duckdb/node_modules/@duckdb/node-api/package.json').version"), $PEER_THREADS threads"
-INPUT="$FULL" run_best duckdb duckdb_total_seconds node "$ROOT/bench/duckdb/stedi_privacy.mjs" --landing "$FULL" --out "$OUTS/duckdb" --threads "$PEER_THREADS"
+INPUT="$FULL" FRESH_OUT="$OUTS/duckdb" run_best duckdb duckdb_total_seconds node "$ROOT/bench/duckdb/stedi_privacy.mjs" --landing "$FULL" --out "$OUTS/duckdb" --threads "$PEER_THREADS"
 log "Polars $(node -p "require('$ROOT/bench/polars/node_modules/nodejs-polars/package.json').version"), $PEER_THREADS threads"
-INPUT="$FULL" run_best polars polars_total_seconds node "$ROOT/bench/polars/stedi_privacy.mjs" --landing "$FULL" --out "$OUTS/polars" --threads "$PEER_THREADS"
+INPUT="$FULL" FRESH_OUT="$OUTS/polars" run_best polars polars_total_seconds node "$ROOT/bench/polars/stedi_privacy.mjs" --landing "$FULL" --out "$OUTS/polars" --threads "$PEER_THREADS"
 log "chDB $(node -p "require('$ROOT/bench/chdb/node_modules/chdb/package.json').version"), $PEER_THREADS threads"
-INPUT="$FULL" run_best chdb chdb_total_seconds node "$ROOT/bench/chdb/stedi_privacy.mjs" --landing "$FULL" --out "$OUTS/chdb" --threads "$PEER_THREADS"
+INPUT="$FULL" FRESH_OUT="$OUTS/chdb" run_best chdb chdb_total_seconds node "$ROOT/bench/chdb/stedi_privacy.mjs" --landing "$FULL" --out "$OUTS/chdb" --threads "$PEER_THREADS"
 du -sh "$OUTS"/* >&2 || true
 
 if [ "$MICRO" = 1 ] && [ -x "$MICRO_BIN" ]; then
