@@ -25,6 +25,24 @@ export function parsePeerArgs(script, defaultThreads) {
 
 export const SOURCES = ['customer', 'accelerometer', 'step_trainer'];
 
+// Each source's fields and their kind (str, int, float), in the zone column order (DESIGN.md, "HDF5
+// output contract"); the fields a row must have; the other spelling of a field a file may use.
+export const COLUMNS = {
+  customer: {
+    customerName: 'str', email: 'str', phone: 'str', birthDay: 'str', serialNumber: 'str',
+    registrationDate: 'int', lastUpdateDate: 'int', shareWithResearchAsOfDate: 'int',
+    shareWithPublicAsOfDate: 'int', shareWithFriendsAsOfDate: 'int',
+  },
+  accelerometer: { user: 'str', timestamp: 'int', x: 'float', y: 'float', z: 'float' },
+  step_trainer: { sensorReadingTime: 'int', serialNumber: 'str', distanceFromObject: 'int' },
+};
+export const REQUIRED = {
+  customer: ['email', 'serialNumber'],
+  accelerometer: ['user', 'timestamp', 'x', 'y', 'z'],
+  step_trainer: ['sensorReadingTime', 'serialNumber', 'distanceFromObject'],
+};
+export const ALIASES = { accelerometer: { timestamp: 'timeStamp' } };
+
 // The regular, non-hidden files of each source folder, sorted, and their total size in bytes.
 export function landingFiles(landing) {
   const files = {};

@@ -17,28 +17,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Session } from 'chdb';
-import { SOURCES, landingFiles, parsePeerArgs } from '../peer_common.mjs';
+import { ALIASES, COLUMNS, REQUIRED, SOURCES, landingFiles, parsePeerArgs } from '../peer_common.mjs';
 
 const started = performance.now();
 
 const args = parsePeerArgs('stedi_privacy.mjs', 2);
 const { files, landingBytes } = landingFiles(args.landing);
-
-const COLUMNS = {
-  customer: {
-    customerName: 'str', email: 'str', phone: 'str', birthDay: 'str', serialNumber: 'str',
-    registrationDate: 'int', lastUpdateDate: 'int', shareWithResearchAsOfDate: 'int',
-    shareWithPublicAsOfDate: 'int', shareWithFriendsAsOfDate: 'int',
-  },
-  accelerometer: { user: 'str', timestamp: 'int', x: 'float', y: 'float', z: 'float' },
-  step_trainer: { sensorReadingTime: 'int', serialNumber: 'str', distanceFromObject: 'int' },
-};
-const REQUIRED = {
-  customer: ['email', 'serialNumber'],
-  accelerometer: ['user', 'timestamp', 'x', 'y', 'z'],
-  step_trainer: ['sensorReadingTime', 'serialNumber', 'distanceFromObject'],
-};
-const ALIASES = { accelerometer: { timestamp: 'timeStamp' } };
 
 const ident = (name) => `\`${name}\``;
 const quote = (text) => `'${String(text).replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;

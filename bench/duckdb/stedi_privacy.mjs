@@ -26,7 +26,15 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SOURCES, landingFiles, parsePeerArgs, startsWithBom } from '../peer_common.mjs';
+import {
+  ALIASES,
+  COLUMNS as SOURCE_COLUMNS,
+  REQUIRED,
+  SOURCES,
+  landingFiles,
+  parsePeerArgs,
+  startsWithBom,
+} from '../peer_common.mjs';
 
 const started = performance.now();
 
@@ -37,29 +45,14 @@ const { files, landingBytes } = landingFiles(args.landing);
 const quote = (text) => `'${String(text).replaceAll("'", "''")}'`;
 const fileList = (list) => `[${list.map(quote).join(', ')}]`;
 
-// Column name -> DuckDB type, in the zone column order (DESIGN.md, "HDF5 output contract").
-const COLUMNS = {
-  customer: {
-    customerName: 'VARCHAR',
-    email: 'VARCHAR',
-    phone: 'VARCHAR',
-    birthDay: 'VARCHAR',
-    serialNumber: 'VARCHAR',
-    registrationDate: 'BIGINT',
-    lastUpdateDate: 'BIGINT',
-    shareWithResearchAsOfDate: 'BIGINT',
-    shareWithPublicAsOfDate: 'BIGINT',
-    shareWithFriendsAsOfDate: 'BIGINT',
-  },
-  accelerometer: { user: 'VARCHAR', timestamp: 'BIGINT', x: 'DOUBLE', y: 'DOUBLE', z: 'DOUBLE' },
-  step_trainer: { sensorReadingTime: 'BIGINT', serialNumber: 'VARCHAR', distanceFromObject: 'BIGINT' },
-};
-const REQUIRED = {
-  customer: ['email', 'serialNumber'],
-  accelerometer: ['user', 'timestamp', 'x', 'y', 'z'],
-  step_trainer: ['sensorReadingTime', 'serialNumber', 'distanceFromObject'],
-};
-const ALIASES = { accelerometer: { timestamp: 'timeStamp' } };
+// Column name -> DuckDB type, in the zone column order.
+const DUCKDB_TYPE = { str: 'VARCHAR', int: 'BIGINT', float: 'DOUBLE' };
+const COLUMNS = Object.fromEntries(
+  Object.entries(SOURCE_COLUMNS).map(([source, fields]) => [
+    source,
+    Object.fromEntries(Object.entries(fields).map(([name, kind]) => [name, DUCKDB_TYPE[kind]])),
+  ]),
+);
 
 const ident = (name) => `"${name}"`;
 // A normalised value: "" is NULL for strings.

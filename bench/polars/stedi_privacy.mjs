@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { SOURCES, landingFiles, parsePeerArgs, startsWithBom } from '../peer_common.mjs';
+import { ALIASES, COLUMNS, REQUIRED, SOURCES, landingFiles, parsePeerArgs, startsWithBom } from '../peer_common.mjs';
 
 const started = performance.now();
 
@@ -27,23 +27,6 @@ const args = parsePeerArgs('stedi_privacy.mjs', 2);
 process.env.POLARS_MAX_THREADS = String(args.threads);
 const pl = createRequire(import.meta.url)('nodejs-polars');
 const { files, landingBytes } = landingFiles(args.landing);
-
-// Column -> kind, in the zone column order (DESIGN.md, "HDF5 output contract").
-const COLUMNS = {
-  customer: {
-    customerName: 'str', email: 'str', phone: 'str', birthDay: 'str', serialNumber: 'str',
-    registrationDate: 'int', lastUpdateDate: 'int', shareWithResearchAsOfDate: 'int',
-    shareWithPublicAsOfDate: 'int', shareWithFriendsAsOfDate: 'int',
-  },
-  accelerometer: { user: 'str', timestamp: 'int', x: 'float', y: 'float', z: 'float' },
-  step_trainer: { sensorReadingTime: 'int', serialNumber: 'str', distanceFromObject: 'int' },
-};
-const REQUIRED = {
-  customer: ['email', 'serialNumber'],
-  accelerometer: ['user', 'timestamp', 'x', 'y', 'z'],
-  step_trainer: ['sensorReadingTime', 'serialNumber', 'distanceFromObject'],
-};
-const ALIASES = { accelerometer: { timestamp: 'timeStamp' } };
 
 fs.mkdirSync(args.out, { recursive: true });
 const bomFolder = fs.mkdtempSync(path.join(args.out, '.bom-'));
