@@ -109,6 +109,14 @@ mpilake::RecordSchema schema_of(Source source) {
   return {};
 }
 
+// Bytes and lines per second, and the share of lines accepted, of a parse benchmark over `lines`.
+void report_parse(benchmark::State& state, const Lines& lines, std::int64_t accepted) {
+  const auto lines_parsed = static_cast<double>(state.iterations() * lines.lines.size());
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(lines.bytes));
+  state.counters["lines/s"] = benchmark::Counter(lines_parsed, benchmark::Counter::kIsRate);
+  state.counters["accepted_share"] = static_cast<double>(accepted) / lines_parsed;
+}
+
 // Parses every line of one source into a fresh table per iteration.
 void BM_RecordParser(benchmark::State& state, Source source, bool bad) {
   const Lines& lines = bad ? bad_lines_of(source) : lines_of(source);
@@ -124,11 +132,7 @@ void BM_RecordParser(benchmark::State& state, Source source, bool bad) {
     }
     benchmark::DoNotOptimize(table.num_rows());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(lines.bytes));
-  state.counters["lines/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * lines.lines.size()), benchmark::Counter::kIsRate);
-  state.counters["accepted_share"] =
-      static_cast<double>(accepted) / static_cast<double>(state.iterations() * lines.lines.size());
+  report_parse(state, lines, accepted);
 }
 BENCHMARK_CAPTURE(BM_RecordParser, customer, Source::customer, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_RecordParser, accelerometer, Source::accelerometer, false)->Unit(benchmark::kMillisecond);
@@ -158,11 +162,7 @@ void BM_RecordParserRun(benchmark::State& state, Source source, bool bad) {
     accepted += static_cast<std::int64_t>(table.num_rows());
     benchmark::DoNotOptimize(table.num_rows());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(lines.bytes));
-  state.counters["lines/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations() * lines.lines.size()), benchmark::Counter::kIsRate);
-  state.counters["accepted_share"] =
-      static_cast<double>(accepted) / static_cast<double>(state.iterations() * lines.lines.size());
+  report_parse(state, lines, accepted);
 }
 BENCHMARK_CAPTURE(BM_RecordParserRun, customer, Source::customer, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_RecordParserRun, accelerometer, Source::accelerometer, false)->Unit(benchmark::kMillisecond);

@@ -1,9 +1,9 @@
 #include "mpilake/shuffle/sample_sort.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <numeric>
 
+#include "mpilake/table/cell_order.hpp"
 #include "mpilake/table/row_codec.hpp"
 
 namespace mpilake {
@@ -18,16 +18,7 @@ int compare_cells(const Table& a, std::size_t row_a, std::size_t column_a, const
       const auto x = a.ints(column_a)[row_a], y = b.ints(column_b)[row_b];
       return x < y ? -1 : (x > y ? 1 : 0);
     }
-    case ColumnType::Float64: {
-      // Ties between equal-comparing doubles (-0.0 and 0.0, NaNs) are broken by their bits.
-      const auto x = a.floats(column_a)[row_a], y = b.floats(column_b)[row_b];
-      if (x < y) return -1;
-      if (x > y) return 1;
-      std::int64_t bits_x, bits_y;
-      std::memcpy(&bits_x, &x, 8);
-      std::memcpy(&bits_y, &y, 8);
-      return bits_x < bits_y ? -1 : (bits_x > bits_y ? 1 : 0);
-    }
+    case ColumnType::Float64: return compare_doubles(a.floats(column_a)[row_a], b.floats(column_b)[row_b]);
     case ColumnType::String: {
       const int c = a.strings(column_a)[row_a].compare(b.strings(column_b)[row_b]);
       return c < 0 ? -1 : (c > 0 ? 1 : 0);

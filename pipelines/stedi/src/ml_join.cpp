@@ -1,10 +1,10 @@
 #include "mpilake/stedi/ml_join.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 
 #include "mpilake/stedi/schema.hpp"
+#include "mpilake/table/cell_order.hpp"
 
 namespace mpilake::stedi {
 
@@ -96,16 +96,6 @@ template <class Value>
 Value* resized(std::vector<Value>& values, std::size_t size) {
   values.resize(size);
   return values.data();
-}
-
-// Doubles in the zone's order: by value, those that compare equal (0.0 and -0.0) by their bits.
-int compare_doubles(double x, double y) {
-  if (x < y) return -1;
-  if (x > y) return 1;
-  std::int64_t bits_x, bits_y;
-  std::memcpy(&bits_x, &x, 8);
-  std::memcpy(&bits_y, &y, 8);
-  return bits_x < bits_y ? -1 : (bits_x > bits_y ? 1 : 0);
 }
 
 }  // namespace
