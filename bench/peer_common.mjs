@@ -66,3 +66,14 @@ export function startsWithBom(file) {
   fs.closeSync(fd);
   return got === 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
 }
+
+// The timing RESULT lines every peer ends with (run_bench.sh and deloton_bench.sh read them):
+// `times` holds the load, zones and write seconds, `total` the seconds since the script started.
+export function resultTimings(result, times, total, landingBytes) {
+  result('load_seconds', times.load.toFixed(6));
+  result('zones_seconds', times.zones.toFixed(6));
+  result('write_seconds', times.write.toFixed(6));
+  result('total_seconds', total.toFixed(6));
+  result('total_mb_per_s', (landingBytes / 1e6 / total).toFixed(3));
+  result('peak_rss_bytes', process.resourceUsage().maxRSS * 1024);
+}

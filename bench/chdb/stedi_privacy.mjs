@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Session } from 'chdb';
-import { ALIASES, COLUMNS, REQUIRED, SOURCES, landingFiles, parsePeerArgs } from '../peer_common.mjs';
+import { ALIASES, COLUMNS, REQUIRED, SOURCES, landingFiles, parsePeerArgs, resultTimings } from '../peer_common.mjs';
 
 const started = performance.now();
 
@@ -119,12 +119,7 @@ result('threads', args.threads);
 result('landing_bytes', landingBytes);
 for (const source of SOURCES) result(`source_${source}_rows`, scalar(`SELECT count() FROM ${source}`));
 for (const [zone] of ZONES) result(`zone_${zone}_rows`, scalar(`SELECT count() FROM ${zone}`));
-result('load_seconds', times.load.toFixed(6));
-result('zones_seconds', times.zones.toFixed(6));
-result('write_seconds', times.write.toFixed(6));
-result('total_seconds', total.toFixed(6));
-result('total_mb_per_s', (landingBytes / 1e6 / total).toFixed(3));
-result('peak_rss_bytes', process.resourceUsage().maxRSS * 1024);
+resultTimings(result, times, total, landingBytes);
 const sessionPath = session.path;
 session.cleanup?.();
 fs.rmSync(sessionPath, { recursive: true, force: true });

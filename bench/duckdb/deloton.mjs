@@ -42,6 +42,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs from 'node:fs';
 import path from 'node:path';
+import { resultTimings } from '../peer_common.mjs';
 
 const started = performance.now();
 
@@ -515,12 +516,7 @@ for (const zone of Object.keys(ZONES)) {
   const from = ZONES[zone].from ?? zone;
   result(`zone_${zone}_rows`, await scalar(`SELECT count(*) FROM ${from}`));
 }
-result('load_seconds', times.load.toFixed(6));
-result('zones_seconds', times.zones.toFixed(6));
-result('write_seconds', times.write.toFixed(6));
-result('total_seconds', total.toFixed(6));
-result('total_mb_per_s', (landingBytes / 1e6 / total).toFixed(3));
-result('peak_rss_bytes', process.resourceUsage().maxRSS * 1024);
+resultTimings(result, times, total, landingBytes);
 if (args.dump) {
   fs.mkdirSync(args.dump, { recursive: true });
   for (const zone of Object.keys(ZONES)) {

@@ -33,6 +33,7 @@ import {
   SOURCES,
   landingFiles,
   parsePeerArgs,
+  resultTimings,
   startsWithBom,
 } from '../peer_common.mjs';
 
@@ -197,10 +198,5 @@ result('landing_bytes', landingBytes);
 result('bom_files', bomFiles);
 for (const source of SOURCES) result(`source_${source}_rows`, await scalar(`SELECT count(*) FROM ${source}`));
 for (const [zone] of ZONES) result(`zone_${zone}_rows`, await scalar(`SELECT count(*) FROM ${zone}`));
-result('load_seconds', times.load.toFixed(6));
-result('zones_seconds', times.zones.toFixed(6));
-result('write_seconds', times.write.toFixed(6));
-result('total_seconds', total.toFixed(6));
-result('total_mb_per_s', (landingBytes / 1e6 / total).toFixed(3));
-result('peak_rss_bytes', process.resourceUsage().maxRSS * 1024);
+resultTimings(result, times, total, landingBytes);
 connection.closeSync?.();

@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { ALIASES, COLUMNS, REQUIRED, SOURCES, landingFiles, parsePeerArgs, startsWithBom } from '../peer_common.mjs';
+import { ALIASES, COLUMNS, REQUIRED, SOURCES, landingFiles, parsePeerArgs, resultTimings, startsWithBom } from '../peer_common.mjs';
 
 const started = performance.now();
 
@@ -134,9 +134,4 @@ result('source_customer_rows', customer.height);
 result('source_accelerometer_rows', accelerometer.height);
 result('source_step_trainer_rows', stepTrainer.height);
 for (const [zone, frame] of ZONES) result(`zone_${zone}_rows`, frame.height);
-result('load_seconds', times.load.toFixed(6));
-result('zones_seconds', times.zones.toFixed(6));
-result('write_seconds', times.write.toFixed(6));
-result('total_seconds', total.toFixed(6));
-result('total_mb_per_s', (landingBytes / 1e6 / total).toFixed(3));
-result('peak_rss_bytes', process.resourceUsage().maxRSS * 1024);
+resultTimings(result, times, total, landingBytes);
