@@ -139,8 +139,8 @@ BENCHMARK_CAPTURE(BM_RecordParser, accelerometer, Source::accelerometer, false)-
 BENCHMARK_CAPTURE(BM_RecordParser, step_trainer, Source::step_trainer, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_RecordParser, accelerometer_bad, Source::accelerometer, true)->Unit(benchmark::kMillisecond);
 
-// The lines as parse_source reads them: runs through RecordParser::parse_run (one iterate_many per
-// window), the lines it leaves through parse().
+// Every line through simdjson, as parse_source read them before the canonical path: runs through
+// RecordParser::parse_run (one iterate_many per window), the lines it leaves through parse().
 void BM_RecordParserRun(benchmark::State& state, Source source, bool bad) {
   const Lines& lines = bad ? bad_lines_of(source) : lines_of(source);
   std::vector<mpilake::Line> batch;
@@ -168,6 +168,31 @@ BENCHMARK_CAPTURE(BM_RecordParserRun, customer, Source::customer, false)->Unit(b
 BENCHMARK_CAPTURE(BM_RecordParserRun, accelerometer, Source::accelerometer, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_RecordParserRun, step_trainer, Source::step_trainer, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_RecordParserRun, accelerometer_bad, Source::accelerometer, true)->Unit(benchmark::kMillisecond);
+
+// The lines as parse_source reads them: RecordParser::parse_lines, canonical lines through the
+// canonical scanner and the rest through simdjson (parse_run, then parse()).
+void BM_RecordParserLines(benchmark::State& state, Source source, bool bad) {
+  const Lines& lines = bad ? bad_lines_of(source) : lines_of(source);
+  std::vector<mpilake::Line> batch;
+  for (const auto& [start, length] : lines.lines) batch.push_back({static_cast<std::int64_t>(start), start, length});
+  mpilake::RecordParser parser(schema_of(source));
+  const mpilake::Schema table_schema = parser.schema().table_schema();
+  std::int64_t accepted = 0;
+  for (auto _ : state) {
+    mpilake::Table table(table_schema);
+    const auto result =
+        parser.parse_lines(lines.text.data(), lines.text.size(), batch, table, [](std::size_t, const std::string&) {});
+    accepted += result.accepted;
+    benchmark::DoNotOptimize(table.num_rows());
+  }
+  report_parse(state, lines, accepted);
+  state.counters["canonical_share"] =
+      static_cast<double>(parser.canonical_lines()) / static_cast<double>(state.iterations() * lines.lines.size());
+}
+BENCHMARK_CAPTURE(BM_RecordParserLines, customer, Source::customer, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RecordParserLines, accelerometer, Source::accelerometer, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RecordParserLines, step_trainer, Source::step_trainer, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_RecordParserLines, accelerometer_bad, Source::accelerometer, true)->Unit(benchmark::kMillisecond);
 
 // The parsed table of one source (built once).
 const mpilake::Table& table_of(Source source) {

@@ -1,6 +1,8 @@
 #include "mpilake/h5/zone_writer.hpp"
 
 #include <cstring>
+#include <stdexcept>
+#include <string_view>
 
 #include "mpilake/h5/handle.hpp"
 #include "mpilake/mpi/fault.hpp"
@@ -61,10 +63,29 @@ void write_attribute(hid_t object, const Attribute& attribute) {
 }
 
 // Writes column `column` of every rank's `rows` as one dataset; returns its payload bytes.
+// Packs `rows` strings into fixed-width cells of the widest one on any rank (NUL-padded, as the
+// contract's fixed-length strings are); `value(r)` is row r's string.
+template <class ValueOfRow>
+std::size_t pack_strings(const Comm& comm, std::size_t rows, std::size_t max_length, ValueOfRow&& value,
+                         std::string& packed) {
+  const auto width =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, comm.allreduce_max(static_cast<std::int64_t>(max_length))));
+  packed.assign(rows * width, '\0');
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::string_view text = value(r);
+    std::memcpy(packed.data() + r * width, text.data(), text.size());
+  }
+  return width;
+}
+
+// Writes column `column` of every rank's `rows` as one dataset; returns its payload bytes.
+// `dictionary`: the column holds ids into it and is written as their strings.
 std::int64_t write_column(const Comm& comm, hid_t file, hid_t transfer, const Table& rows, std::size_t column,
-                          const ZoneLayout& layout, const std::string& where) {
-  const ColumnSpec& spec = rows.schema()[column];
+                          const ZoneLayout& layout, const std::string& where, const DictionaryColumn* dictionary) {
+  ColumnSpec spec = rows.schema()[column];
   const std::string what = where + ": column '" + spec.name + "'";
+  if (dictionary != nullptr && spec.type != ColumnType::Int64)
+    throw std::invalid_argument(what + ": a dictionary column must hold int64 ids");
   const auto local_rows = static_cast<std::int64_t>(rows.num_rows());
   const std::int64_t offset = comm.exscan_sum(local_rows);
   const std::int64_t total = comm.allreduce_sum(local_rows);
@@ -73,27 +94,43 @@ std::int64_t write_column(const Comm& comm, hid_t file, hid_t transfer, const Ta
   std::size_t width = 8;
   std::string packed_strings;
   const void* buffer = nullptr;
-  switch (spec.type) {
-    case ColumnType::Int64:
-      type = H5Handle(H5Tcopy(H5T_STD_I64LE), H5Tclose, what);
-      buffer = rows.ints(column).data();
-      break;
-    case ColumnType::Float64:
-      type = H5Handle(H5Tcopy(H5T_IEEE_F64LE), H5Tclose, what);
-      buffer = rows.floats(column).data();
-      break;
-    case ColumnType::String: {
-      const StringColumn& strings = rows.strings(column);
-      width = static_cast<std::size_t>(
-          std::max<std::int64_t>(1, comm.allreduce_max(static_cast<std::int64_t>(strings.max_length()))));
-      type = fixed_string_type(width);
-      packed_strings.assign(strings.size() * width, '\0');
-      for (std::size_t r = 0; r < strings.size(); ++r) {
-        const auto value = strings[r];
-        std::memcpy(packed_strings.data() + r * width, value.data(), value.size());
+  if (dictionary != nullptr) {
+    const auto& ids = rows.ints(column);
+    const auto& values = dictionary->values;
+    std::size_t max_length = 0;
+    std::string problem;  // agreed by every rank before the collective calls below
+    for (const std::int64_t id : ids) {
+      if (id < 0 || static_cast<std::size_t>(id) >= values.size()) {
+        problem = what + ": id " + std::to_string(id) + " is not in its dictionary";
+        break;
       }
-      buffer = packed_strings.data();
-      break;
+      max_length = std::max(max_length, values[static_cast<std::size_t>(id)].size());
+    }
+    comm.throw_if_any(problem);
+    width = pack_strings(
+        comm, ids.size(), max_length, [&](std::size_t r) { return values[static_cast<std::size_t>(ids[r])]; },
+        packed_strings);
+    type = fixed_string_type(width);
+    buffer = packed_strings.data();
+    spec.type = ColumnType::String;
+  } else {
+    switch (spec.type) {
+      case ColumnType::Int64:
+        type = H5Handle(H5Tcopy(H5T_STD_I64LE), H5Tclose, what);
+        buffer = rows.ints(column).data();
+        break;
+      case ColumnType::Float64:
+        type = H5Handle(H5Tcopy(H5T_IEEE_F64LE), H5Tclose, what);
+        buffer = rows.floats(column).data();
+        break;
+      case ColumnType::String: {
+        const StringColumn& strings = rows.strings(column);
+        width = pack_strings(
+            comm, strings.size(), strings.max_length(), [&](std::size_t r) { return strings[r]; }, packed_strings);
+        type = fixed_string_type(width);
+        buffer = packed_strings.data();
+        break;
+      }
     }
   }
 
@@ -141,7 +178,8 @@ namespace {
 
 ZoneWriteResult write_and_publish(const Comm& comm, const std::filesystem::path& path, const Table& rows,
                                   const std::vector<Attribute>& attributes, const ZoneLayout& layout,
-                                  const std::vector<const Table*>& extra) {
+                                  const std::vector<const Table*>& extra,
+                                  const std::vector<DictionaryColumn>& dictionaries) {
   silence_hdf5_errors();
   const std::filesystem::path temporary = temporary_path_for(path);
   const std::string where = "writing '" + path.string() + "'";
@@ -170,13 +208,16 @@ ZoneWriteResult write_and_publish(const Comm& comm, const std::filesystem::path&
     };
     for (std::size_t c = 0; c < rows.num_columns(); ++c) {
       column_names.push_back(rows.schema()[c].name);
-      result.bytes += write_column(comm, file.get(), transfer.get(), rows, c, layout, where);
+      const DictionaryColumn* dictionary = nullptr;
+      for (const DictionaryColumn& candidate : dictionaries)
+        if (candidate.column == c) dictionary = &candidate;
+      result.bytes += write_column(comm, file.get(), transfer.get(), rows, c, layout, where, dictionary);
       wrote_one();
     }
     fault_point("write", comm);  // crash tests: die with the zone half-written
     for (const Table* table : extra)
       for (std::size_t c = 0; c < table->num_columns(); ++c) {
-        result.bytes += write_column(comm, file.get(), transfer.get(), *table, c, layout, where);
+        result.bytes += write_column(comm, file.get(), transfer.get(), *table, c, layout, where, nullptr);
         wrote_one();
       }
 
@@ -203,9 +244,9 @@ ZoneWriteResult write_and_publish(const Comm& comm, const std::filesystem::path&
 
 ZoneWriteResult write_zone(const Comm& comm, const std::filesystem::path& path, const Table& rows,
                            const std::vector<Attribute>& attributes, const ZoneLayout& layout,
-                           const std::vector<const Table*>& extra) {
+                           const std::vector<const Table*>& extra, const std::vector<DictionaryColumn>& dictionaries) {
   try {
-    return write_and_publish(comm, path, rows, attributes, layout, extra);
+    return write_and_publish(comm, path, rows, attributes, layout, extra, dictionaries);
   } catch (...) {
     // Do not leave a partial temporary file behind (e.g. on a full disk); the final name never
     // held anything but complete zones.

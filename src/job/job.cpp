@@ -79,21 +79,38 @@ OutputLock Job::prepare_output(const std::vector<std::string>& zones) const {
 void Job::parse_sources(std::size_t stage, const std::function<void(std::size_t, const ParseOptions&)>& parse) {
   std::string error;
   progress_.begin("parse", my_landing_bytes(comm_, landing_), ProgressUnit::Bytes);
-  std::int64_t offset = 0;
-  for (std::size_t s = 0; s < landing_.size(); ++s) {
-    ParseOptions options = options_.parse;
-    options.on_progress = progress_.callback(offset);
-    offset += range_bytes(landing_[s], comm_.rank(), comm_.size());
-    // A file that cannot be read (or shrank) stops the job, but only after every rank has parsed,
-    // so the ranks agree and one line reports it.
-    try {
-      time(stage, [&] { parse(s, options); });
-    } catch (const InputError& e) {
-      if (error.empty()) error = e.what();
-    }
-  }
+  for (std::size_t s = 0; s < landing_.size(); ++s) parse_one(stage, s, parse, error);
   progress_.end();
   comm_.throw_if_any(error);
+}
+
+void Job::parse_source(std::size_t stage, std::size_t s, const std::function<void(const ParseOptions&)>& parse) {
+  std::string error;
+  progress_.begin("parse", my_landing_bytes(comm_, landing_), ProgressUnit::Bytes, bytes_before_source(s));
+  parse_one(
+      stage, s, [&](std::size_t, const ParseOptions& options) { parse(options); }, error);
+  progress_.end();
+  comm_.throw_if_any(error);
+}
+
+std::int64_t Job::bytes_before_source(std::size_t s) const {
+  std::int64_t offset = 0;
+  for (std::size_t before = 0; before < s; ++before)
+    offset += range_bytes(landing_[before], comm_.rank(), comm_.size());
+  return offset;
+}
+
+void Job::parse_one(std::size_t stage, std::size_t s,
+                    const std::function<void(std::size_t, const ParseOptions&)>& parse, std::string& error) {
+  ParseOptions options = options_.parse;
+  options.on_progress = progress_.callback(bytes_before_source(s));
+  // A file that cannot be read (or shrank) stops the job, but only after every rank has parsed,
+  // so the ranks agree and one line reports it.
+  try {
+    time(stage, [&] { parse(s, options); });
+  } catch (const InputError& e) {
+    if (error.empty()) error = e.what();
+  }
 }
 
 Table Job::exchange(const Table& rows, std::span<const int> destination, std::size_t stage) {
@@ -127,13 +144,14 @@ std::vector<Attribute> Job::zone_attributes(const std::string& zone,
 }
 
 void Job::write(const std::string& zone, const Table& rows, const std::vector<Attribute>& pipeline_attributes,
-                std::size_t stage, const std::vector<const Table*>& extra) {
+                std::size_t stage, const std::vector<const Table*>& extra,
+                const std::vector<DictionaryColumn>& dictionaries) {
   ZoneLayout layout = options_.layout;
   progress_.begin("write " + zone + ".h5", 0, ProgressUnit::Columns);
   layout.on_column = progress_.callback();
   const auto result = time(stage, [&] {
     return write_zone(comm_, options_.out / (zone + ".h5"), rows, zone_attributes(zone, pipeline_attributes), layout,
-                      extra);
+                      extra, dictionaries);
   });
   progress_.end();
   stats_.zones.emplace_back(zone, result.rows);

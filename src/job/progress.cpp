@@ -63,10 +63,10 @@ void Progress::line(const std::string& text) {
   std::fflush(stream_);
 }
 
-void Progress::begin(const std::string& what, std::int64_t total, ProgressUnit unit) {
+void Progress::begin(const std::string& what, std::int64_t total, ProgressUnit unit, std::int64_t done_before) {
   what_ = what;
   total_ = total;
-  done_ = 0;
+  done_ = done_before_ = done_before;
   unit_ = unit;
   started_ = now_seconds();
   last_drawn_ = started_;
@@ -99,21 +99,24 @@ ProgressCallback Progress::callback(std::int64_t offset) {
   };
 }
 
-std::string Progress::describe(std::int64_t done, std::int64_t total, ProgressUnit unit, double elapsed) {
+std::string Progress::describe(std::int64_t done, std::int64_t total, ProgressUnit unit, double elapsed,
+                               std::int64_t done_before) {
   std::string text;
   const double share = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
   text +=
       std::to_string(static_cast<int>(share * 100)) + "% (" + amount(done, unit) + " of " + amount(total, unit) + ")";
+  // The rate and the estimate count only what was done since begin().
+  const auto done_now = static_cast<double>(done - done_before);
   if (unit == ProgressUnit::Bytes && elapsed > 0)
-    text += ", " + bytes_text(static_cast<std::int64_t>(static_cast<double>(done) / elapsed)) + "/s";
+    text += ", " + bytes_text(static_cast<std::int64_t>(done_now / elapsed)) + "/s";
   // An estimate only once the stage is under way: a second in and 1% done.
-  if (elapsed >= 1.0 && share >= 0.01 && share < 1.0)
-    text += ", about " + duration_text(elapsed * (1.0 - share) / share) + " left";
+  if (elapsed >= 1.0 && total > 0 && done_now >= 0.01 * static_cast<double>(total) && share < 1.0)
+    text += ", about " + duration_text(elapsed * static_cast<double>(total - done) / done_now) + " left";
   return text;
 }
 
 void Progress::draw() {
-  const std::string text = what_ + ": " + describe(done_, total_, unit_, now_seconds() - started_);
+  const std::string text = what_ + ": " + describe(done_, total_, unit_, now_seconds() - started_, done_before_);
   if (terminal_) {
     std::fprintf(stream_, "\r\033[K[mpilake] %s", text.c_str());
     live_line_shown_ = true;

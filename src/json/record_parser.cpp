@@ -1,5 +1,6 @@
 #include "mpilake/json/record_parser.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -139,7 +140,8 @@ const char* find_quote_or_backslash(const char* text, const char* end) {
 
 }  // namespace
 
-RecordParser::RecordParser(RecordSchema schema) : schema_(std::move(schema)), slots_(schema_.fields.size()) {
+RecordParser::RecordParser(RecordSchema schema, bool canonical_path)
+    : schema_(std::move(schema)), slots_(schema_.fields.size()) {
   for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
     const FieldSpec& field = schema_.fields[i];
     types_.push_back(field.type);
@@ -176,6 +178,210 @@ RecordParser::RecordParser(RecordSchema schema) : schema_(std::move(schema)), sl
     key_table_[at] = static_cast<int>(s);
   }
   predicted_.assign(schema_.fields.size() + 1, -1);
+  if (canonical_path) {
+    std::vector<std::string> claimed;  // a spelling belongs to the first field that has it, as above
+    for (std::size_t i = 0; i < schema_.fields.size() && canonical_path; ++i) {
+      const FieldSpec& field = schema_.fields[i];
+      CanonicalStep step;
+      step.type = field.type;
+      step.required = field.required;
+      std::vector<std::string> names = {field.name};
+      names.insert(names.end(), field.aliases.begin(), field.aliases.end());
+      for (const std::string& name : names) {
+        if (std::find(claimed.begin(), claimed.end(), name) != claimed.end()) continue;
+        claimed.push_back(name);
+        const std::string literal = std::string(i == 0 ? "{\"" : ",\"") + name + "\":";
+        CanonicalKey key;
+        if (literal.size() > sizeof key.word || name.find_first_of("\\\"") != std::string::npos) {
+          canonical_path = false;  // a key this scanner cannot compare raw: no canonical path
+          break;
+        }
+        key.length = literal.size();
+        key.words = static_cast<int>((literal.size() + 7) / 8);
+        char bytes[sizeof key.word] = {};
+        char mask[sizeof key.word] = {};
+        std::memcpy(bytes, literal.data(), literal.size());
+        std::memset(mask, 0xff, literal.size());
+        std::memcpy(key.word, bytes, sizeof bytes);
+        std::memcpy(key.mask, mask, sizeof mask);
+        step.keys.push_back(key);
+      }
+      if (step.keys.empty()) canonical_path = false;
+      canonical_.push_back(std::move(step));
+    }
+    if (!canonical_path) canonical_.clear();
+    canonical_values_.resize(canonical_.size());
+  }
+}
+
+// `p` has at least length + 1 bytes of the line and 48 readable bytes (the line's padding).
+inline bool RecordParser::CanonicalKey::matches(const char* p) const {
+  for (int w = 0; w < words; ++w)
+    if ((load_word(p + 8 * w) & mask[w]) != word[w]) return false;
+  return true;
+}
+
+namespace {
+
+// The first byte at or after `text` that ends a canonical string: '"', '\\', a control character or
+// a non-ASCII byte (as a signed char, those are exactly the bytes below 0x20); `end` when there is
+// none before it. Reads up to 31 bytes past `end`: the line's padding.
+const char* find_string_stop(const char* text, const char* end) {
+#if defined(__AVX2__)
+  const __m256i quote = _mm256_set1_epi8('"');
+  const __m256i backslash = _mm256_set1_epi8('\\');
+  const __m256i space = _mm256_set1_epi8(0x20);
+  for (; text < end; text += 32) {
+    const __m256i block = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(text));
+    const __m256i stops =
+        _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(block, quote), _mm256_cmpeq_epi8(block, backslash)),
+                        _mm256_cmpgt_epi8(space, block));
+    const auto hits = static_cast<std::uint32_t>(_mm256_movemask_epi8(stops));
+    if (hits != 0) {
+      const char* found = text + __builtin_ctz(hits);
+      return found < end ? found : end;
+    }
+  }
+  return end;
+#else
+  while (text < end && *text != '"' && *text != '\\' && static_cast<signed char>(*text) >= 0x20) ++text;
+  return text;
+#endif
+}
+
+// How many of the 8 bytes of `word` (in memory order) are ASCII digits before the first other byte.
+// A digit is 0x30-0x39: its high nibble is 3, and still 3 after adding 6. Adding 6 to a byte can
+// carry into the next one only from a byte that is no digit, so the count is exact.
+inline int leading_digits(std::uint64_t word) {
+  constexpr std::uint64_t kHigh = 0xF0F0F0F0F0F0F0F0ull, kThrees = 0x3030303030303030ull;
+  const std::uint64_t other = ((word & kHigh) ^ kThrees) | (((word + 0x0606060606060606ull) & kHigh) ^ kThrees);
+  return other == 0 ? 8 : __builtin_ctzll(other) / 8;
+}
+
+// The value of the first `count` (1..8) bytes of `word`, all digits: moved to the top of the word
+// (leading zero digits below them), then the SWAR conversion of eight digits (as simdjson's
+// parse_eight_digits_unrolled): pairs, then quads, then the eight.
+inline std::uint64_t digits_value(std::uint64_t word, int count) {
+  std::uint64_t value = (word - 0x3030303030303030ull) << (8 * (8 - count));
+  value = (value * 10) + (value >> 8);
+  value = (((value & 0x000000FF000000FFull) * 0x000F424000000064ull) +
+           (((value >> 16) & 0x000000FF000000FFull) * 0x0000271000000001ull)) >>
+          32;
+  return value;
+}
+
+// Reads the digits at q (at most `limit` of them, and none at or past `end`), eight at a time, into
+// `value`; returns how many there were (limit + 1 when there are more). Reads 8 bytes past each
+// group: the line's padding.
+inline std::ptrdiff_t read_digits(const char*& q, const char* end, std::ptrdiff_t limit, std::uint64_t& value) {
+  static constexpr std::uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+  std::ptrdiff_t count = 0;
+  while (true) {
+    int n = leading_digits(load_word(q));
+    n = static_cast<int>(std::min<std::ptrdiff_t>(n, end - q));
+    if (n == 0) return count;
+    if (count + n > limit) return limit + 1;
+    value = value * kScale[n] + digits_value(load_word(q), n);
+    q += n;
+    count += n;
+    if (n < 8) return count;
+  }
+}
+
+// A canonical integer at p: -?(0|[1-9][0-9]*) with at most 18 digits (so it fits), not -0. Leaves p
+// after it; what follows is checked by the caller (a '.' or 'e' there makes the line not canonical).
+inline bool read_canonical_int(const char*& p, const char* end, std::int64_t& value) {
+  const char* q = p;
+  const bool negative = q < end && *q == '-';
+  q += negative;
+  const char* const digits = q;
+  std::uint64_t magnitude = 0;
+  const std::ptrdiff_t count = read_digits(q, end, 18, magnitude);
+  if (count == 0 || count > 18 || (*digits == '0' && count > 1) || (negative && magnitude == 0)) return false;
+  value = negative ? -static_cast<std::int64_t>(magnitude) : static_cast<std::int64_t>(magnitude);
+  p = q;
+  return true;
+}
+
+// A canonical number at p: -?(0|[1-9][0-9]*)(\.[0-9]+)? with at most 15 digits in all (the digits
+// as one integer m < 2^53, and f <= 15 of them after the point), not -0. Its value m / 10^f is
+// exact arithmetic on exact doubles, correctly rounded: the double simdjson (or any correct parser)
+// reads. An exponent makes the line not canonical (the caller sees the 'e').
+inline bool read_canonical_double(const char*& p, const char* end, double& value) {
+  static constexpr double kPowersOfTen[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                            1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  const char* q = p;
+  const bool negative = q < end && *q == '-';
+  q += negative;
+  const char* const digits = q;
+  std::uint64_t mantissa = 0;
+  const std::ptrdiff_t whole = read_digits(q, end, 15, mantissa);
+  if (whole == 0 || whole > 15 || (*digits == '0' && whole > 1)) return false;
+  std::ptrdiff_t fraction = 0;
+  if (q < end && *q == '.') {
+    ++q;
+    fraction = read_digits(q, end, 15 - whole, mantissa);
+    if (fraction == 0 || whole + fraction > 15) return false;
+  }
+  if (negative && mantissa == 0) return false;
+  double number = static_cast<double>(mantissa);  // exact: mantissa < 10^15 < 2^53
+  if (fraction > 0) number /= kPowersOfTen[fraction];
+  value = negative ? -number : number;
+  p = q;
+  return true;
+}
+
+}  // namespace
+
+template <bool kAppend>
+bool RecordParser::take_canonical(const char* p, const char* const end, Table& table) {
+  for (std::size_t k = 0; k < canonical_.size(); ++k) {
+    CanonicalStep& step = canonical_[k];
+    // The key and at least one byte after it lie in the line (the words may read padding).
+    const auto left = static_cast<std::size_t>(end - p);
+    const CanonicalKey* key = &step.keys[step.last];
+    if (left <= key->length || !key->matches(p)) {
+      key = nullptr;
+      for (std::size_t s = 0; s < step.keys.size() && key == nullptr; ++s)
+        if (s != step.last && left > step.keys[s].length && step.keys[s].matches(p)) {
+          key = &step.keys[s];
+          step.last = s;
+        }
+      if (key == nullptr) return false;
+    }
+    p += key->length;
+    CanonicalValue& value = canonical_values_[k];
+    switch (step.type) {
+      case ColumnType::Int64:
+        if (!read_canonical_int(p, end, value.int_value)) return false;
+        break;
+      case ColumnType::Float64:
+        if (!read_canonical_double(p, end, value.float_value)) return false;
+        break;
+      case ColumnType::String: {
+        if (*p != '"') return false;
+        const char* const close = find_string_stop(p + 1, end);
+        if (close >= end || *close != '"') return false;
+        value.text = {p + 1, static_cast<std::size_t>(close - p - 1)};
+        if (step.required && value.text.size == 0) return false;  // parse() rejects it, with its reason
+        p = close + 1;
+        break;
+      }
+    }
+  }
+  if (end - p != 1 || *p != '}') return false;
+  if constexpr (kAppend) {
+    for (std::size_t k = 0; k < canonical_.size(); ++k) {
+      const CanonicalValue& value = canonical_values_[k];
+      switch (canonical_[k].type) {
+        case ColumnType::Int64: table.ints(k).push_back(value.int_value); break;
+        case ColumnType::Float64: table.floats(k).push_back(value.float_value); break;
+        case ColumnType::String: table.strings(k).push_back(std::string_view(value.text.data, value.text.size)); break;
+      }
+    }
+    table.commit_row();
+  }
+  return true;
 }
 
 // `raw` points just after the opening quote of a key inside the line, with at least 32 readable
@@ -292,6 +498,74 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
     return LineOutcome::Rejected;
   }
   return parse_document(document, data + length, true, table, reason);
+}
+
+std::size_t RecordParser::take_canonical_lines(const char* data, std::span<const Line> lines, Table& table,
+                                               LinesResult& result) {
+  std::size_t i = 0;
+  for (; i < lines.size(); ++i) {
+    const char* const text = data + lines[i].start;
+    std::size_t first = 0, length = lines[i].length;
+    trim_line(text, first, length);
+    if (first == length) {
+      ++result.blank;
+      continue;
+    }
+    if (!take_canonical<true>(text + first, text + length, table)) break;
+    ++result.accepted;
+    ++canonical_lines_;
+  }
+  return i;
+}
+
+RecordParser::LinesResult RecordParser::parse_lines(
+    const char* data, std::size_t capacity, std::span<const Line> lines, Table& table,
+    const std::function<void(std::size_t, const std::string&)>& on_reject) {
+  LinesResult result;
+  std::string reason;
+  std::size_t at = 0;  // lines before `at` are done
+  // Lines [from, to) through simdjson: runs through parse_run, a run's bad line through parse().
+  const auto through_simdjson = [&](std::size_t from, std::size_t to) {
+    while (from < to) {
+      const RunResult run = parse_run(data, lines.subspan(from, to - from), table);
+      result.blank += run.blank;
+      result.accepted += static_cast<std::int64_t>(run.taken) - run.blank;
+      for (std::size_t i = from + run.taken; i < from + run.per_line_end; ++i) {
+        const Line& line = lines[i];
+        switch (parse(data + line.start, line.length, capacity - line.start, table, reason)) {
+          case LineOutcome::Blank: ++result.blank; break;
+          case LineOutcome::Accepted: ++result.accepted; break;
+          case LineOutcome::Rejected:
+            ++result.rejected;
+            on_reject(i, reason);
+            break;
+        }
+      }
+      from += run.per_line_end;
+    }
+  };
+  if (canonical_.empty()) {
+    through_simdjson(0, lines.size());
+    return result;
+  }
+  while (at < lines.size()) {
+    at += take_canonical_lines(data, lines.subspan(at), table, result);
+    if (at == lines.size()) break;
+    // Line `at` is not canonical: it and the lines after it up to the next canonical one (blank
+    // lines included) go through simdjson together, so data that is never canonical still gets
+    // runs of iterate_many.
+    std::size_t next = at + 1;
+    while (next < lines.size()) {
+      const char* const text = data + lines[next].start;
+      std::size_t first = 0, length = lines[next].length;
+      trim_line(text, first, length);
+      if (first < length && take_canonical<false>(text + first, text + length, table)) break;
+      ++next;
+    }
+    through_simdjson(at, next);
+    at = next;
+  }
+  return result;
 }
 
 RecordParser::RunResult RecordParser::parse_run(const char* data, std::span<const Line> lines, Table& table) {

@@ -62,54 +62,66 @@ void reserve_for_range(Table& table, std::int64_t range_bytes, std::int64_t samp
 
 }  // namespace
 
+namespace {
+
+// Parses one batch of lines into `table` (RecordParser::parse_lines), quarantining its bad lines.
+void parse_batch(const LineBatch& batch, const SourceFiles& source, RecordParser& parser, Table& table,
+                 Quarantine& quarantine, SourceStats& stats) {
+  const char* const data = batch.reader.data();
+  const auto result = parser.parse_lines(data, batch.reader.capacity_from(0), batch.lines, table,
+                                         [&](std::size_t i, const std::string& reason) {
+                                           const Line& line = batch.lines[i];
+                                           quarantine.add(source.source, batch.file.path, line.file_offset, reason,
+                                                          std::string_view(data + line.start, line.length));
+                                         });
+  stats.blank_lines += result.blank;
+  stats.lines += result.accepted + result.rejected;
+  stats.accepted += result.accepted;
+  stats.quarantined += result.rejected;
+}
+
+void start_stats(const SourceFiles& source, SourceStats& stats) {
+  stats.files = static_cast<std::int64_t>(source.files.size());
+  stats.bytes = source.total_bytes();
+}
+
+}  // namespace
+
 Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& parser, Quarantine& quarantine,
                    SourceStats& stats, const ParseOptions& options) {
   Table table(parser.schema().table_schema());
-  stats.files = static_cast<std::int64_t>(source.files.size());
-  stats.bytes = source.total_bytes();
-  std::string reason;
+  start_stats(source, stats);
   const std::int64_t range = range_bytes(source, comm.rank(), comm.size());
   std::int64_t sampled_bytes = 0;  // line bytes parsed before reserve_for_range (-1: done)
-  stats.bytes_read += read_range_lines(
-      source, comm.rank(), comm.size(), options.chunk_bytes, simdjson::SIMDJSON_PADDING, options.on_progress,
-      [&](const LineBatch& batch) {
-        const auto parse_line = [&](const Line& line) {
-          const char* text = batch.reader.data() + line.start;
-          switch (parser.parse(text, line.length, batch.reader.capacity_from(line.start), table, reason)) {
-            case LineOutcome::Blank: ++stats.blank_lines; break;
-            case LineOutcome::Accepted:
-              ++stats.lines;
-              ++stats.accepted;
-              break;
-            case LineOutcome::Rejected:
-              ++stats.lines;
-              ++stats.quarantined;
-              quarantine.add(source.source, batch.file.path, line.file_offset, reason,
-                             std::string_view(text, line.length));
-              break;
-          }
-        };
-        // Runs of clean lines through one iterate_many each; a run's bad line (and its neighbour)
-        // through parse(), exactly as every line went before.
-        std::span<const Line> rest = batch.lines;
-        while (!rest.empty()) {
-          const RecordParser::RunResult run = parser.parse_run(batch.reader.data(), rest, table);
-          const auto documents = static_cast<std::int64_t>(run.taken) - run.blank;
-          stats.blank_lines += run.blank;
-          stats.lines += documents;
-          stats.accepted += documents;
-          for (std::size_t i = run.taken; i < run.per_line_end; ++i) parse_line(rest[i]);
-          rest = rest.subspan(run.per_line_end);
-        }
-        if (sampled_bytes >= 0) {
-          for (const Line& line : batch.lines) sampled_bytes += static_cast<std::int64_t>(line.length) + 1;
-          if (sampled_bytes >= std::min(kReserveSampleBytes, range)) {
-            reserve_for_range(table, range, sampled_bytes);
-            sampled_bytes = -1;
-          }
-        }
-      });
+  stats.bytes_read += read_range_lines(source, comm.rank(), comm.size(), options.chunk_bytes,
+                                       simdjson::SIMDJSON_PADDING, options.on_progress, [&](const LineBatch& batch) {
+                                         parse_batch(batch, source, parser, table, quarantine, stats);
+                                         if (sampled_bytes >= 0) {
+                                           for (const Line& line : batch.lines)
+                                             sampled_bytes += static_cast<std::int64_t>(line.length) + 1;
+                                           if (sampled_bytes >= std::min(kReserveSampleBytes, range)) {
+                                             reserve_for_range(table, range, sampled_bytes);
+                                             sampled_bytes = -1;
+                                           }
+                                         }
+                                       });
   return table;
+}
+
+void parse_source_into(const Comm& comm, const SourceFiles& source, RecordParser& parser, Quarantine& quarantine,
+                       SourceStats& stats, const ParseOptions& options, const ParsedRowSink& sink) {
+  Table batch_rows(parser.schema().table_schema());
+  start_stats(source, stats);
+  const std::int64_t range = range_bytes(source, comm.rank(), comm.size());
+  std::int64_t parsed_bytes = 0;
+  stats.bytes_read += read_range_lines(source, comm.rank(), comm.size(), options.chunk_bytes,
+                                       simdjson::SIMDJSON_PADDING, options.on_progress, [&](const LineBatch& batch) {
+                                         parse_batch(batch, source, parser, batch_rows, quarantine, stats);
+                                         for (const Line& line : batch.lines)
+                                           parsed_bytes += static_cast<std::int64_t>(line.length) + 1;
+                                         sink(batch_rows, std::min(parsed_bytes, range), range);
+                                         batch_rows.truncate_rows(0);  // keeps the columns' capacity for the next batch
+                                       });
 }
 
 }  // namespace mpilake

@@ -7,7 +7,9 @@
 //   2. every '\n'-separated line, each from its own exactly padded copy, with one parser reused
 //      across lines as the pipeline does;
 //   3. every line again in place inside the whole buffer (the bytes after the line are the next
-//      lines, as in the pipeline's chunk), which must give the same outcome and the same row.
+//      lines, as in the pipeline's chunk), which must give the same outcome and the same row;
+//   4. all lines at once through parse_lines (the canonical path, runs of iterate_many, then
+//      parse()), which must give the rows, rejects and reasons of 3.
 // Invariants: Accepted appends exactly one row (every column grows by one), Blank and Rejected
 // append none, and Rejected gives a non-empty reason.
 #include <cstddef>
@@ -153,7 +155,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Table copied(source.schema.table_schema());
     Table in_place(source.schema.table_schema());
     std::string reason_in_place;
-    for (const auto& [start, length] : lines) {
+    std::vector<std::pair<std::size_t, std::string>> rejects_in_place;
+    std::int64_t blank_in_place = 0;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      const auto [start, length] = lines[i];
       const Padded line(input.substr(start, length));
       const LineOutcome a = parse_checked(source.parser, line.bytes.get(), length, line.capacity, copied, reason);
       const LineOutcome b = parse_checked(source.parser, whole.bytes.get() + start, length, whole.capacity - start,
@@ -166,7 +171,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (a == LineOutcome::Accepted && !same_row(copied, copied.num_rows() - 1, in_place, in_place.num_rows() - 1)) {
         fail("the row depends on the bytes after the line", source.schema, text);
       }
+      if (b == LineOutcome::Rejected) rejects_in_place.emplace_back(i, reason_in_place);
+      blank_in_place += b == LineOutcome::Blank;
     }
+
+    // 4. Every line at once, as parse_source parses a batch.
+    std::vector<mpilake::Line> batch;
+    for (const auto& [start, length] : lines) batch.push_back({static_cast<std::int64_t>(start), start, length});
+    Table together(source.schema.table_schema());
+    std::vector<std::pair<std::size_t, std::string>> rejects_together;
+    const auto result = source.parser.parse_lines(
+        whole.bytes.get(), whole.capacity, batch, together,
+        [&](std::size_t i, const std::string& why) { rejects_together.emplace_back(i, why); });
+    if (rejects_together != rejects_in_place) fail("parse_lines rejects other lines or reasons", source.schema, input);
+    if (result.blank != blank_in_place) fail("parse_lines counts other blank lines", source.schema, input);
+    if (together.num_rows() != in_place.num_rows()) fail("parse_lines gives another row count", source.schema, input);
+    for (std::size_t r = 0; r < together.num_rows(); ++r)
+      if (!same_row(together, r, in_place, r)) fail("parse_lines gives another row", source.schema, input);
   }
   return 0;
 }

@@ -89,6 +89,50 @@ TEST(ZoneWriter, ZoneEmptyEverywhere) {
   check_round_trip("empty", [](int) -> std::size_t { return 0; });
 }
 
+TEST(ZoneWriter, ADictionaryColumnIsWrittenAsItsStrings) {
+  // Each rank holds ids into one dictionary; the file must equal a string column of values[id]
+  // (width: the longest value used on any rank, not the longest in the dictionary).
+  const Comm comm(MPI_COMM_WORLD);
+  const auto path = shared_temp_path(comm, "dictionary");
+  const std::vector<std::string_view> values = {"alpha", "b", "a value nobody uses", "gamma-delta"};
+  const Schema ids_schema = {{"key", ColumnType::Int64}, {"n", ColumnType::Int64}};
+  Table mine(ids_schema);
+  std::vector<std::string> expected;
+  for (int r = 0; r < comm.size(); ++r)
+    for (int k = 0; k < 2 + r; ++k) {
+      const std::int64_t id = (r + k) % 2 == 0 ? 0 : (k == 2 ? 3 : 1);
+      if (r == comm.rank()) {
+        mine.ints(0).push_back(id);
+        mine.ints(1).push_back(k);
+        mine.commit_row();
+      }
+      expected.emplace_back(values[static_cast<std::size_t>(id)]);
+    }
+  write_zone(comm, path, mine, {{"zone", std::string("dictionary")}}, {}, {}, {{0, values}});
+  if (comm.is_root()) {
+    const ZoneFile zone = read_zone(path);
+    ASSERT_EQ(zone.rows, static_cast<std::int64_t>(expected.size()));
+    EXPECT_EQ(zone.columns[0].type, ColumnType::String);
+    EXPECT_FALSE(zone.columns[0].has_null_value);
+    EXPECT_TRUE(zone.columns[1].has_null_value);
+    std::size_t longest = 1;
+    for (const auto& text : expected) longest = std::max(longest, text.size());
+    EXPECT_EQ(zone.columns[0].string_width, longest);
+    for (std::size_t r = 0; r < expected.size(); ++r) EXPECT_EQ(zone.table.strings(0)[r], expected[r]) << r;
+    std::filesystem::remove(path);
+  }
+  // An id outside the dictionary on one rank stops every rank with one error, and no file.
+  Table bad(ids_schema);
+  bad.ints(0).push_back(comm.rank() == comm.size() - 1 ? 7 : 0);
+  bad.ints(1).push_back(0);
+  bad.commit_row();
+  EXPECT_THROW(write_zone(comm, path, bad, {{"zone", std::string("dictionary")}}, {}, {}, {{0, values}}),
+               std::exception);
+  comm.barrier();
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(std::filesystem::exists(temporary_path_for(path)));
+}
+
 TEST(ZoneWriter, ReplacesAnExistingFileAtomically) {
   check_round_trip("replace", [](int) -> std::size_t { return 2; });
   check_round_trip("replace", [](int rank) -> std::size_t { return rank == 0 ? 1 : 0; });

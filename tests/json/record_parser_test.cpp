@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -434,6 +435,195 @@ TEST(RecordParser, RunsOfCleanLinesAreTakenWhole) {
   EXPECT_EQ(run.per_line_end, 50u);
   EXPECT_EQ(run.blank, 1);
   EXPECT_EQ(table.num_rows(), 49u);
+}
+
+// parse_lines() over `input` (one buffer, '\n' after each line): rows (encoded), rejects and blank
+// count, and how many lines the canonical path took.
+struct LinesOutcome {
+  BatchOutcome batch;
+  std::int64_t canonical = 0;
+};
+LinesOutcome parse_with_lines(const RecordSchema& schema, const std::vector<std::string>& input,
+                              bool canonical_path = true) {
+  std::string text;
+  std::vector<Line> lines;
+  for (const std::string& line : input) {
+    lines.push_back({static_cast<std::int64_t>(text.size()), text.size(), line.size()});
+    text += line;
+    text += '\n';
+  }
+  text.append(simdjson::SIMDJSON_PADDING, '\0');
+  RecordParser parser(schema, canonical_path);
+  Table table(schema.table_schema());
+  LinesOutcome outcome;
+  const auto result = parser.parse_lines(
+      text.data(), text.size(), lines, table,
+      [&](std::size_t i, const std::string& reason) { outcome.batch.rejects.emplace_back(i, reason); });
+  outcome.batch.blank = result.blank;
+  EXPECT_EQ(result.accepted, static_cast<std::int64_t>(table.num_rows()));
+  EXPECT_EQ(result.rejected, static_cast<std::int64_t>(outcome.batch.rejects.size()));
+  for (std::size_t r = 0; r < table.num_rows(); ++r) outcome.batch.rows.push_back(encoded_row(table, r));
+  outcome.canonical = parser.canonical_lines();
+  return outcome;
+}
+
+TEST(RecordParser, CanonicalLinesTakeTheCanonicalPath) {
+  const auto got =
+      parse_with_lines(kAccelerometer, {R"({"user":"a@b.c","timestamp":1655564444103,"x":-0.296,"y":1,"z":0.040})",
+                                        R"({"user":"a@b.c","timeStamp":1655564444103,"x":-0.296,"y":1,"z":0.040})"});
+  EXPECT_EQ(got.canonical, 2);  // an alias is canonical too
+  ASSERT_EQ(got.batch.rows.size(), 2u);
+  EXPECT_EQ(got.batch.rows[0], got.batch.rows[1]);
+  const auto steps =
+      parse_with_lines(kSteps, {R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":2})",
+                                R"({"sensorReadingTime":1,"serialNumber":"s","distanceFromObject":2} )",
+                                R"({"sensorReadingTime":1, "serialNumber":"s","distanceFromObject":2})"});
+  EXPECT_EQ(steps.canonical, 2);  // trailing blanks are trimmed; a space between members is not canonical
+  ASSERT_EQ(steps.batch.rows.size(), 3u);
+}
+
+// A random number in JSON-ish text: mostly valid, sometimes what the canonical scanner must refuse
+// (leading zeros, -0, exponents, too many digits, a bare point, a sign alone).
+std::string random_number(std::mt19937& random, bool integral) {
+  const auto digits = [&](int count) {
+    std::string text;
+    for (int i = 0; i < count; ++i) text += static_cast<char>('0' + random() % 10);
+    return text;
+  };
+  std::string text = random() % 3 == 0 ? "-" : "";
+  switch (random() % 12) {
+    case 0: text += "0"; break;
+    case 1: text += "0" + digits(1 + static_cast<int>(random() % 3)); break;  // leading zero
+    case 2: text += digits(1 + static_cast<int>(random() % 22)); break;       // up to 22 digits
+    case 3: text += "1" + digits(static_cast<int>(random() % 19)); break;
+    default: text += std::to_string(random() % 2000000000000ull); break;
+  }
+  if (!integral || random() % 8 == 0) {
+    switch (random() % 6) {
+      case 0: break;
+      case 1: text += "."; break;  // no digits after the point
+      case 2: text += "." + digits(1 + static_cast<int>(random() % 20)); break;
+      default: text += "." + digits(1 + static_cast<int>(random() % 4)); break;
+    }
+  }
+  if (random() % 10 == 0) text += (random() % 2 ? "e" : "E") + std::string(random() % 2 ? "-" : "") + digits(1);
+  return text;
+}
+
+// A random string value's text (without quotes): mostly plain, sometimes empty, escaped, with
+// control or non-ASCII bytes (valid or broken UTF-8), quotes or NUL.
+std::string random_string(std::mt19937& random) {
+  static const std::vector<std::string> odd = {"",     "\\u0040",  "\\\"", "\\\\", "\t",       std::string(1, '\0'),
+                                               "\x7f", "\xc3\xa9", "\xff", "\x01", "\xe2\x82", "\\n"};
+  std::string text;
+  const int length = static_cast<int>(random() % 40);
+  for (int i = 0; i < length; ++i) text += static_cast<char>('!' + random() % 90);
+  std::erase(text, '"');
+  std::erase(text, '\\');
+  if (random() % 6 == 0) text.insert(random() % (text.size() + 1), odd[random() % odd.size()]);
+  return text;
+}
+
+// A random line of `schema`'s source: its fields in schema order (sometimes shuffled, an alias, a
+// field missing, doubled or unknown, null, the wrong type, whitespace, or bytes cut or changed).
+std::string random_record(std::mt19937& random, const RecordSchema& schema) {
+  if (random() % 2 == 0) {  // half the lines plain: canonical, unless an empty required string
+    std::string line = "{";
+    for (const FieldSpec& field : schema.fields) {
+      line += (line.size() == 1 ? "\"" : ",\"") + field.name + "\":";
+      if (field.type == ColumnType::String) {
+        std::string text(random() % 30, 'a');
+        for (char& c : text) c = static_cast<char>('#' + random() % 57);
+        line += "\"" + text + "\"";
+      } else {
+        line += (random() % 3 == 0 ? "-" : "") + std::to_string(1 + random() % 2000000000000ull);
+        if (field.type == ColumnType::Float64 && random() % 2 == 0) line += "." + std::to_string(random() % 1000);
+      }
+    }
+    return line + "}";
+  }
+  std::vector<std::string> members;
+  for (const FieldSpec& field : schema.fields) {
+    if (random() % 40 == 0) continue;  // missing
+    std::string key = field.name;
+    if (!field.aliases.empty() && random() % 5 == 0) key = field.aliases[random() % field.aliases.size()];
+    std::string value;
+    if (random() % 30 == 0) {
+      value = "null";
+    } else if (random() % 40 == 0) {
+      value = field.type == ColumnType::String ? "12" : "\"12\"";  // the other type
+    } else if (field.type == ColumnType::String) {
+      value = "\"" + random_string(random) + "\"";
+    } else {
+      value = random_number(random, field.type == ColumnType::Int64);
+    }
+    members.push_back("\"" + key + "\":" + value);
+    if (random() % 50 == 0) members.push_back(members.back());                               // duplicate
+    if (random() % 50 == 0) members.push_back("\"extra\":" + random_number(random, false));  // unknown key
+  }
+  if (random() % 20 == 0) std::shuffle(members.begin(), members.end(), random);
+  const std::string comma = random() % 20 == 0 ? ", " : ",";
+  std::string line = random() % 30 == 0 ? " { " : "{";
+  for (std::size_t i = 0; i < members.size(); ++i) line += (i == 0 ? "" : comma) + members[i];
+  line += random() % 30 == 0 ? "} " : "}";
+  switch (random() % 40) {
+    case 0: line += "\r"; break;
+    case 1: line += "x"; break;
+    case 2: line.resize(random() % line.size()); break;                               // cut
+    case 3: line[random() % line.size()] = static_cast<char>(random() % 256); break;  // a byte changed
+    case 4: line = ""; break;                                                         // blank
+    default: break;
+  }
+  return line;
+}
+
+TEST(RecordParser, TheCanonicalPathGivesWhatSimdjsonGivesLineByLine) {
+  std::mt19937 random(13);
+  for (const RecordSchema* schema : {&kAccelerometer, &kSteps, &kCustomer}) {
+    std::int64_t canonical = 0, lines = 0;
+    for (int trial = 0; trial < 200; ++trial) {
+      std::vector<std::string> input;
+      const int count = 1 + static_cast<int>(random() % 200);
+      for (int i = 0; i < count; ++i) input.push_back(random_record(random, *schema));
+      const BatchOutcome expected = parse_batch(*schema, input, false);  // parse(), one line at a time
+      const LinesOutcome got = parse_with_lines(*schema, input);
+      const LinesOutcome simdjson_only = parse_with_lines(*schema, input, false);
+      ASSERT_EQ(got.batch.rows, expected.rows) << schema->source << " trial " << trial;
+      ASSERT_EQ(got.batch.rejects, expected.rejects) << schema->source << " trial " << trial;
+      ASSERT_EQ(got.batch.blank, expected.blank) << schema->source << " trial " << trial;
+      ASSERT_EQ(simdjson_only.batch.rows, expected.rows) << schema->source << " trial " << trial;
+      EXPECT_EQ(simdjson_only.canonical, 0);
+      canonical += got.canonical;
+      lines += count;
+    }
+    // The canonical path really ran (and not on everything: the mutations reach simdjson).
+    EXPECT_GT(canonical, lines / 20) << schema->source;
+    EXPECT_LT(canonical, lines) << schema->source;
+  }
+}
+
+TEST(RecordParser, CanonicalNumbersReadAsSimdjsonReadsThem) {
+  // Every digit count and point position up to the scanner's limits, and just past them.
+  std::mt19937 random(17);
+  std::vector<std::string> input;
+  for (int whole = 1; whole <= 17; ++whole)
+    for (int fraction = 0; fraction <= 17; ++fraction)
+      for (int sign = 0; sign < 2; ++sign) {
+        std::string number = sign ? "-" : "";
+        number += static_cast<char>('1' + random() % 9);
+        for (int i = 1; i < whole; ++i) number += static_cast<char>('0' + random() % 10);
+        if (fraction > 0) {
+          number += '.';
+          for (int i = 0; i < fraction; ++i) number += static_cast<char>('0' + random() % 10);
+        }
+        input.push_back(R"({"user":"u","timestamp":)" + (fraction == 0 ? number : std::string("1")) + R"(,"x":)" +
+                        number + R"(,"y":0.)" + std::string(static_cast<std::size_t>(fraction), '9') + R"(,"z":0})");
+      }
+  const BatchOutcome expected = parse_batch(kAccelerometer, input, false);
+  const LinesOutcome got = parse_with_lines(kAccelerometer, input);
+  EXPECT_EQ(got.batch.rows, expected.rows);
+  EXPECT_EQ(got.batch.rejects, expected.rejects);
+  EXPECT_GT(got.canonical, 100);
 }
 
 }  // namespace

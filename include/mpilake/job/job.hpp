@@ -73,6 +73,10 @@ class Job {
   // cannot be read stops the job only after every rank has parsed, with one error line
   // (ConsistentError on every rank).
   void parse_sources(std::size_t stage, const std::function<void(std::size_t, const ParseOptions&)>& parse);
+  // Collective: the same for discovered source `s` alone, its progress part of the one "parse"
+  // stage over all sources. For a pipeline that parses a source between other work, e.g. a
+  // dimension parsed and replicated first, then the facts filtered against it as they are parsed.
+  void parse_source(std::size_t stage, std::size_t s, const std::function<void(const ParseOptions&)>& parse);
 
   // Collective: exchange_rows, timed as `stage`, its bytes and rounds counted.
   Table exchange(const Table& rows, std::span<const int> destination, std::size_t stage);
@@ -83,7 +87,8 @@ class Job {
                                          const std::vector<Attribute>& pipeline_attributes) const;
   // Collective: writes OUT/<zone>.h5 (timed as `stage`), records its rows and reports it.
   void write(const std::string& zone, const Table& rows, const std::vector<Attribute>& pipeline_attributes,
-             std::size_t stage, const std::vector<const Table*>& extra = {});
+             std::size_t stage, const std::vector<const Table*>& extra = {},
+             const std::vector<DictionaryColumn>& dictionaries = {});
   // Collective: quarantine.jsonl and quarantine.h5 (timed as `stage`); returns the number of
   // quarantined records (all ranks).
   std::int64_t write_quarantine(const Quarantine& quarantine, const std::vector<Attribute>& pipeline_attributes,
@@ -94,6 +99,12 @@ class Job {
   void finish(const std::function<std::string()>& summary_json);
 
  private:
+  // This rank's range bytes of the sources before source `s` (where its parse progress starts).
+  std::int64_t bytes_before_source(std::size_t s) const;
+  // Parses source `s` (timed as `stage`); an InputError goes into `error` (the first one kept).
+  void parse_one(std::size_t stage, std::size_t s, const std::function<void(std::size_t, const ParseOptions&)>& parse,
+                 std::string& error);
+
   const Comm& comm_;
   const JobOptions& options_;
   StageClock clock_;

@@ -26,15 +26,18 @@ class Progress {
   // A line that stays ("[mpilake] <text>"), e.g. when a stage has finished.
   void line(const std::string& text);
 
-  // Starts a stage of `total` units; `update` then reports how many are done.
-  void begin(const std::string& what, std::int64_t total, ProgressUnit unit);
+  // Starts a stage of `total` units, `done_before` of them done already (a stage resumed after
+  // other work); `update` then reports how many are done.
+  void begin(const std::string& what, std::int64_t total, ProgressUnit unit, std::int64_t done_before = 0);
   void update(std::int64_t done);
   void end();
   // A callback for engine operations that reports into the current stage, `offset` units in.
   ProgressCallback callback(std::int64_t offset = 0);
 
   // "45% (540 MB of 1.2 GB), 310 MB/s, about 3 s left": the text of one report.
-  static std::string describe(std::int64_t done, std::int64_t total, ProgressUnit unit, double elapsed_seconds);
+  // The rate and the time left count only the units done after `done_before`.
+  static std::string describe(std::int64_t done, std::int64_t total, ProgressUnit unit, double elapsed_seconds,
+                              std::int64_t done_before = 0);
 
  private:
   void draw();
@@ -46,6 +49,7 @@ class Progress {
   std::string what_;
   std::int64_t total_ = 0;
   std::int64_t done_ = 0;
+  std::int64_t done_before_ = 0;
   ProgressUnit unit_ = ProgressUnit::Bytes;
   double started_ = 0;
   double last_drawn_ = 0;

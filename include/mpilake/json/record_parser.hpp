@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,8 +20,31 @@ enum class LineOutcome { Accepted, Blank, Rejected };
 
 class RecordParser {
  public:
-  explicit RecordParser(RecordSchema schema);
+  // `canonical_path`: take canonical lines (below) without simdjson; false sends every line through
+  // simdjson (for tests and benchmarks that compare the two).
+  explicit RecordParser(RecordSchema schema, bool canonical_path = true);
   const RecordSchema& schema() const { return schema_; }
+
+  // What parse_lines() did with its lines.
+  struct LinesResult {
+    std::int64_t accepted = 0;
+    std::int64_t blank = 0;
+    std::int64_t rejected = 0;
+  };
+  // Parses consecutive lines of one buffer (a line's text is data + line.start; `capacity` bytes are
+  // readable from `data`, at least SIMDJSON_PADDING past the last line) into `table`, with exactly
+  // the rows, blanks and reasons that parse() gives line by line, the fastest way it can:
+  //  - a canonical line (every field of the schema once, in schema order, compact: no
+  //    whitespace, a key by the field's name or an alias; strings of printable ASCII without escapes; integers of up to
+  //    18 digits; numbers without exponent with up to 15 significant digits; no null) is read by a strict scanner that
+  //    gives the value simdjson gives; the first byte it does not expect sends the line on;
+  //  - the other lines go through parse_run() (one simdjson iterate_many per run), and a run's bad
+  //    line through parse().
+  // `on_reject(i, reason)` is called for each rejected line i, in order.
+  LinesResult parse_lines(const char* data, std::size_t capacity, std::span<const Line> lines, Table& table,
+                          const std::function<void(std::size_t, const std::string&)>& on_reject);
+  // Lines parse_lines() took through the canonical path so far.
+  std::int64_t canonical_lines() const { return canonical_lines_; }
 
   // `data[0, length)` is the line (a trailing '\r' is allowed); `capacity` readable bytes follow
   // `data` and must be at least length + simdjson::SIMDJSON_PADDING. On Accepted one row is appended
@@ -47,6 +71,37 @@ class RecordParser {
   static constexpr std::size_t kMaxRunBytes = std::size_t{1} << 20;
 
  private:
+  // The bytes before a field's value in a canonical line: `{"key":` for the first field, `,"key":`
+  // for the others, the key being the field's name or one of its aliases; as masked 8-byte words.
+  struct CanonicalKey {
+    std::size_t length = 0;
+    int words = 0;
+    std::uint64_t word[6] = {};
+    std::uint64_t mask[6] = {};
+    bool matches(const char* p) const;
+  };
+  // One field of the canonical layout: its spellings, the one that matched last tried first.
+  struct CanonicalStep {
+    ColumnType type = ColumnType::Int64;
+    bool required = false;
+    std::vector<CanonicalKey> keys;
+    std::size_t last = 0;
+  };
+  union CanonicalValue {
+    std::int64_t int_value;
+    double float_value;
+    struct {
+      const char* data;
+      std::size_t size;
+    } text;
+  };
+  // Reads the trimmed line [p, end) as a canonical line; on success appends its row (when kAppend)
+  // and returns true. False means only that the line is not canonical: nothing was appended.
+  template <bool kAppend>
+  bool take_canonical(const char* p, const char* end, Table& table);
+  // Lines [0, n) of `lines` that are canonical or blank, taken; stops at the first other line.
+  std::size_t take_canonical_lines(const char* data, std::span<const Line> lines, Table& table, LinesResult& result);
+
   // The parse rules for one document (a line's, or one of a stream's): `end` is where the line's
   // text ends; `check_trailing`: reject content after the object (a stream checks it by position).
   template <class Document>
@@ -93,6 +148,9 @@ class RecordParser {
   std::vector<std::size_t> run_lines_;            // parse_run: index of each non-blank line of the window
   std::vector<std::size_t> run_begin_, run_end_;  // ... its first and past-last non-blank byte
   std::string run_reason_;
+  std::vector<CanonicalStep> canonical_;  // empty: no canonical path
+  std::vector<CanonicalValue> canonical_values_;
+  std::int64_t canonical_lines_ = 0;
 };
 
 // Parses a decimal integer string (optional leading '-'); false unless the whole text is one.

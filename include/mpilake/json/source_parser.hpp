@@ -1,6 +1,7 @@
 #pragma once
 // Parses this rank's byte range of one landing source into a Table, quarantining bad lines.
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "mpilake/io/landing.hpp"
@@ -26,11 +27,22 @@ struct SourceStats {
 
 struct ParseOptions {
   std::size_t chunk_bytes = std::size_t{4} << 20;  // read size per batch
-  ProgressCallback on_progress;                     // bytes of this rank's range parsed so far
+  ProgressCallback on_progress;                    // bytes of this rank's range parsed so far
 };
 
 // Not collective: reads only this rank's share (split_byte_range(source, rank, size)).
 Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& parser, Quarantine& quarantine,
                    SourceStats& stats, const ParseOptions& options = {});
+
+// Where parse_source_into puts the rows: called after each batch of lines (a few MB of input) with
+// the accepted rows of that batch in input order, `parsed_bytes` of this rank's `range_bytes` done.
+// It takes what it needs (filters, encodes, appends to its own columns); the rows are cleared after
+// each call, so the batch table stays small and warm in cache instead of holding the whole range.
+using ParsedRowSink = std::function<void(Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes)>;
+
+// parse_source with the rows handed to `sink` batch by batch (a filter pushed down into the parse):
+// the lines, stats and quarantine are exactly those of parse_source.
+void parse_source_into(const Comm& comm, const SourceFiles& source, RecordParser& parser, Quarantine& quarantine,
+                       SourceStats& stats, const ParseOptions& options, const ParsedRowSink& sink);
 
 }  // namespace mpilake

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <numeric>
 #include <stdexcept>
 #include <unordered_map>
@@ -70,6 +71,48 @@ class KeptRuns {
   std::size_t rows_ = 0;
 };
 
+// Appends the kept rows of `from` to `to` (same schema) run by run: one insert per run and column.
+// The string columns of `from` are not copied: `to` holds ids there, appended by the caller.
+void append_kept_runs(Table& to, const Table& from, const KeptRuns& kept) {
+  for (std::size_t c = 0; c < to.num_columns(); ++c) {
+    const auto append_runs = [&](auto& into, const auto& values) {
+      for (const auto& [first, last] : kept.runs())
+        into.insert(into.end(), values.begin() + static_cast<std::ptrdiff_t>(first),
+                    values.begin() + static_cast<std::ptrdiff_t>(last));
+    };
+    if (from.schema()[c].type == ColumnType::Int64) append_runs(to.ints(c), from.ints(c));
+    if (from.schema()[c].type == ColumnType::Float64) append_runs(to.floats(c), from.floats(c));
+  }
+}
+
+// `source` with its `key` string column held as int64 ids (a dense id per distinct key).
+Schema with_key_ids(Schema source, std::size_t key) {
+  source[key].type = ColumnType::Int64;
+  return source;
+}
+
+// Sizes `table`'s columns once for a whole byte range from the rows kept per byte so far (plus 10%),
+// so they grow once instead of doubling (and copying) all the way up; only a hint.
+class ReserveOnce {
+ public:
+  void maybe(Table& table, std::int64_t parsed_bytes, std::int64_t range_bytes) {
+    if (done_ || (parsed_bytes < kSampleBytes && parsed_bytes < range_bytes)) return;
+    done_ = true;
+    if (parsed_bytes <= 0 || parsed_bytes >= range_bytes) return;
+    const double rows = 1.1 * static_cast<double>(table.num_rows()) * static_cast<double>(range_bytes) /
+                        static_cast<double>(parsed_bytes);
+    try {
+      table.reserve_rows(static_cast<std::size_t>(rows) + 64);
+    } catch (const std::bad_alloc&) {
+      // Not enough memory to reserve it all at once: the columns grow as they need to.
+    }
+  }
+
+ private:
+  static constexpr std::int64_t kSampleBytes = std::int64_t{1} << 20;
+  bool done_ = false;
+};
+
 // A per-row id column, as runs of one id: (id, rows) in row order.
 class IdRuns {
  public:
@@ -84,41 +127,6 @@ class IdRuns {
  private:
   std::vector<std::pair<std::int64_t, std::size_t>> runs_;
 };
-
-// Table::keep_rows for rows that come in long runs: each run of consecutive kept rows moves with one
-// memmove per column, not one copy per cell.
-void keep_row_runs(Table& table, const KeptRuns& kept) {
-  const auto& runs = kept.runs();
-  for (std::size_t c = 0; c < table.num_columns(); ++c) {
-    const auto move_runs = [&](auto* values) {
-      std::size_t to = 0;
-      for (const auto& [first, last] : runs) {
-        if (to != first) std::memmove(values + to, values + first, (last - first) * sizeof(*values));
-        to += last - first;
-      }
-    };
-    switch (table.schema()[c].type) {
-      case ColumnType::Int64: move_runs(table.ints(c).data()); break;
-      case ColumnType::Float64: move_runs(table.floats(c).data()); break;
-      case ColumnType::String: {
-        // Rows only move towards the front, so each move reads bytes and offsets not yet overwritten.
-        StringColumn& column = table.strings(c);
-        char* bytes = column.byte_data();
-        std::uint64_t* ends = column.end_offsets();  // ends[r - 1] is where row r starts (0 for row 0)
-        std::size_t to = 0;
-        std::uint64_t to_byte = 0;
-        for (const auto& [first, last] : runs) {
-          const std::uint64_t begin = first == 0 ? 0 : ends[first - 1], end = ends[last - 1];
-          if (to_byte != begin) std::memmove(bytes + to_byte, bytes + begin, end - begin);
-          for (std::size_t r = first; r < last; ++r) ends[to++] = ends[r] - begin + to_byte;
-          to_byte += end - begin;
-        }
-        break;
-      }
-    }
-  }
-  table.truncate_rows(kept.rows());
-}
 
 // Whether `length` bytes at a and b are equal. Keys of 8 to 40 bytes (emails, serial numbers) are
 // compared as five overlapping 8-byte words, inline; others with memcmp.
@@ -184,8 +192,9 @@ class StediJob {
   Table shuffle_by(const Table& rows, HashOfRow&& hash_of_row) {
     return shuffle(rows, partition_rows(rows.num_rows(), comm_.size(), hash_of_row));
   }
-  void write(const std::string& zone, const Table& rows, const std::vector<const Table*>& extra = {}) {
-    job_.write(zone, rows, rules_attribute(options_.rules), kWrite, extra);
+  void write(const std::string& zone, const Table& rows, const std::vector<const Table*>& extra = {},
+             const std::vector<DictionaryColumn>& dictionaries = {}) {
+    job_.write(zone, rows, rules_attribute(options_.rules), kWrite, extra, dictionaries);
   }
 
   const Comm& comm_;
@@ -208,24 +217,24 @@ RunSummary StediJob::run() {
                        std::to_string(landing[0].files.size() + landing[1].files.size() + landing[2].files.size()) +
                        " files, " + std::to_string(comm_.size()) + " ranks, rules " + summary_.rules);
 
-  // 2. Parse each source's byte range on this rank.
+  // 2. Parse the customers' byte range on this rank. The facts (accelerometer, step trainer) are
+  //    parsed later, each once the keys it is filtered on are on every rank: the filter then runs on
+  //    each batch of rows as it is parsed, and only the kept rows, with dense ids for the email and
+  //    serial strings, are stored (about half the rows and a fifth of the bytes of the raw facts).
   Quarantine quarantine;
   const std::vector<RecordSchema> schemas = {customer_schema(), accelerometer_schema(), step_trainer_schema()};
-  std::vector<Table> parsed;
   std::vector<SourceStats> source_stats(kSources.size());
-  for (const auto& schema : schemas) parsed.emplace_back(schema.table_schema());
-  job_.parse_sources(kParse, [&](std::size_t s, const ParseOptions& parse) {
-    RecordParser parser(schemas[s]);
-    parsed[s] = parse_source(comm_, landing[s], parser, quarantine, source_stats[s], parse);
+  const auto parse_into = [&](std::size_t s, const ParsedRowSink& sink) {
+    job_.parse_source(kParse, s, [&](const ParseOptions& parse) {
+      RecordParser parser(schemas[s]);
+      parse_source_into(comm_, landing[s], parser, quarantine, source_stats[s], parse, sink);
+    });
+  };
+  Table customers(schemas[0].table_schema());
+  job_.parse_source(kParse, 0, [&](const ParseOptions& parse) {
+    RecordParser parser(schemas[0]);
+    customers = parse_source(comm_, landing[0], parser, quarantine, source_stats[0], parse);
   });
-  for (std::size_t s = 0; s < kSources.size(); ++s)
-    summary_.sources.emplace_back(kSources[s], source_stats[s].summed(comm_));
-  job_.progress().line("parsed " + std::to_string(summary_.sources[0].second.accepted) + " customers, " +
-                       std::to_string(summary_.sources[1].second.accepted) + " accelerometer and " +
-                       std::to_string(summary_.sources[2].second.accepted) + " step-trainer rows");
-  Table& customers = parsed[0];
-  Table& accelerometer = parsed[1];
-  Table& steps = parsed[2];
 
   // 3. The customers (the dimension: small) meet on hash(email). Each email's owner rank finds its
   //    duplicates, its trusted rows and its earliest consent date.
@@ -265,33 +274,46 @@ RunSummary StediJob::run() {
   //    parsed. The latest kept reading of each email is then agreed with one MAX reduction.
   const Table email_table = time(kShuffle, [&] { return replicate_rows(comm_, my_emails); });
   my_emails = Table();
-  Table accelerometer_trusted;
   IdRuns reading_email;  // email id of each accelerometer_trusted row
   std::vector<std::int64_t> latest_reading(email_table.num_rows(), kNullInt64);
   const auto& email_consent = email_table.ints(1);
   StringKeyIndex email_index(email_table.num_rows());
+  std::vector<std::string_view> email_names;  // email id -> email
   time(kJoin, [&] {
-    for (std::size_t id = 0; id < email_table.num_rows(); ++id) email_index.insert(email_table.strings(0)[id]);
-    const auto& timestamps = accelerometer.ints(accelerometer::kTimestamp);
-    KeptRuns kept;
-    // A customer's readings come in runs.
-    for_each_key_id(accelerometer.strings(accelerometer::kUser), email_index, [&](std::size_t r, std::int64_t id) {
-      if (id == StringKeyIndex::kAbsent) {
-        ++unknown_users;
-        return;
-      }
-      const std::int64_t consent = email_consent[static_cast<std::size_t>(id)];
-      if (consent == kNullInt64) return;
-      if (privacy && timestamps[r] < consent) return;
-      kept.keep(r);
-      reading_email.push(id);
-      auto& latest = latest_reading[static_cast<std::size_t>(id)];
-      latest = std::max(latest, timestamps[r]);
-    });
-    keep_row_runs(accelerometer, kept);
-    accelerometer_trusted = std::move(accelerometer);
-    accelerometer = Table();
+    for (std::size_t id = 0; id < email_table.num_rows(); ++id) {
+      email_index.insert(email_table.strings(0)[id]);
+      email_names.push_back(email_table.strings(0)[id]);
+    }
   });
+  // accelerometer_trusted: filtered as it is parsed; its user column holds email ids.
+  Table accelerometer_trusted(with_key_ids(schemas[1].table_schema(), accelerometer::kUser));
+  {
+    KeptRuns kept;
+    ReserveOnce reserve;
+    parse_into(1, [&](Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes) {
+      const auto& timestamps = rows.ints(accelerometer::kTimestamp);
+      auto& user_ids = accelerometer_trusted.ints(accelerometer::kUser);
+      kept = {};
+      // A customer's readings come in runs.
+      for_each_key_id(rows.strings(accelerometer::kUser), email_index, [&](std::size_t r, std::int64_t id) {
+        if (id == StringKeyIndex::kAbsent) {
+          ++unknown_users;
+          return;
+        }
+        const std::int64_t consent = email_consent[static_cast<std::size_t>(id)];
+        if (consent == kNullInt64) return;
+        if (privacy && timestamps[r] < consent) return;
+        kept.keep(r);
+        user_ids.push_back(id);
+        reading_email.push(id);
+        auto& latest = latest_reading[static_cast<std::size_t>(id)];
+        latest = std::max(latest, timestamps[r]);
+      });
+      append_kept_runs(accelerometer_trusted, rows, kept);
+      accelerometer_trusted.set_rows_from_columns();
+      reserve.maybe(accelerometer_trusted, parsed_bytes, range_bytes);
+    });
+  }
   time(kShuffle, [&] { comm_.allreduce_max_in_place(latest_reading); });
 
   // customer_curated: on the email owners, DISTINCT trusted rows with a kept reading (under privacy,
@@ -309,7 +331,7 @@ RunSummary StediJob::run() {
     }
   });
   write("customer_trusted", customer_trusted);
-  write("accelerometer_trusted", accelerometer_trusted);
+  write("accelerometer_trusted", accelerometer_trusted, {}, {{accelerometer::kUser, email_names}});
   write("customer_curated", customer_curated);
   customer_trusted = Table();
 
@@ -353,8 +375,8 @@ RunSummary StediJob::run() {
   std::vector<std::int64_t> serial_consent;           // serial id -> earliest curated consent
   std::vector<std::vector<std::int64_t>> serials_of;  // email id -> its distinct curated serial ids
   StringKeyIndex serial_index;
-  Table step_trainer_trusted;
-  std::vector<std::int64_t> step_serial;  // serial id of each step_trainer_trusted row
+  // step_trainer_trusted: filtered as it is parsed; its serialNumber column holds serial ids.
+  Table step_trainer_trusted(with_key_ids(schemas[2].table_schema(), step_trainer::kSerialNumber));
   time(kJoin, [&] {
     for (std::size_t r = 0; r < curated.num_rows(); ++r) serial_names.push_back(curated.strings(0)[r]);
     std::sort(serial_names.begin(), serial_names.end());
@@ -368,21 +390,32 @@ RunSummary StediJob::run() {
       auto& list = serials_of[static_cast<std::size_t>(email_index.find(curated.strings(1)[r]))];
       if (std::find(list.begin(), list.end(), serial) == list.end()) list.push_back(static_cast<std::int64_t>(serial));
     }
-    const auto& times = steps.ints(step_trainer::kSensorReadingTime);
-    KeptRuns kept;
-    step_serial.reserve(steps.num_rows());
-    // A device's readings come in runs.
-    for_each_key_id(steps.strings(step_trainer::kSerialNumber), serial_index, [&](std::size_t r, std::int64_t id) {
-      if (id == StringKeyIndex::kAbsent) return;
-      if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) return;
-      kept.keep(r);
-      step_serial.push_back(id);
-    });
-    keep_row_runs(steps, kept);
-    step_trainer_trusted = std::move(steps);
-    steps = Table();
   });
-  write("step_trainer_trusted", step_trainer_trusted);
+  {
+    KeptRuns kept;
+    ReserveOnce reserve;
+    parse_into(2, [&](Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes) {
+      const auto& times = rows.ints(step_trainer::kSensorReadingTime);
+      auto& serial_ids = step_trainer_trusted.ints(step_trainer::kSerialNumber);
+      kept = {};
+      // A device's readings come in runs.
+      for_each_key_id(rows.strings(step_trainer::kSerialNumber), serial_index, [&](std::size_t r, std::int64_t id) {
+        if (id == StringKeyIndex::kAbsent) return;
+        if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) return;
+        kept.keep(r);
+        serial_ids.push_back(id);
+      });
+      append_kept_runs(step_trainer_trusted, rows, kept);
+      step_trainer_trusted.set_rows_from_columns();
+      reserve.maybe(step_trainer_trusted, parsed_bytes, range_bytes);
+    });
+  }
+  for (std::size_t s = 0; s < kSources.size(); ++s)
+    summary_.sources.emplace_back(kSources[s], source_stats[s].summed(comm_));
+  job_.progress().line("parsed " + std::to_string(summary_.sources[0].second.accepted) + " customers, " +
+                       std::to_string(summary_.sources[1].second.accepted) + " accelerometer and " +
+                       std::to_string(summary_.sources[2].second.accepted) + " step-trainer rows");
+  write("step_trainer_trusted", step_trainer_trusted, {}, {{step_trainer::kSerialNumber, serial_names}});
 
   // 7. Machine-learning join, on ids rather than strings (serial and email ids are numbered in byte
   //    order, so sorting ids sorts the strings). privacy/serial: an accelerometer row takes the serial
@@ -460,18 +493,15 @@ RunSummary StediJob::run() {
         }
     }
     readings.set_rows_from_columns();
-    const std::size_t step_rows = step_trainer_trusted.num_rows();
     // The step-trainer zone is written: its key columns move into the join's input.
-    step_keys.ints(0) = std::move(step_serial);
+    step_keys.ints(0) = std::move(step_trainer_trusted.ints(step_trainer::kSerialNumber));
     step_keys.ints(1) = std::move(step_trainer_trusted.ints(step_trainer::kSensorReadingTime));
     step_keys.ints(2) = std::move(step_trainer_trusted.ints(step_trainer::kDistanceFromObject));
-    if (step_keys.ints(0).size() != step_rows) throw std::logic_error("step serial ids out of step");
     step_keys.set_rows_from_columns();
   });
   accelerometer_trusted = Table();
   step_trainer_trusted = Table();
   reading_email = {};
-  step_serial = {};
   // privacy/serial: each rank takes a contiguous range of serial ids holding about 1/ranks of the
   // rows, so the locally sorted join result is already in the zone's global order (one device's
   // series on one rank). rubric: rows meet on hash(timestamp) and are sorted afterwards.
