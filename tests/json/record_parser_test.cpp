@@ -325,15 +325,24 @@ std::string encoded_row(const Table& table, std::size_t row) {
   return bytes;
 }
 
-BatchOutcome parse_batch(const RecordSchema& schema, const std::vector<std::string>& input, bool runs) {
+// The lines of `input` in one buffer, as a batch of the line reader: '\n' after each, padding after all.
+struct LineBuffer {
   std::string text;
   std::vector<Line> lines;
+};
+LineBuffer buffer_of(const std::vector<std::string>& input) {
+  LineBuffer buffer;
   for (const std::string& line : input) {
-    lines.push_back({static_cast<std::int64_t>(text.size()), text.size(), line.size()});
-    text += line;
-    text += '\n';
+    buffer.lines.push_back({static_cast<std::int64_t>(buffer.text.size()), buffer.text.size(), line.size()});
+    buffer.text += line;
+    buffer.text += '\n';
   }
-  text.append(simdjson::SIMDJSON_PADDING, '\0');
+  buffer.text.append(simdjson::SIMDJSON_PADDING, '\0');
+  return buffer;
+}
+
+BatchOutcome parse_batch(const RecordSchema& schema, const std::vector<std::string>& input, bool runs) {
+  auto [text, lines] = buffer_of(input);
   RecordParser parser(schema);
   Table table(schema.table_schema());
   BatchOutcome outcome;
@@ -445,14 +454,7 @@ struct LinesOutcome {
 };
 LinesOutcome parse_with_lines(const RecordSchema& schema, const std::vector<std::string>& input,
                               bool canonical_path = true) {
-  std::string text;
-  std::vector<Line> lines;
-  for (const std::string& line : input) {
-    lines.push_back({static_cast<std::int64_t>(text.size()), text.size(), line.size()});
-    text += line;
-    text += '\n';
-  }
-  text.append(simdjson::SIMDJSON_PADDING, '\0');
+  const auto [text, lines] = buffer_of(input);
   RecordParser parser(schema, canonical_path);
   Table table(schema.table_schema());
   LinesOutcome outcome;
