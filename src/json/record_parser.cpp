@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "mpilake/json/validate.hpp"
 
@@ -141,7 +142,12 @@ const char* find_quote_or_backslash(const char* text, const char* end) {
 }  // namespace
 
 RecordParser::RecordParser(RecordSchema schema, bool canonical_path)
-    : schema_(std::move(schema)), slots_(schema_.fields.size()) {
+    : schema_(std::move(schema)),
+      slots_(schema_.fields.size()),
+      table_schema_(schema_.table_schema()),
+      id_index_(schema_.fields.size(), nullptr),
+      last_key_(schema_.fields.size()),
+      last_id_(schema_.fields.size(), kUnlooked) {
   for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
     const FieldSpec& field = schema_.fields[i];
     types_.push_back(field.type);
@@ -214,6 +220,46 @@ RecordParser::RecordParser(RecordSchema schema, bool canonical_path)
   }
 }
 
+void RecordParser::store_as_id(std::size_t field, const StringKeyIndex& index) {
+  if (field >= schema_.fields.size() || schema_.fields[field].type != ColumnType::String ||
+      !schema_.fields[field].required || schema_.fields[field].accepts_number)
+    throw std::invalid_argument("store_as_id: field " + std::to_string(field) + " is not a required string field");
+  id_index_[field] = &index;
+  table_schema_[field].type = ColumnType::Int64;
+  last_id_[field] = kUnlooked;
+}
+
+namespace {
+
+// Whether the `length` bytes at a and b are equal; keys of 8 to 40 bytes (emails, serial numbers)
+// as five overlapping 8-byte words inside them, without a call.
+inline bool same_bytes(const char* a, const char* b, std::size_t length) {
+  if (length < 8 || length > 40) return std::memcmp(a, b, length) == 0;
+  std::uint64_t differ = 0;
+  for (std::size_t k = 0; k < 5; ++k) {
+    const std::size_t at = std::min(8 * k, length - 8);
+    std::uint64_t x, y;
+    std::memcpy(&x, a + at, 8);
+    std::memcpy(&y, b + at, 8);
+    differ |= x ^ y;
+  }
+  return differ == 0;
+}
+
+}  // namespace
+
+inline std::int64_t RecordParser::key_id(std::size_t field, std::string_view key) {
+  const std::string& last = last_key_[field];
+  if (last_id_[field] != kUnlooked && key.size() == last.size() && same_bytes(key.data(), last.data(), key.size()))
+    return last_id_[field];
+  return look_up_key(field, key);
+}
+
+std::int64_t RecordParser::look_up_key(std::size_t field, std::string_view key) {
+  last_key_[field].assign(key);
+  return last_id_[field] = id_index_[field]->find(key);
+}
+
 // `p` has at least length + 1 bytes of the line and 48 readable bytes (the line's padding).
 inline bool RecordParser::CanonicalKey::matches(const char* p) const {
   for (int w = 0; w < words; ++w)
@@ -252,9 +298,15 @@ const char* find_string_stop(const char* text, const char* end) {
 // How many of the 8 bytes of `word` (in memory order) are ASCII digits before the first other byte.
 // A digit is 0x30-0x39: its high nibble is 3, and still 3 after adding 6. Adding 6 to a byte can
 // carry into the next one only from a byte that is no digit, so the count is exact.
-inline int leading_digits(std::uint64_t word) {
+// Per byte of `word`: nonzero bits (in its high nibble) when the byte is no digit, up to and
+// including the first such byte (later bytes may be off by a carry).
+inline std::uint64_t non_digit_bits(std::uint64_t word) {
   constexpr std::uint64_t kHigh = 0xF0F0F0F0F0F0F0F0ull, kThrees = 0x3030303030303030ull;
-  const std::uint64_t other = ((word & kHigh) ^ kThrees) | (((word + 0x0606060606060606ull) & kHigh) ^ kThrees);
+  return ((word & kHigh) ^ kThrees) | (((word + 0x0606060606060606ull) & kHigh) ^ kThrees);
+}
+
+inline int leading_digits(std::uint64_t word) {
+  const std::uint64_t other = non_digit_bits(word);
   return other == 0 ? 8 : __builtin_ctzll(other) / 8;
 }
 
@@ -291,12 +343,31 @@ inline std::ptrdiff_t read_digits(const char*& q, const char* end, std::ptrdiff_
 // A canonical integer at p: -?(0|[1-9][0-9]*) with at most 18 digits (so it fits), not -0. Leaves p
 // after it; what follows is checked by the caller (a '.' or 'e' there makes the line not canonical).
 inline bool read_canonical_int(const char*& p, const char* end, std::int64_t& value) {
+  static constexpr std::uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
   const char* q = p;
   const bool negative = q < end && *q == '-';
   q += negative;
   const char* const digits = q;
   std::uint64_t magnitude = 0;
-  const std::ptrdiff_t count = read_digits(q, end, 18, magnitude);
+  std::ptrdiff_t count = 0;
+  // Up to 15 digits (an epoch-ms time has 13) from two 8-byte words without a loop; longer or cut
+  // off by the line's end, digit group by digit group.
+  const std::uint64_t first = load_word(q), first_other = non_digit_bits(first);
+  if (first_other != 0) {
+    count = __builtin_ctzll(first_other) / 8;
+    if (count > 0) magnitude = digits_value(first, static_cast<int>(count));
+  } else if (const std::uint64_t second = load_word(q + 8), second_other = non_digit_bits(second); second_other != 0) {
+    const int more = __builtin_ctzll(second_other) / 8;
+    magnitude = digits_value(first, 8) * kScale[more] + (more > 0 ? digits_value(second, more) : 0);
+    count = 8 + more;
+  }
+  if (count > 0 && q + count <= end) {
+    q += count;
+  } else {
+    q = digits;
+    magnitude = 0;
+    count = read_digits(q, end, 18, magnitude);
+  }
   if (count == 0 || count > 18 || (*digits == '0' && count > 1) || (negative && magnitude == 0)) return false;
   value = negative ? -static_cast<std::int64_t>(magnitude) : static_cast<std::int64_t>(magnitude);
   p = q;
@@ -313,6 +384,41 @@ inline bool read_canonical_double(const char*& p, const char* end, double& value
   const char* q = p;
   const bool negative = q < end && *q == '-';
   q += negative;
+  const auto finish = [&](std::uint64_t mantissa, std::ptrdiff_t fraction) {
+    double number = static_cast<double>(mantissa);  // exact: mantissa < 10^15 < 2^53
+    if (fraction > 0) number /= kPowersOfTen[fraction];
+    value = negative ? -number : number;
+  };
+  // The common case first: the whole number, its point and the first byte after it in one 8-byte
+  // word ("0.296," or "251}"), read with one digit mask and one conversion.
+  if (const std::uint64_t word = load_word(q), other = non_digit_bits(word); other != 0) {
+    const int whole = __builtin_ctzll(other) / 8;
+    if (whole > 0 && (q[0] != '0' || whole == 1)) {
+      if (q[whole] != '.') {
+        const std::uint64_t mantissa = digits_value(word, whole);
+        if (q + whole <= end && !(negative && mantissa == 0)) {
+          finish(mantissa, 0);
+          p = q + whole;
+          return true;
+        }
+      } else if (const std::uint64_t rest = other & ~(std::uint64_t{0xFF} << (8 * whole)); rest != 0) {
+        const int stop = __builtin_ctzll(rest) / 8;  // the first byte after the fraction's digits
+        const int fraction = stop - whole - 1;
+        if (fraction > 0 && q + stop <= end) {
+          // The digits without the point: those before it, then those after it moved down a byte.
+          const std::uint64_t digits_only =
+              (word & ((std::uint64_t{1} << (8 * whole)) - 1)) | ((word >> (8 * (whole + 1))) << (8 * whole));
+          const std::uint64_t mantissa = digits_value(digits_only, stop - 1);
+          if (!(negative && mantissa == 0)) {
+            finish(mantissa, fraction);
+            p = q + stop;
+            return true;
+          }
+        }
+      }
+    }
+  }
+  // Any other form, digit by digit group.
   const char* const digits = q;
   std::uint64_t mantissa = 0;
   const std::ptrdiff_t whole = read_digits(q, end, 15, mantissa);
@@ -324,9 +430,7 @@ inline bool read_canonical_double(const char*& p, const char* end, double& value
     if (fraction == 0 || whole + fraction > 15) return false;
   }
   if (negative && mantissa == 0) return false;
-  double number = static_cast<double>(mantissa);  // exact: mantissa < 10^15 < 2^53
-  if (fraction > 0) number /= kPowersOfTen[fraction];
-  value = negative ? -number : number;
+  finish(mantissa, fraction);
   p = q;
   return true;
 }
@@ -376,7 +480,14 @@ bool RecordParser::take_canonical(const char* p, const char* const end, Table& t
       switch (canonical_[k].type) {
         case ColumnType::Int64: table.ints(k).push_back(value.int_value); break;
         case ColumnType::Float64: table.floats(k).push_back(value.float_value); break;
-        case ColumnType::String: table.strings(k).push_back(std::string_view(value.text.data, value.text.size)); break;
+        case ColumnType::String: {
+          const std::string_view text(value.text.data, value.text.size);
+          if (id_index_[k] != nullptr)
+            table.ints(k).push_back(key_id(k, text));
+          else
+            table.strings(k).push_back(text);
+          break;
+        }
       }
     }
     table.commit_row();
@@ -767,7 +878,12 @@ LineOutcome RecordParser::parse_document(Document& document, const char* const e
       case ColumnType::Float64:
         table.floats(i).push_back(is_set ? slot.float_value : std::numeric_limits<double>::quiet_NaN());
         break;
-      case ColumnType::String: table.strings(i).push_back(is_set ? slot.string_value : std::string_view{}); break;
+      case ColumnType::String:
+        if (id_index_[i] != nullptr)  // a required field: set
+          table.ints(i).push_back(key_id(i, slot.string_value));
+        else
+          table.strings(i).push_back(is_set ? slot.string_value : std::string_view{});
+        break;
     }
   }
   table.commit_row();

@@ -89,7 +89,7 @@ void start_stats(const SourceFiles& source, SourceStats& stats) {
 
 Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& parser, Quarantine& quarantine,
                    SourceStats& stats, const ParseOptions& options) {
-  Table table(parser.schema().table_schema());
+  Table table(parser.table_schema());
   start_stats(source, stats);
   const std::int64_t range = range_bytes(source, comm.rank(), comm.size());
   std::int64_t sampled_bytes = 0;  // line bytes parsed before reserve_for_range (-1: done)
@@ -110,7 +110,7 @@ Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& pa
 
 void parse_source_into(const Comm& comm, const SourceFiles& source, RecordParser& parser, Quarantine& quarantine,
                        SourceStats& stats, const ParseOptions& options, const ParsedRowSink& sink) {
-  Table batch_rows(parser.schema().table_schema());
+  Table batch_rows(parser.table_schema());
   start_stats(source, stats);
   const std::int64_t range = range_bytes(source, comm.rank(), comm.size());
   std::int64_t parsed_bytes = 0;

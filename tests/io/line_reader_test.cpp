@@ -102,6 +102,28 @@ TEST_F(LineReaderTest, EveryThreeWaySplitReadsEachLineExactlyOnce) {
     }
 }
 
+TEST_F(LineReaderTest, LongContentInManyChunkSizesReadsEachLineExactlyOnce) {
+  // Lines of 0 to 200 bytes, so newlines fall anywhere in and across the reader's 64-byte scan blocks.
+  std::mt19937 random(11);
+  std::string content;
+  while (content.size() < 20000) {
+    content += std::string(random() % 201, static_cast<char>('a' + random() % 26));
+    content += random() % 5 == 0 ? "\r\n" : "\n";
+  }
+  content += std::string(100, 'e');  // no final newline
+  write(content);
+  const auto expected = reference_lines(content);
+  const auto size = static_cast<std::int64_t>(content.size());
+  for (std::size_t chunk : {1, 63, 64, 65, 200, 1000, 1 << 20}) {
+    for (std::int64_t cut : {std::int64_t{0}, std::int64_t{1}, size / 3, size / 2 + 17, size - 1, size}) {
+      LineList got = read_segment(content, 0, cut, chunk);
+      const LineList second = read_segment(content, cut, size, chunk);
+      got.insert(got.end(), second.begin(), second.end());
+      ASSERT_EQ(got, expected) << "cut at " << cut << ", chunk " << chunk;
+    }
+  }
+}
+
 TEST_F(LineReaderTest, ARankReadsOnlyItsRangeAndTheTailOfItsLastLine) {
   std::string content;
   while (content.size() < (1u << 20)) content += "{\"sensorReadingTime\":1655564444103,\"serialNumber\":\"abc\"}\n";

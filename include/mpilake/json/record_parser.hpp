@@ -12,6 +12,7 @@
 
 #include "mpilake/io/line_reader.hpp"
 #include "mpilake/json/record_schema.hpp"
+#include "mpilake/table/key_index.hpp"
 #include "mpilake/table/table.hpp"
 
 namespace mpilake {
@@ -24,6 +25,15 @@ class RecordParser {
   // simdjson (for tests and benchmarks that compare the two).
   explicit RecordParser(RecordSchema schema, bool canonical_path = true);
   const RecordSchema& schema() const { return schema_; }
+  // The schema of the rows parse() appends: the record schema's, with each id field as int64.
+  const Schema& table_schema() const { return table_schema_; }
+
+  // From now on the required string field `field` is stored as its id in `index` (kAbsent when the
+  // index does not hold it) instead of its bytes: a key turned into a dense id where it is parsed
+  // (emails, serial numbers), so nothing later compares strings. Rows, reasons and quarantine are
+  // unchanged. `index` must outlive the parsing; lines that repeat the previous line's key cost a
+  // compare, not a lookup.
+  void store_as_id(std::size_t field, const StringKeyIndex& index);
 
   // What parse_lines() did with its lines.
   struct LinesResult {
@@ -150,6 +160,14 @@ class RecordParser {
   std::string run_reason_;
   std::vector<CanonicalStep> canonical_;  // empty: no canonical path
   std::vector<CanonicalValue> canonical_values_;
+  // The id of `key` for id field `field` (the previous line's id when the key repeats).
+  std::int64_t key_id(std::size_t field, std::string_view key);
+  std::int64_t look_up_key(std::size_t field, std::string_view key);  // key_id's lookup, remembered
+  Schema table_schema_;
+  std::vector<const StringKeyIndex*> id_index_;  // per field: its index, or nullptr (stored as bytes)
+  std::vector<std::string> last_key_;            // per id field: the last key looked up ...
+  std::vector<std::int64_t> last_id_;            // ... and its id (kUnlooked: none yet)
+  static constexpr std::int64_t kUnlooked = -2;
   std::int64_t canonical_lines_ = 0;
 };
 

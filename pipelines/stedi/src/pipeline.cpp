@@ -71,10 +71,11 @@ class KeptRuns {
   std::size_t rows_ = 0;
 };
 
-// Appends the kept rows of `from` to `to` (same schema) run by run: one insert per run and column.
-// The string columns of `from` are not copied: `to` holds ids there, appended by the caller.
+// Appends the kept rows of `from` to `to` (same schema, no string columns) run by run: one insert
+// per run and column.
 void append_kept_runs(Table& to, const Table& from, const KeptRuns& kept) {
   for (std::size_t c = 0; c < to.num_columns(); ++c) {
+    if (from.schema()[c].type == ColumnType::String) throw std::logic_error("append_kept_runs: a string column");
     const auto append_runs = [&](auto& into, const auto& values) {
       for (const auto& [first, last] : kept.runs())
         into.insert(into.end(), values.begin() + static_cast<std::ptrdiff_t>(first),
@@ -85,10 +86,11 @@ void append_kept_runs(Table& to, const Table& from, const KeptRuns& kept) {
   }
 }
 
-// `source` with its `key` string column held as int64 ids (a dense id per distinct key).
-Schema with_key_ids(Schema source, std::size_t key) {
-  source[key].type = ColumnType::Int64;
-  return source;
+// The parser's rows of `schema` with its `key` string field stored as ids in `index`.
+RecordParser parser_with_key_ids(const RecordSchema& schema, std::size_t key, const StringKeyIndex& index) {
+  RecordParser parser(schema);
+  parser.store_as_id(key, index);
+  return parser;
 }
 
 // Sizes `table`'s columns once for a whole byte range from the rows kept per byte so far (plus 10%),
@@ -127,42 +129,6 @@ class IdRuns {
  private:
   std::vector<std::pair<std::int64_t, std::size_t>> runs_;
 };
-
-// Whether `length` bytes at a and b are equal. Keys of 8 to 40 bytes (emails, serial numbers) are
-// compared as five overlapping 8-byte words, inline; others with memcmp.
-inline bool equal_bytes(const char* a, const char* b, std::size_t length) {
-  if (length < 8 || length > 40) return std::memcmp(a, b, length) == 0;
-  std::uint64_t differ = 0;
-  for (std::size_t k = 0; k < 5; ++k) {
-    const std::size_t at = std::min(8 * k, length - 8);
-    std::uint64_t x, y;
-    std::memcpy(&x, a + at, 8);
-    std::memcpy(&y, b + at, 8);
-    differ |= x ^ y;
-  }
-  return differ == 0;
-}
-
-// Calls each(row, id) for every row of `column`, id being its string's id in `index` (kAbsent when
-// absent). Rows come in runs of one key: a row equal to the one before costs a memcmp, not a lookup.
-template <class Each>
-void for_each_key_id(StringColumn& column, const StringKeyIndex& index, Each&& each) {
-  const char* bytes = column.byte_data();
-  const std::uint64_t* ends = column.end_offsets();
-  const std::size_t rows = column.size();
-  std::uint64_t begin = 0, run_begin = 0, run_length = 0;
-  std::int64_t id = StringKeyIndex::kAbsent;
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::uint64_t end = ends[r], length = end - begin;
-    if (r == 0 || length != run_length || !equal_bytes(bytes + begin, bytes + run_begin, length)) {
-      id = index.find(std::string_view(bytes + begin, length));
-      run_begin = begin;
-      run_length = length;
-    }
-    each(r, id);
-    begin = end;
-  }
-}
 
 enum Stage : std::size_t { kSplit, kParse, kShuffle, kJoin, kSort, kWrite };
 
@@ -224,9 +190,9 @@ RunSummary StediJob::run() {
   Quarantine quarantine;
   const std::vector<RecordSchema> schemas = {customer_schema(), accelerometer_schema(), step_trainer_schema()};
   std::vector<SourceStats> source_stats(kSources.size());
-  const auto parse_into = [&](std::size_t s, const ParsedRowSink& sink) {
+  // Parses source s with `parser`, its rows batch by batch into `sink`.
+  const auto parse_into = [&](std::size_t s, RecordParser& parser, const ParsedRowSink& sink) {
     job_.parse_source(kParse, s, [&](const ParseOptions& parse) {
-      RecordParser parser(schemas[s]);
       parse_source_into(comm_, landing[s], parser, quarantine, source_stats[s], parse, sink);
     });
   };
@@ -285,30 +251,31 @@ RunSummary StediJob::run() {
       email_names.push_back(email_table.strings(0)[id]);
     }
   });
-  // accelerometer_trusted: filtered as it is parsed; its user column holds email ids.
-  Table accelerometer_trusted(with_key_ids(schemas[1].table_schema(), accelerometer::kUser));
+  // accelerometer_trusted: filtered as it is parsed; its user column holds email ids (the parser
+  // turns each email into its id).
+  RecordParser accelerometer_parser = parser_with_key_ids(schemas[1], accelerometer::kUser, email_index);
+  Table accelerometer_trusted(accelerometer_parser.table_schema());
   {
     KeptRuns kept;
     ReserveOnce reserve;
-    parse_into(1, [&](Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes) {
+    parse_into(1, accelerometer_parser, [&](Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes) {
       const auto& timestamps = rows.ints(accelerometer::kTimestamp);
-      auto& user_ids = accelerometer_trusted.ints(accelerometer::kUser);
+      const auto& email_ids = rows.ints(accelerometer::kUser);
       kept = {};
-      // A customer's readings come in runs.
-      for_each_key_id(rows.strings(accelerometer::kUser), email_index, [&](std::size_t r, std::int64_t id) {
+      for (std::size_t r = 0; r < rows.num_rows(); ++r) {
+        const std::int64_t id = email_ids[r];
         if (id == StringKeyIndex::kAbsent) {
           ++unknown_users;
-          return;
+          continue;
         }
         const std::int64_t consent = email_consent[static_cast<std::size_t>(id)];
-        if (consent == kNullInt64) return;
-        if (privacy && timestamps[r] < consent) return;
+        if (consent == kNullInt64) continue;
+        if (privacy && timestamps[r] < consent) continue;
         kept.keep(r);
-        user_ids.push_back(id);
         reading_email.push(id);
         auto& latest = latest_reading[static_cast<std::size_t>(id)];
         latest = std::max(latest, timestamps[r]);
-      });
+      }
       append_kept_runs(accelerometer_trusted, rows, kept);
       accelerometer_trusted.set_rows_from_columns();
       reserve.maybe(accelerometer_trusted, parsed_bytes, range_bytes);
@@ -375,8 +342,6 @@ RunSummary StediJob::run() {
   std::vector<std::int64_t> serial_consent;           // serial id -> earliest curated consent
   std::vector<std::vector<std::int64_t>> serials_of;  // email id -> its distinct curated serial ids
   StringKeyIndex serial_index;
-  // step_trainer_trusted: filtered as it is parsed; its serialNumber column holds serial ids.
-  Table step_trainer_trusted(with_key_ids(schemas[2].table_schema(), step_trainer::kSerialNumber));
   time(kJoin, [&] {
     for (std::size_t r = 0; r < curated.num_rows(); ++r) serial_names.push_back(curated.strings(0)[r]);
     std::sort(serial_names.begin(), serial_names.end());
@@ -391,20 +356,22 @@ RunSummary StediJob::run() {
       if (std::find(list.begin(), list.end(), serial) == list.end()) list.push_back(static_cast<std::int64_t>(serial));
     }
   });
+  // step_trainer_trusted: filtered as it is parsed; its serialNumber column holds serial ids.
+  RecordParser step_parser = parser_with_key_ids(schemas[2], step_trainer::kSerialNumber, serial_index);
+  Table step_trainer_trusted(step_parser.table_schema());
   {
     KeptRuns kept;
     ReserveOnce reserve;
-    parse_into(2, [&](Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes) {
+    parse_into(2, step_parser, [&](Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes) {
       const auto& times = rows.ints(step_trainer::kSensorReadingTime);
-      auto& serial_ids = step_trainer_trusted.ints(step_trainer::kSerialNumber);
+      const auto& serial_ids = rows.ints(step_trainer::kSerialNumber);
       kept = {};
-      // A device's readings come in runs.
-      for_each_key_id(rows.strings(step_trainer::kSerialNumber), serial_index, [&](std::size_t r, std::int64_t id) {
-        if (id == StringKeyIndex::kAbsent) return;
-        if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) return;
+      for (std::size_t r = 0; r < rows.num_rows(); ++r) {
+        const std::int64_t id = serial_ids[r];
+        if (id == StringKeyIndex::kAbsent) continue;
+        if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) continue;
         kept.keep(r);
-        serial_ids.push_back(id);
-      });
+      }
       append_kept_runs(step_trainer_trusted, rows, kept);
       step_trainer_trusted.set_rows_from_columns();
       reserve.maybe(step_trainer_trusted, parsed_bytes, range_bytes);
