@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "mpilake/json/validate.hpp"
@@ -215,7 +216,10 @@ RecordParser::RecordParser(RecordSchema schema, bool canonical_path)
       if (step.keys.empty()) canonical_path = false;
       canonical_.push_back(std::move(step));
     }
+    if (schema_.fields.size() > 64) canonical_path = false;  // `seen` is one 64-bit mask
     if (!canonical_path) canonical_.clear();
+    for (std::size_t i = 0; i < canonical_.size(); ++i)
+      if (canonical_[i].required) canonical_required_ |= std::uint64_t{1} << i;
     canonical_values_.resize(canonical_.size());
   }
 }
@@ -305,6 +309,10 @@ inline std::uint64_t non_digit_bits(std::uint64_t word) {
   return ((word & kHigh) ^ kThrees) | (((word + 0x0606060606060606ull) & kHigh) ^ kThrees);
 }
 
+inline bool is_digit_byte(char c) {
+  return static_cast<unsigned char>(c - '0') < 10;
+}
+
 inline int leading_digits(std::uint64_t word) {
   const std::uint64_t other = non_digit_bits(word);
   return other == 0 ? 8 : __builtin_ctzll(other) / 8;
@@ -340,8 +348,9 @@ inline std::ptrdiff_t read_digits(const char*& q, const char* end, std::ptrdiff_
   }
 }
 
-// A canonical integer at p: -?(0|[1-9][0-9]*) with at most 18 digits (so it fits), not -0. Leaves p
-// after it; what follows is checked by the caller (a '.' or 'e' there makes the line not canonical).
+// A canonical integer at p: -?(0|[1-9][0-9]*) with at most 18 digits (so it fits), not -0, or an
+// integral float (below). Leaves p after it; what follows is checked by the caller (an 'e' there
+// makes the line not canonical).
 inline bool read_canonical_int(const char*& p, const char* end, std::int64_t& value) {
   static constexpr std::uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
   const char* q = p;
@@ -369,6 +378,15 @@ inline bool read_canonical_int(const char*& p, const char* end, std::int64_t& va
     count = read_digits(q, end, 18, magnitude);
   }
   if (count == 0 || count > 18 || (*digits == '0' && count > 1) || (negative && magnitude == 0)) return false;
+  // An integral float ("1655226713698.0"), as exports often write times: 1 to 7 zeros after the
+  // point. Up to 15 digits the double is exact, so the integer is the value simdjson's double
+  // gives; anything else after the point is not canonical.
+  if (q < end && *q == '.') {
+    const std::uint64_t other = load_word(q + 1) ^ 0x3030303030303030ull;  // zero bytes: '0's
+    const int zeros = other == 0 ? 8 : __builtin_ctzll(other) / 8;
+    if (count > 15 || zeros == 0 || zeros == 8 || q + 1 + zeros > end || is_digit_byte(q[1 + zeros])) return false;
+    q += 1 + zeros;
+  }
   value = negative ? -static_cast<std::int64_t>(magnitude) : static_cast<std::int64_t>(magnitude);
   p = q;
   return true;
@@ -439,8 +457,13 @@ inline bool read_canonical_double(const char*& p, const char* end, double& value
 
 template <bool kAppend>
 bool RecordParser::take_canonical(const char* p, const char* const end, Table& table) {
-  for (std::size_t k = 0; k < canonical_.size(); ++k) {
-    CanonicalStep& step = canonical_[k];
+  // Locals, not members: the stores below (chars among them) could alias the members, so the
+  // compiler would reload every member on every step.
+  CanonicalStep* const steps = canonical_.data();
+  CanonicalValue* const values = canonical_values_.data();
+  const std::size_t fields = canonical_.size();
+  for (std::size_t k = 0; k < fields; ++k) {
+    CanonicalStep& step = steps[k];
     // The key and at least one byte after it lie in the line (the words may read padding).
     const auto left = static_cast<std::size_t>(end - p);
     const CanonicalKey* key = &step.keys[step.last];
@@ -454,7 +477,7 @@ bool RecordParser::take_canonical(const char* p, const char* const end, Table& t
       if (key == nullptr) return false;
     }
     p += key->length;
-    CanonicalValue& value = canonical_values_[k];
+    CanonicalValue& value = values[k];
     switch (step.type) {
       case ColumnType::Int64:
         if (!read_canonical_int(p, end, value.int_value)) return false;
@@ -475,14 +498,122 @@ bool RecordParser::take_canonical(const char* p, const char* const end, Table& t
   }
   if (end - p != 1 || *p != '}') return false;
   if constexpr (kAppend) {
-    for (std::size_t k = 0; k < canonical_.size(); ++k) {
-      const CanonicalValue& value = canonical_values_[k];
-      switch (canonical_[k].type) {
+    const StringKeyIndex* const* const id_index = id_index_.data();
+    for (std::size_t k = 0; k < fields; ++k) {
+      const CanonicalValue& value = values[k];
+      switch (steps[k].type) {
         case ColumnType::Int64: table.ints(k).push_back(value.int_value); break;
         case ColumnType::Float64: table.floats(k).push_back(value.float_value); break;
         case ColumnType::String: {
           const std::string_view text(value.text.data, value.text.size);
-          if (id_index_[k] != nullptr)
+          if (id_index[k] != nullptr)
+            table.ints(k).push_back(key_id(k, text));
+          else
+            table.strings(k).push_back(text);
+          break;
+        }
+      }
+    }
+    table.commit_row();
+  }
+  return true;
+}
+
+namespace {
+
+// Steps over a canonical scalar at p (the value of a key nobody reads): a string of printable ASCII
+// without escapes, a canonical number, true, false or null; what parse() accepts there too.
+inline bool skip_canonical_scalar(const char*& p, const char* end) {
+  const auto literal = [&](std::string_view word) {
+    if (static_cast<std::size_t>(end - p) < word.size() || std::memcmp(p, word.data(), word.size()) != 0) return false;
+    p += word.size();
+    return true;
+  };
+  switch (*p) {
+    case '"': {
+      const char* const close = find_string_stop(p + 1, end);
+      if (close >= end || *close != '"') return false;
+      p = close + 1;
+      return true;
+    }
+    case 't': return literal("true");
+    case 'f': return literal("false");
+    case 'n': return literal("null");
+    default: {
+      double ignored;
+      return read_canonical_double(p, end, ignored);
+    }
+  }
+}
+
+}  // namespace
+
+template <bool kAppend>
+bool RecordParser::take_canonical_any_order(const char* p, const char* const end, Table& table) {
+  // take_canonical for a line whose keys come in another order or include keys nobody reads (with
+  // scalar values); a missing field that is not required is NULL, as in parse().
+  CanonicalStep* const steps = canonical_.data();
+  CanonicalValue* const values = canonical_values_.data();
+  const std::size_t fields = canonical_.size();
+  if (end - p < 2 || *p != '{') return false;
+  ++p;
+  std::uint64_t seen = 0;  // bit k: field k was read
+  for (bool first = true;; first = false) {
+    if (*p == '}') break;
+    if (!first) {
+      if (*p != ',') return false;
+      ++p;
+    }
+    // The key, read and looked up among every field's spellings.
+    if (*p != '"') return false;
+    const char* const close = find_string_stop(p + 1, end);
+    if (close + 2 >= end || *close != '"' || close[1] != ':') return false;
+    const int spelling = spelling_for_key(std::string_view(p + 1, static_cast<std::size_t>(close - p - 1)));
+    p = close + 2;
+    if (spelling < 0) {  // a key nobody reads: its value must be valid, and is skipped
+      if (!skip_canonical_scalar(p, end)) return false;
+      continue;
+    }
+    const auto k = static_cast<std::size_t>(spellings_[static_cast<std::size_t>(spelling)].field);
+    if (k >= fields || (seen >> k & 1u) != 0) return false;  // a duplicate: parse() says so
+    seen |= std::uint64_t{1} << k;
+    const CanonicalStep& step = steps[k];
+    CanonicalValue& value = values[k];
+    switch (step.type) {
+      case ColumnType::Int64:
+        if (!read_canonical_int(p, end, value.int_value)) return false;
+        break;
+      case ColumnType::Float64:
+        if (!read_canonical_double(p, end, value.float_value)) return false;
+        break;
+      case ColumnType::String: {
+        if (*p != '"') return false;
+        const char* const close = find_string_stop(p + 1, end);
+        if (close >= end || *close != '"') return false;
+        value.text = {p + 1, static_cast<std::size_t>(close - p - 1)};
+        if (step.required && value.text.size == 0) return false;  // parse() rejects it, with its reason
+        p = close + 1;
+        break;
+      }
+    }
+    if (p >= end) return false;
+  }
+  // p is at the closing brace: it must end the line, and every required field must be there.
+  if (end - p != 1 || (seen & canonical_required_) != canonical_required_) return false;
+  if constexpr (kAppend) {
+    const StringKeyIndex* const* const id_index = id_index_.data();
+    for (std::size_t k = 0; k < fields; ++k) {
+      const CanonicalValue& value = values[k];
+      const bool present = (seen >> k & 1u) != 0;  // a missing field is NULL, as in parse()
+      switch (steps[k].type) {
+        case ColumnType::Int64: table.ints(k).push_back(present ? value.int_value : kNullInt64); break;
+        case ColumnType::Float64:
+          table.floats(k).push_back(present ? value.float_value : std::numeric_limits<double>::quiet_NaN());
+          break;
+        case ColumnType::String: {
+          const std::string_view text =
+              present ? std::string_view(value.text.data, value.text.size) : std::string_view{};
+          if (id_index[k] != nullptr)
             table.ints(k).push_back(key_id(k, text));
           else
             table.strings(k).push_back(text);
@@ -622,7 +753,9 @@ std::size_t RecordParser::take_canonical_lines(const char* data, std::span<const
       ++result.blank;
       continue;
     }
-    if (!take_canonical<true>(text + first, text + length, table)) break;
+    if (!take_canonical<true>(text + first, text + length, table) &&
+        !take_canonical_any_order<true>(text + first, text + length, table))
+      break;
     ++result.accepted;
     ++canonical_lines_;
   }
@@ -635,23 +768,31 @@ RecordParser::LinesResult RecordParser::parse_lines(
   LinesResult result;
   std::string reason;
   std::size_t at = 0;  // lines before `at` are done
+  const auto parse_one = [&](std::size_t i) {
+    const Line& line = lines[i];
+    switch (parse(data + line.start, line.length, capacity - line.start, table, reason)) {
+      case LineOutcome::Blank: ++result.blank; break;
+      case LineOutcome::Accepted: ++result.accepted; break;
+      case LineOutcome::Rejected:
+        ++result.rejected;
+        on_reject(i, reason);
+        break;
+    }
+  };
   // Lines [from, to) through simdjson: runs through parse_run, a run's bad line through parse().
+  // A few lines alone (odd lines among canonical ones) go to parse() at once: an iterate_many
+  // costs more to start than it saves on them.
+  constexpr std::size_t kFewLines = 4;
   const auto through_simdjson = [&](std::size_t from, std::size_t to) {
+    if (to - from <= kFewLines && !canonical_.empty()) {
+      for (std::size_t i = from; i < to; ++i) parse_one(i);
+      return;
+    }
     while (from < to) {
       const RunResult run = parse_run(data, lines.subspan(from, to - from), table);
       result.blank += run.blank;
       result.accepted += static_cast<std::int64_t>(run.taken) - run.blank;
-      for (std::size_t i = from + run.taken; i < from + run.per_line_end; ++i) {
-        const Line& line = lines[i];
-        switch (parse(data + line.start, line.length, capacity - line.start, table, reason)) {
-          case LineOutcome::Blank: ++result.blank; break;
-          case LineOutcome::Accepted: ++result.accepted; break;
-          case LineOutcome::Rejected:
-            ++result.rejected;
-            on_reject(i, reason);
-            break;
-        }
-      }
+      for (std::size_t i = from + run.taken; i < from + run.per_line_end; ++i) parse_one(i);
       from += run.per_line_end;
     }
   };
@@ -670,7 +811,9 @@ RecordParser::LinesResult RecordParser::parse_lines(
       const char* const text = data + lines[next].start;
       std::size_t first = 0, length = lines[next].length;
       trim_line(text, first, length);
-      if (first < length && take_canonical<false>(text + first, text + length, table)) break;
+      if (first < length && (take_canonical<false>(text + first, text + length, table) ||
+                             take_canonical_any_order<false>(text + first, text + length, table)))
+        break;
       ++next;
     }
     through_simdjson(at, next);

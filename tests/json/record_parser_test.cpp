@@ -579,6 +579,27 @@ std::string random_record(std::mt19937& random, const RecordSchema& schema) {
   return line;
 }
 
+TEST(RecordParser, ReorderedKeysAndUnreadScalarsAreCanonicalNestingIsNot) {
+  const std::vector<std::string> input = {
+      R"({"x":1.5,"user":"a@b.c","z":0.25,"timestamp":1655564444103,"y":-2})",
+      R"({"user":"a@b.c","battery":0.93,"timestamp":1655564444103,"x":1.5,"y":-2,"z":0.25,"note":null})",
+      R"({"source":"phone","user":"a@b.c","timestamp":1655564444103,"x":1.5,"y":-2,"z":0.25,"ok":true})",
+      R"({"user":"a@b.c","timestamp":1655564444103,"x":1.5,"y":-2,"z":0.25,"tags":["a"]})",       // simdjson
+      R"({"user":"a@b.c","meta":{"fw":"1"},"timestamp":1655564444103,"x":1.5,"y":-2,"z":0.25})",  // simdjson
+      R"({"user":"a@b.c","timestamp":1655564444103,"x":1.5,"y":-2,"z":0.25,"x":1})",              // duplicate
+      R"({"user":"a@b.c","timestamp":1655564444103,"x":1.5,"y":-2})",                             // missing z
+      R"({"user":"a@b.c","timestamp":1655564444103,"x":1.5,"y":-2,"z":0.25,"n":1e5})",            // exponent
+  };
+  const BatchOutcome expected = parse_batch(kAccelerometer, input, false);
+  const LinesOutcome got = parse_with_lines(kAccelerometer, input);
+  EXPECT_EQ(got.batch.rows, expected.rows);
+  EXPECT_EQ(got.batch.rejects, expected.rejects);
+  EXPECT_EQ(got.canonical, 3);
+  ASSERT_EQ(got.batch.rows.size(), 6u);
+  for (std::size_t r = 1; r < 6; ++r) EXPECT_EQ(got.batch.rows[r], got.batch.rows[0]) << r;
+  EXPECT_EQ(got.batch.rejects.size(), 2u);
+}
+
 TEST(RecordParser, TheCanonicalPathGivesWhatSimdjsonGivesLineByLine) {
   std::mt19937 random(13);
   for (const RecordSchema* schema : {&kAccelerometer, &kSteps, &kCustomer}) {
@@ -602,6 +623,20 @@ TEST(RecordParser, TheCanonicalPathGivesWhatSimdjsonGivesLineByLine) {
     EXPECT_GT(canonical, lines / 20) << schema->source;
     EXPECT_LT(canonical, lines) << schema->source;
   }
+}
+
+TEST(RecordParser, IntegralFloatsInIntegerFieldsReadAsSimdjsonReadsThem) {
+  std::vector<std::string> input;
+  for (const std::string time :
+       {"1655226713698.0", "1655226713698.00", "1655226713698.0000000", "1655226713698.00000000", "1655226713698.01",
+        "1655226713698.10", "0.0", "-0.0", "-12.0", "1655226713698.0e1", "1655226713698.", "123456789012345.0",
+        "1234567890123456.0", "12345678901234567.0", "9007199254740993.0", "1.0000000000000000000001"})
+    input.push_back(R"({"user":"u","timestamp":)" + time + R"(,"x":1,"y":2,"z":3})");
+  const BatchOutcome expected = parse_batch(kAccelerometer, input, false);
+  const LinesOutcome got = parse_with_lines(kAccelerometer, input);
+  EXPECT_EQ(got.batch.rows, expected.rows);
+  EXPECT_EQ(got.batch.rejects, expected.rejects);
+  EXPECT_GE(got.canonical, 6);  // the .0 to .0000000 forms, 0.0, -12.0 and the 15-digit one
 }
 
 TEST(RecordParser, CanonicalNumbersReadAsSimdjsonReadsThem) {

@@ -109,6 +109,10 @@ class RecordParser {
   // and returns true. False means only that the line is not canonical: nothing was appended.
   template <bool kAppend>
   bool take_canonical(const char* p, const char* end, Table& table);
+  // The same for a canonical line whose keys come in any order, with keys nobody reads whose values
+  // are scalars: each key is looked up (slower; tried when take_canonical fails).
+  template <bool kAppend>
+  bool take_canonical_any_order(const char* p, const char* end, Table& table);
   // Lines [0, n) of `lines` that are canonical or blank, taken; stops at the first other line.
   std::size_t take_canonical_lines(const char* data, std::span<const Line> lines, Table& table, LinesResult& result);
 
@@ -159,6 +163,7 @@ class RecordParser {
   std::vector<std::size_t> run_begin_, run_end_;  // ... its first and past-last non-blank byte
   std::string run_reason_;
   std::vector<CanonicalStep> canonical_;  // empty: no canonical path
+  std::uint64_t canonical_required_ = 0;  // bit k: field k is required
   std::vector<CanonicalValue> canonical_values_;
   // The id of `key` for id field `field` (the previous line's id when the key repeats).
   std::int64_t key_id(std::size_t field, std::string_view key);
