@@ -44,12 +44,14 @@ class RecordParser {
   // Parses consecutive lines of one buffer (a line's text is data + line.start; `capacity` bytes are
   // readable from `data`, at least SIMDJSON_PADDING past the last line) into `table`, with exactly
   // the rows, blanks and reasons that parse() gives line by line, the fastest way it can:
-  //  - a canonical line (every field of the schema once, in schema order, compact: no
-  //    whitespace, a key by the field's name or an alias; strings of printable ASCII without escapes; integers of up to
-  //    18 digits; numbers without exponent with up to 15 significant digits; no null) is read by a strict scanner that
-  //    gives the value simdjson gives; the first byte it does not expect sends the line on;
-  //  - the other lines go through parse_run() (one simdjson iterate_many per run), and a run's bad
-  //    line through parse().
+  //  - a canonical line is read by a strict scanner that gives the values simdjson gives: compact
+  //    (no whitespace), every required field once, by its name or an alias, in schema order (or, as
+  //    a second chance, in any order, with keys nobody reads whose values are scalars); strings of
+  //    printable ASCII without escapes; integers of up to 18 digits (or an integral float of up to
+  //    15); numbers without exponent with up to 15 digits; no null for a known field. The first
+  //    byte it does not expect sends the line on;
+  //  - the other lines: a few alone go through parse(), longer stretches through parse_run() (one
+  //    simdjson iterate_many per run), and a run's bad line through parse().
   // `on_reject(i, reason)` is called for each rejected line i, in order.
   LinesResult parse_lines(const char* data, std::size_t capacity, std::span<const Line> lines, Table& table,
                           const std::function<void(std::size_t, const std::string&)>& on_reject);
