@@ -551,7 +551,9 @@ inline bool skip_canonical_scalar(const char*& p, const char* end) {
 template <bool kAppend>
 bool RecordParser::take_canonical_any_order(const char* p, const char* const end, Table& table) {
   // take_canonical for a line whose keys come in another order or include keys nobody reads (with
-  // scalar values); a missing field that is not required is NULL, as in parse().
+  // scalar values); a missing field that is not required is NULL, as in parse(). Its value reading
+  // and appends repeat take_canonical's on purpose: one shared function measured 5-10 % slower on
+  // take_canonical's hot path (BM_RecordParserLines).
   CanonicalStep* const steps = canonical_.data();
   CanonicalValue* const values = canonical_values_.data();
   const std::size_t fields = canonical_.size();
