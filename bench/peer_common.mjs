@@ -1,14 +1,22 @@
-// What the STEDI peer scripts (bench/{duckdb,polars,chdb}/stedi_privacy.mjs) share: their command
-// line and the landing files, listed as mpilake lists them.
+// What the peer scripts (bench/{duckdb,polars,chdb}/stedi_privacy.mjs, bench/duckdb/deloton.mjs) share:
+// their command line; and the STEDI ones the landing files, listed as mpilake lists them.
 import fs from 'node:fs';
 import path from 'node:path';
 
-// --landing DIR --out DIR [--threads N]; a usage error ends the process with exit code 2.
-export function parsePeerArgs(script, defaultThreads) {
-  const usage = (message) => {
-    console.error(`${script}: ${message}\nusage: node ${script} --landing DIR --out DIR [--threads N]`);
+// The usage error of a peer script: prints the message and the usage line, ends the process with
+// exit code 2. `extra` maps a script's own options to their argument names (e.g. {'--dump': 'dump'}).
+export function peerUsage(script, extra = {}) {
+  const options = Object.keys(extra).map((option) => ` [${option} DIR]`).join('');
+  return (message) => {
+    console.error(`${script}: ${message}\nusage: node ${script} --landing DIR --out DIR [--threads N]${options}`);
     process.exit(2);
   };
+}
+
+// --landing DIR --out DIR [--threads N] and the script's `extra` options (see peerUsage); a usage
+// error ends the process with exit code 2.
+export function parsePeerArgs(script, defaultThreads, extra = {}) {
+  const usage = peerUsage(script, extra);
   const args = { threads: defaultThreads };
   for (let i = 2; i < process.argv.length; ++i) {
     const arg = process.argv[i];
@@ -16,6 +24,7 @@ export function parsePeerArgs(script, defaultThreads) {
     if (arg === '--landing') args.landing = value();
     else if (arg === '--out') args.out = value();
     else if (arg === '--threads') args.threads = Number(value());
+    else if (Object.hasOwn(extra, arg)) args[extra[arg]] = value();
     else usage(`unknown argument ${arg}`);
   }
   if (!args.landing || !args.out) usage('--landing and --out are required');

@@ -42,27 +42,13 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs from 'node:fs';
 import path from 'node:path';
-import { resultTimings } from '../peer_common.mjs';
+import { parsePeerArgs, peerUsage, resultTimings } from '../peer_common.mjs';
 
 const started = performance.now();
 
-function usage(message) {
-  console.error(`deloton.mjs: ${message}\nusage: node deloton.mjs --landing DIR --out DIR [--threads N] [--dump DIR]`);
-  process.exit(2);
-}
-
-const args = { threads: 2 };
-for (let i = 2; i < process.argv.length; ++i) {
-  const arg = process.argv[i];
-  const value = () => (i + 1 < process.argv.length ? process.argv[++i] : usage(`${arg} needs a value`));
-  if (arg === '--landing') args.landing = value();
-  else if (arg === '--out') args.out = value();
-  else if (arg === '--threads') args.threads = Number(value());
-  else if (arg === '--dump') args.dump = value();
-  else usage(`unknown argument ${arg}`);
-}
-if (!args.landing || !args.out) usage('--landing and --out are required');
-if (!(args.threads >= 1)) usage('--threads must be a positive number');
+const OPTIONS = { '--dump': 'dump' };
+const usage = peerUsage('deloton.mjs', OPTIONS);
+const args = parsePeerArgs('deloton.mjs', 2, OPTIONS);
 
 // ---------------------------------------------------------------------------------------------
 // The landing files, in stream order (streams by name in byte order, "" first; a stream's files
