@@ -62,7 +62,6 @@ void write_attribute(hid_t object, const Attribute& attribute) {
       attribute.value);
 }
 
-// Writes column `column` of every rank's `rows` as one dataset; returns its payload bytes.
 // Packs `rows` strings into fixed-width cells of the widest one on any rank (NUL-padded, as the
 // contract's fixed-length strings are); `value(r)` is row r's string.
 template <class ValueOfRow>

@@ -146,9 +146,7 @@ RecordParser::RecordParser(RecordSchema schema, bool canonical_path)
     : schema_(std::move(schema)),
       slots_(schema_.fields.size()),
       table_schema_(schema_.table_schema()),
-      id_index_(schema_.fields.size(), nullptr),
-      last_key_(schema_.fields.size()),
-      last_id_(schema_.fields.size(), kUnlooked) {
+      id_lookup_(schema_.fields.size()) {
   for (std::size_t i = 0; i < schema_.fields.size(); ++i) {
     const FieldSpec& field = schema_.fields[i];
     types_.push_back(field.type);
@@ -228,40 +226,8 @@ void RecordParser::store_as_id(std::size_t field, const StringKeyIndex& index) {
   if (field >= schema_.fields.size() || schema_.fields[field].type != ColumnType::String ||
       !schema_.fields[field].required || schema_.fields[field].accepts_number)
     throw std::invalid_argument("store_as_id: field " + std::to_string(field) + " is not a required string field");
-  id_index_[field] = &index;
+  id_lookup_[field].emplace(index);
   table_schema_[field].type = ColumnType::Int64;
-  last_id_[field] = kUnlooked;
-}
-
-namespace {
-
-// Whether the `length` bytes at a and b are equal; keys of 8 to 40 bytes (emails, serial numbers)
-// as five overlapping 8-byte words inside them, without a call.
-inline bool same_bytes(const char* a, const char* b, std::size_t length) {
-  if (length < 8 || length > 40) return std::memcmp(a, b, length) == 0;
-  std::uint64_t differ = 0;
-  for (std::size_t k = 0; k < 5; ++k) {
-    const std::size_t at = std::min(8 * k, length - 8);
-    std::uint64_t x, y;
-    std::memcpy(&x, a + at, 8);
-    std::memcpy(&y, b + at, 8);
-    differ |= x ^ y;
-  }
-  return differ == 0;
-}
-
-}  // namespace
-
-inline std::int64_t RecordParser::key_id(std::size_t field, std::string_view key) {
-  const std::string& last = last_key_[field];
-  if (last_id_[field] != kUnlooked && key.size() == last.size() && same_bytes(key.data(), last.data(), key.size()))
-    return last_id_[field];
-  return look_up_key(field, key);
-}
-
-std::int64_t RecordParser::look_up_key(std::size_t field, std::string_view key) {
-  last_key_[field].assign(key);
-  return last_id_[field] = id_index_[field]->find(key);
 }
 
 // `p` has at least length + 1 bytes of the line and 48 readable bytes (the line's padding).
@@ -299,11 +265,10 @@ const char* find_string_stop(const char* text, const char* end) {
 #endif
 }
 
-// How many of the 8 bytes of `word` (in memory order) are ASCII digits before the first other byte.
-// A digit is 0x30-0x39: its high nibble is 3, and still 3 after adding 6. Adding 6 to a byte can
-// carry into the next one only from a byte that is no digit, so the count is exact.
-// Per byte of `word`: nonzero bits (in its high nibble) when the byte is no digit, up to and
-// including the first such byte (later bytes may be off by a carry).
+// Per byte of `word` (in memory order): nonzero bits (in its high nibble) when the byte is no ASCII
+// digit, exact up to and including the first such byte. A digit is 0x30-0x39: its high nibble is 3,
+// and still 3 after adding 6; adding 6 to a byte can carry into the next one only from a byte that
+// is no digit, so only the bytes after the first non-digit may be off.
 inline std::uint64_t non_digit_bits(std::uint64_t word) {
   constexpr std::uint64_t kHigh = 0xF0F0F0F0F0F0F0F0ull, kThrees = 0x3030303030303030ull;
   return ((word & kHigh) ^ kThrees) | (((word + 0x0606060606060606ull) & kHigh) ^ kThrees);
@@ -313,6 +278,7 @@ inline bool is_digit_byte(char c) {
   return static_cast<unsigned char>(c - '0') < 10;
 }
 
+// How many of the 8 bytes of `word` are digits before the first other byte.
 inline int leading_digits(std::uint64_t word) {
   const std::uint64_t other = non_digit_bits(word);
   return other == 0 ? 8 : __builtin_ctzll(other) / 8;
@@ -330,11 +296,13 @@ inline std::uint64_t digits_value(std::uint64_t word, int count) {
   return value;
 }
 
+// 10^n for the n (0..8) digits of one word.
+constexpr std::uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
 // Reads the digits at q (at most `limit` of them, and none at or past `end`), eight at a time, into
 // `value`; returns how many there were (limit + 1 when there are more). Reads 8 bytes past each
 // group: the line's padding.
 inline std::ptrdiff_t read_digits(const char*& q, const char* end, std::ptrdiff_t limit, std::uint64_t& value) {
-  static constexpr std::uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
   std::ptrdiff_t count = 0;
   while (true) {
     int n = leading_digits(load_word(q));
@@ -352,7 +320,6 @@ inline std::ptrdiff_t read_digits(const char*& q, const char* end, std::ptrdiff_
 // integral float (below). Leaves p after it; what follows is checked by the caller (an 'e' there
 // makes the line not canonical).
 inline bool read_canonical_int(const char*& p, const char* end, std::int64_t& value) {
-  static constexpr std::uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
   const char* q = p;
   const bool negative = q < end && *q == '-';
   q += negative;
@@ -498,7 +465,7 @@ bool RecordParser::take_canonical(const char* p, const char* const end, Table& t
   }
   if (end - p != 1 || *p != '}') return false;
   if constexpr (kAppend) {
-    const StringKeyIndex* const* const id_index = id_index_.data();
+    std::optional<StringRunLookup>* const id_lookup = id_lookup_.data();
     for (std::size_t k = 0; k < fields; ++k) {
       const CanonicalValue& value = values[k];
       switch (steps[k].type) {
@@ -506,8 +473,8 @@ bool RecordParser::take_canonical(const char* p, const char* const end, Table& t
         case ColumnType::Float64: table.floats(k).push_back(value.float_value); break;
         case ColumnType::String: {
           const std::string_view text(value.text.data, value.text.size);
-          if (id_index[k] != nullptr)
-            table.ints(k).push_back(key_id(k, text));
+          if (id_lookup[k])
+            table.ints(k).push_back(id_lookup[k]->find(text));
           else
             table.strings(k).push_back(text);
           break;
@@ -603,7 +570,7 @@ bool RecordParser::take_canonical_any_order(const char* p, const char* const end
   // p is at the closing brace: it must end the line, and every required field must be there.
   if (end - p != 1 || (seen & canonical_required_) != canonical_required_) return false;
   if constexpr (kAppend) {
-    const StringKeyIndex* const* const id_index = id_index_.data();
+    std::optional<StringRunLookup>* const id_lookup = id_lookup_.data();
     for (std::size_t k = 0; k < fields; ++k) {
       const CanonicalValue& value = values[k];
       const bool present = (seen >> k & 1u) != 0;  // a missing field is NULL, as in parse()
@@ -615,8 +582,8 @@ bool RecordParser::take_canonical_any_order(const char* p, const char* const end
         case ColumnType::String: {
           const std::string_view text =
               present ? std::string_view(value.text.data, value.text.size) : std::string_view{};
-          if (id_index[k] != nullptr)
-            table.ints(k).push_back(key_id(k, text));
+          if (id_lookup[k])
+            table.ints(k).push_back(id_lookup[k]->find(text));
           else
             table.strings(k).push_back(text);
           break;
@@ -744,6 +711,11 @@ LineOutcome RecordParser::parse(const char* data, std::size_t length, std::size_
   return parse_document(document, data + length, true, table, reason);
 }
 
+template <bool kAppend>
+bool RecordParser::take_canonical_line(const char* p, const char* end, Table& table) {
+  return take_canonical<kAppend>(p, end, table) || take_canonical_any_order<kAppend>(p, end, table);
+}
+
 std::size_t RecordParser::take_canonical_lines(const char* data, std::span<const Line> lines, Table& table,
                                                LinesResult& result) {
   std::size_t i = 0;
@@ -755,9 +727,7 @@ std::size_t RecordParser::take_canonical_lines(const char* data, std::span<const
       ++result.blank;
       continue;
     }
-    if (!take_canonical<true>(text + first, text + length, table) &&
-        !take_canonical_any_order<true>(text + first, text + length, table))
-      break;
+    if (!take_canonical_line<true>(text + first, text + length, table)) break;
     ++result.accepted;
     ++canonical_lines_;
   }
@@ -813,9 +783,7 @@ RecordParser::LinesResult RecordParser::parse_lines(
       const char* const text = data + lines[next].start;
       std::size_t first = 0, length = lines[next].length;
       trim_line(text, first, length);
-      if (first < length && (take_canonical<false>(text + first, text + length, table) ||
-                             take_canonical_any_order<false>(text + first, text + length, table)))
-        break;
+      if (first < length && take_canonical_line<false>(text + first, text + length, table)) break;
       ++next;
     }
     through_simdjson(at, next);
@@ -1024,8 +992,8 @@ LineOutcome RecordParser::parse_document(Document& document, const char* const e
         table.floats(i).push_back(is_set ? slot.float_value : std::numeric_limits<double>::quiet_NaN());
         break;
       case ColumnType::String:
-        if (id_index_[i] != nullptr)  // a required field: set
-          table.ints(i).push_back(key_id(i, slot.string_value));
+        if (id_lookup_[i])  // a required field: set
+          table.ints(i).push_back(id_lookup_[i]->find(slot.string_value));
         else
           table.strings(i).push_back(is_set ? slot.string_value : std::string_view{});
         break;

@@ -24,10 +24,6 @@ SourceStats SourceStats::summed(const Comm& comm) const {
 
 namespace {
 
-// Once this many line bytes (or the whole range) have been parsed, the columns are sized for the
-// whole range at the rows and string bytes per input byte seen so far.
-constexpr std::int64_t kReserveSampleBytes = std::int64_t{1} << 20;
-
 // Reserves room for the rows of `range_bytes` of input, estimated from the `sampled_bytes` parsed
 // so far, plus 10%: the columns then grow once instead of doubling (and copying) all the way up.
 // Only a hint: the estimate is capped at twice the input, and a reservation that fails is dropped.
@@ -62,6 +58,12 @@ void reserve_for_range(Table& table, std::int64_t range_bytes, std::int64_t samp
 
 }  // namespace
 
+void RangeReservation::after_batch(Table& table, std::int64_t parsed_bytes, std::int64_t range_bytes) {
+  if (done_ || parsed_bytes < std::min(kSampleBytes, range_bytes)) return;
+  done_ = true;
+  reserve_for_range(table, range_bytes, parsed_bytes);
+}
+
 namespace {
 
 // Parses one batch of lines into `table` (RecordParser::parse_lines), quarantining its bad lines.
@@ -80,6 +82,13 @@ void parse_batch(const LineBatch& batch, const SourceFiles& source, RecordParser
   stats.quarantined += result.rejected;
 }
 
+// The input bytes of a batch's lines, each with its newline.
+std::int64_t batch_bytes(const LineBatch& batch) {
+  std::int64_t bytes = 0;
+  for (const Line& line : batch.lines) bytes += static_cast<std::int64_t>(line.length) + 1;
+  return bytes;
+}
+
 void start_stats(const SourceFiles& source, SourceStats& stats) {
   stats.files = static_cast<std::int64_t>(source.files.size());
   stats.bytes = source.total_bytes();
@@ -92,18 +101,13 @@ Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& pa
   Table table(parser.table_schema());
   start_stats(source, stats);
   const std::int64_t range = range_bytes(source, comm.rank(), comm.size());
-  std::int64_t sampled_bytes = 0;  // line bytes parsed before reserve_for_range (-1: done)
+  std::int64_t parsed_bytes = 0;
+  RangeReservation reservation;
   stats.bytes_read += read_range_lines(source, comm.rank(), comm.size(), options.chunk_bytes,
                                        simdjson::SIMDJSON_PADDING, options.on_progress, [&](const LineBatch& batch) {
                                          parse_batch(batch, source, parser, table, quarantine, stats);
-                                         if (sampled_bytes >= 0) {
-                                           for (const Line& line : batch.lines)
-                                             sampled_bytes += static_cast<std::int64_t>(line.length) + 1;
-                                           if (sampled_bytes >= std::min(kReserveSampleBytes, range)) {
-                                             reserve_for_range(table, range, sampled_bytes);
-                                             sampled_bytes = -1;
-                                           }
-                                         }
+                                         parsed_bytes += batch_bytes(batch);
+                                         reservation.after_batch(table, parsed_bytes, range);
                                        });
   return table;
 }
@@ -117,8 +121,7 @@ void parse_source_into(const Comm& comm, const SourceFiles& source, RecordParser
   stats.bytes_read += read_range_lines(source, comm.rank(), comm.size(), options.chunk_bytes,
                                        simdjson::SIMDJSON_PADDING, options.on_progress, [&](const LineBatch& batch) {
                                          parse_batch(batch, source, parser, batch_rows, quarantine, stats);
-                                         for (const Line& line : batch.lines)
-                                           parsed_bytes += static_cast<std::int64_t>(line.length) + 1;
+                                         parsed_bytes += batch_bytes(batch);
                                          sink(batch_rows, std::min(parsed_bytes, range), range);
                                          batch_rows.truncate_rows(0);  // keeps the columns' capacity for the next batch
                                        });

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -115,6 +116,9 @@ class RecordParser {
   // are scalars: each key is looked up (slower; tried when take_canonical fails).
   template <bool kAppend>
   bool take_canonical_any_order(const char* p, const char* end, Table& table);
+  // take_canonical, then take_canonical_any_order.
+  template <bool kAppend>
+  bool take_canonical_line(const char* p, const char* end, Table& table);
   // Lines [0, n) of `lines` that are canonical or blank, taken; stops at the first other line.
   std::size_t take_canonical_lines(const char* data, std::span<const Line> lines, Table& table, LinesResult& result);
 
@@ -167,14 +171,9 @@ class RecordParser {
   std::vector<CanonicalStep> canonical_;  // empty: no canonical path
   std::uint64_t canonical_required_ = 0;  // bit k: field k is required
   std::vector<CanonicalValue> canonical_values_;
-  // The id of `key` for id field `field` (the previous line's id when the key repeats).
-  std::int64_t key_id(std::size_t field, std::string_view key);
-  std::int64_t look_up_key(std::size_t field, std::string_view key);  // key_id's lookup, remembered
   Schema table_schema_;
-  std::vector<const StringKeyIndex*> id_index_;  // per field: its index, or nullptr (stored as bytes)
-  std::vector<std::string> last_key_;            // per id field: the last key looked up ...
-  std::vector<std::int64_t> last_id_;            // ... and its id (kUnlooked: none yet)
-  static constexpr std::int64_t kUnlooked = -2;
+  // Per field: the lookup of its ids (store_as_id), or none (stored as its bytes).
+  std::vector<std::optional<StringRunLookup>> id_lookup_;
   std::int64_t canonical_lines_ = 0;
 };
 

@@ -34,6 +34,20 @@ struct ParseOptions {
 Table parse_source(const Comm& comm, const SourceFiles& source, RecordParser& parser, Quarantine& quarantine,
                    SourceStats& stats, const ParseOptions& options = {});
 
+// Sizes a table's columns once for a whole byte range, from the rows (and string bytes) per input
+// byte of the first MB or so parsed, plus 10%: the columns then grow once instead of doubling (and
+// copying) all the way up. Only a hint: capped at twice the input; a reservation that fails is
+// dropped. parse_source uses it for its table; a sink of parse_source_into for the rows it keeps.
+class RangeReservation {
+ public:
+  // After each batch: `parsed_bytes` of this rank's `range_bytes` are done, `table` holds its rows.
+  void after_batch(Table& table, std::int64_t parsed_bytes, std::int64_t range_bytes);
+
+ private:
+  static constexpr std::int64_t kSampleBytes = std::int64_t{1} << 20;
+  bool done_ = false;
+};
+
 // Where parse_source_into puts the rows: called after each batch of lines (a few MB of input) with
 // the accepted rows of that batch in input order, `parsed_bytes` of this rank's `range_bytes` done.
 // It takes what it needs (filters, encodes, appends to its own columns); the rows are cleared after

@@ -3,9 +3,13 @@
 // per fact row, so it is an open-addressing table with linear probing and the hash kept beside the
 // id (a probe rarely touches the key). Written here because Debian's Boost (1.74) predates
 // boost::unordered_flat_map and std::unordered_map allocates a node per key.
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
+#include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -83,25 +87,48 @@ class KeyIndex {
 
 using StringKeyIndex = KeyIndex<std::string_view, StringKeyHash>;
 
+// Whether two string keys are equal: keys of 8 to 40 bytes (emails, serial numbers) as five
+// overlapping 8-byte words inside them, inline, without a call.
+inline bool same_key(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  const std::size_t length = a.size();
+  if (length < 8 || length > 40) return a == b;
+  std::uint64_t differ = 0;
+  for (std::size_t k = 0; k < 5; ++k) {
+    const std::size_t at = std::min(8 * k, length - 8);
+    std::uint64_t x, y;
+    std::memcpy(&x, a.data() + at, 8);
+    std::memcpy(&y, b.data() + at, 8);
+    differ |= x ^ y;
+  }
+  return differ == 0;
+}
+template <class Key>
+bool same_key(const Key& a, const Key& b) {
+  return a == b;
+}
+
 // find() on an index, remembering the last key looked up: fact rows mostly come in runs of one key (a
 // customer's readings, a device's), and comparing with the previous key costs less than hashing and
-// probing. The last key is kept as a view: its bytes must outlive the lookups.
+// probing. A string key is remembered as a copy (its bytes may be gone by the next lookup, e.g. in a
+// reused read buffer); it is copied only when the key changes.
 template <class Index, class Key>
 class RunLookup {
  public:
   explicit RunLookup(const Index& index) : index_(index) {}
   std::int64_t find(const Key& key) {
-    if (!has_last_ || !(key == last_key_)) {
+    if (!has_last_ || !same_key(key, Key(last_key_))) {
       last_id_ = index_.find(key);
-      last_key_ = key;
+      last_key_ = Stored(key);
       has_last_ = true;
     }
     return last_id_;
   }
 
  private:
+  using Stored = std::conditional_t<std::is_same_v<Key, std::string_view>, std::string, Key>;
   const Index& index_;
-  Key last_key_{};
+  Stored last_key_{};
   std::int64_t last_id_ = 0;
   bool has_last_ = false;
 };

@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <limits>
-#include <new>
 #include <numeric>
 #include <stdexcept>
 #include <unordered_map>
@@ -93,28 +91,6 @@ RecordParser parser_with_key_ids(const RecordSchema& schema, std::size_t key, co
   return parser;
 }
 
-// Sizes `table`'s columns once for a whole byte range from the rows kept per byte so far (plus 10%),
-// so they grow once instead of doubling (and copying) all the way up; only a hint.
-class ReserveOnce {
- public:
-  void maybe(Table& table, std::int64_t parsed_bytes, std::int64_t range_bytes) {
-    if (done_ || (parsed_bytes < kSampleBytes && parsed_bytes < range_bytes)) return;
-    done_ = true;
-    if (parsed_bytes <= 0 || parsed_bytes >= range_bytes) return;
-    const double rows = 1.1 * static_cast<double>(table.num_rows()) * static_cast<double>(range_bytes) /
-                        static_cast<double>(parsed_bytes);
-    try {
-      table.reserve_rows(static_cast<std::size_t>(rows) + 64);
-    } catch (const std::bad_alloc&) {
-      // Not enough memory to reserve it all at once: the columns grow as they need to.
-    }
-  }
-
- private:
-  static constexpr std::int64_t kSampleBytes = std::int64_t{1} << 20;
-  bool done_ = false;
-};
-
 // A per-row id column, as runs of one id: (id, rows) in row order.
 class IdRuns {
  public:
@@ -190,10 +166,20 @@ RunSummary StediJob::run() {
   Quarantine quarantine;
   const std::vector<RecordSchema> schemas = {customer_schema(), accelerometer_schema(), step_trainer_schema()};
   std::vector<SourceStats> source_stats(kSources.size());
-  // Parses source s with `parser`, its rows batch by batch into `sink`.
-  const auto parse_into = [&](std::size_t s, RecordParser& parser, const ParsedRowSink& sink) {
+  // Parses source s with `parser` into `into`, keeping of each batch of parsed rows the ones
+  // `select(rows, kept)` records in `kept`.
+  const auto parse_filtered = [&](std::size_t s, RecordParser& parser, Table& into, const auto& select) {
+    KeptRuns kept;
+    RangeReservation reservation;
     job_.parse_source(kParse, s, [&](const ParseOptions& parse) {
-      parse_source_into(comm_, landing[s], parser, quarantine, source_stats[s], parse, sink);
+      parse_source_into(comm_, landing[s], parser, quarantine, source_stats[s], parse,
+                        [&](Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes) {
+                          kept = {};
+                          select(rows, kept);
+                          append_kept_runs(into, rows, kept);
+                          into.set_rows_from_columns();
+                          reservation.after_batch(into, parsed_bytes, range_bytes);
+                        });
     });
   };
   Table customers(schemas[0].table_schema());
@@ -255,32 +241,24 @@ RunSummary StediJob::run() {
   // turns each email into its id).
   RecordParser accelerometer_parser = parser_with_key_ids(schemas[1], accelerometer::kUser, email_index);
   Table accelerometer_trusted(accelerometer_parser.table_schema());
-  {
-    KeptRuns kept;
-    ReserveOnce reserve;
-    parse_into(1, accelerometer_parser, [&](Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes) {
-      const auto& timestamps = rows.ints(accelerometer::kTimestamp);
-      const auto& email_ids = rows.ints(accelerometer::kUser);
-      kept = {};
-      for (std::size_t r = 0; r < rows.num_rows(); ++r) {
-        const std::int64_t id = email_ids[r];
-        if (id == StringKeyIndex::kAbsent) {
-          ++unknown_users;
-          continue;
-        }
-        const std::int64_t consent = email_consent[static_cast<std::size_t>(id)];
-        if (consent == kNullInt64) continue;
-        if (privacy && timestamps[r] < consent) continue;
-        kept.keep(r);
-        reading_email.push(id);
-        auto& latest = latest_reading[static_cast<std::size_t>(id)];
-        latest = std::max(latest, timestamps[r]);
+  parse_filtered(1, accelerometer_parser, accelerometer_trusted, [&](const Table& rows, KeptRuns& kept) {
+    const auto& timestamps = rows.ints(accelerometer::kTimestamp);
+    const auto& email_ids = rows.ints(accelerometer::kUser);
+    for (std::size_t r = 0; r < rows.num_rows(); ++r) {
+      const std::int64_t id = email_ids[r];
+      if (id == StringKeyIndex::kAbsent) {
+        ++unknown_users;
+        continue;
       }
-      append_kept_runs(accelerometer_trusted, rows, kept);
-      accelerometer_trusted.set_rows_from_columns();
-      reserve.maybe(accelerometer_trusted, parsed_bytes, range_bytes);
-    });
-  }
+      const std::int64_t consent = email_consent[static_cast<std::size_t>(id)];
+      if (consent == kNullInt64) continue;
+      if (privacy && timestamps[r] < consent) continue;
+      kept.keep(r);
+      reading_email.push(id);
+      auto& latest = latest_reading[static_cast<std::size_t>(id)];
+      latest = std::max(latest, timestamps[r]);
+    }
+  });
   time(kShuffle, [&] { comm_.allreduce_max_in_place(latest_reading); });
 
   // customer_curated: on the email owners, DISTINCT trusted rows with a kept reading (under privacy,
@@ -359,24 +337,16 @@ RunSummary StediJob::run() {
   // step_trainer_trusted: filtered as it is parsed; its serialNumber column holds serial ids.
   RecordParser step_parser = parser_with_key_ids(schemas[2], step_trainer::kSerialNumber, serial_index);
   Table step_trainer_trusted(step_parser.table_schema());
-  {
-    KeptRuns kept;
-    ReserveOnce reserve;
-    parse_into(2, step_parser, [&](Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes) {
-      const auto& times = rows.ints(step_trainer::kSensorReadingTime);
-      const auto& serial_ids = rows.ints(step_trainer::kSerialNumber);
-      kept = {};
-      for (std::size_t r = 0; r < rows.num_rows(); ++r) {
-        const std::int64_t id = serial_ids[r];
-        if (id == StringKeyIndex::kAbsent) continue;
-        if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) continue;
-        kept.keep(r);
-      }
-      append_kept_runs(step_trainer_trusted, rows, kept);
-      step_trainer_trusted.set_rows_from_columns();
-      reserve.maybe(step_trainer_trusted, parsed_bytes, range_bytes);
-    });
-  }
+  parse_filtered(2, step_parser, step_trainer_trusted, [&](const Table& rows, KeptRuns& kept) {
+    const auto& times = rows.ints(step_trainer::kSensorReadingTime);
+    const auto& serial_ids = rows.ints(step_trainer::kSerialNumber);
+    for (std::size_t r = 0; r < rows.num_rows(); ++r) {
+      const std::int64_t id = serial_ids[r];
+      if (id == StringKeyIndex::kAbsent) continue;
+      if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) continue;
+      kept.keep(r);
+    }
+  });
   for (std::size_t s = 0; s < kSources.size(); ++s)
     summary_.sources.emplace_back(kSources[s], source_stats[s].summed(comm_));
   job_.progress().line("parsed " + std::to_string(summary_.sources[0].second.accepted) + " customers, " +
