@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli.hpp"
+#include "mpilake/alerts/smtp_sender.hpp"
 #include "mpilake/report/report_request.hpp"
 
 namespace mpilake::cli {
@@ -13,7 +14,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: mpilake report --out DIR --date YYYY-MM-DD [--save-as FILE_PREFIX]\n"
-    "                      [--email smtp://HOST:PORT --from ADDRESS --to ADDRESS[,ADDRESS...]]\n";
+    "                      [--email smtp://HOST:PORT --from ADDRESS --to ADDRESS[,ADDRESS...]]\n"
+    "                      [--tls required|opportunistic|off] [--ca-file FILE] [--smtp-auth-file FILE]\n";
 constexpr const char* kDescription =
     "Writes Deloton's daily executive report for one UTC day of a finished `mpilake run --pipeline deloton`:\n"
     "rides, riders, ride time, energy, average power, heart rate and alerts against the day before, and\n"
@@ -21,7 +23,9 @@ constexpr const char* kDescription =
     "hour, each with its takeaway. Counts and aggregates only: no rider's personal data. Files: a\n"
     "self-contained FILE_PREFIX.html, FILE_PREFIX.pdf and FILE_PREFIX.json (every figure shown), by default\n"
     "DIR/reports/deloton-YYYY-MM-DD.*, each written atomically. --email also sends it (HTML body, PDF\n"
-    "attached). Under mpirun only rank 0 works. Exit 2: bad flags, not a Deloton run, or a date outside the\n"
+    "attached; smtp:// with STARTTLS or smtps://, a login from --smtp-auth-file or MPILAKE_SMTP_USER and\n"
+    "MPILAKE_SMTP_PASSWORD, never the command line). Under mpirun only rank 0 works. Exit 2: bad flags, not a Deloton "
+    "run, or a date outside the\n"
     "data; exit 1: the files are written but the email failed. See docs/report.md.\n";
 
 // The other ranks wait while rank 0 makes the report (seconds): a blocking collective would spin a
@@ -50,10 +54,24 @@ report::ReportRequest request_from(const po::variables_map& values) {
   const bool email = values.count("email") != 0U;
   if (!email && (values.count("from") != 0U || values.count("to") != 0U))
     throw UsageError("--from and --to go with --email smtp://HOST:PORT");
+  const auto given = [&](const char* name) {
+    return values.count(name) != 0U ? std::optional<std::string>(values[name].as<std::string>()) : std::nullopt;
+  };
+  if (!email && (given("tls") || given("ca-file") || given("smtp-auth-file")))
+    throw UsageError("--tls, --ca-file and --smtp-auth-file go with --email");
   if (email) {
     request.smtp_url = values["email"].as<std::string>();
     if (!report::parse_smtp_url(request.smtp_url))
-      throw UsageError("--email must be smtp://HOST:PORT (got '" + request.smtp_url + "')");
+      throw UsageError("--email must be smtp://HOST:PORT or smtps://HOST:PORT (got '" + request.smtp_url + "')");
+    try {
+      const alerts::SmtpSettings settings =
+          alerts::smtp_settings("--email", request.smtp_url, given("tls"), given("ca-file"), given("smtp-auth-file"));
+      if (settings.tls) request.tls = std::string(alerts::tls_mode_name(*settings.tls));
+      request.ca_file = settings.ca_file;
+      if (settings.login) request.login = std::make_pair(settings.login->user, settings.login->password);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
     if (values.count("from") == 0U || values.count("to") == 0U) throw UsageError("--email needs --from and --to");
     request.sender = values["from"].as<std::string>();
     if (!report::is_email_address(request.sender))
@@ -76,7 +94,12 @@ int report_command(const Comm& comm, const std::vector<std::string>& args) {
       ("save-as", po::value<std::string>(), "write FILE_PREFIX.html, .pdf and .json (default DIR/reports/deloton-DATE)")
       ("email", po::value<std::string>(), "also send the report through this SMTP server: smtp://HOST:PORT")
       ("from", po::value<std::string>(), "the email's sender address (with --email)")
-      ("to", po::value<std::string>(), "the email's recipients, comma-separated (with --email)");
+      ("to", po::value<std::string>(), "the email's recipients, comma-separated (with --email)")
+      ("tls", po::value<std::string>(), "STARTTLS with smtp://: required, opportunistic or off (default: required "
+                                        "with a login, else opportunistic)")
+      ("ca-file", po::value<std::string>(), "trust the server certificates this CA file (PEM) signs")
+      ("smtp-auth-file", po::value<std::string>(), "log in with 'user = NAME' and 'password = SECRET' from this "
+                                                   "file (mode 600); else MPILAKE_SMTP_USER/MPILAKE_SMTP_PASSWORD");
   // clang-format on
   po::variables_map values;
   if (!parse_command(args, options, nullptr, values, std::string(kUsage) + "\n" + kDescription, comm)) return 0;

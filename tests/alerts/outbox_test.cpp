@@ -35,8 +35,14 @@ class OutboxTest : public ::testing::Test {
 };
 
 DeliveryRecord record(std::int64_t ride, const std::string& run = "run1") {
-  return DeliveryRecord{run, ride, "<m" + std::to_string(ride) + "@x>", alert_key(7, 1000 + ride, "bike \"q\" v1"),
-                        "2026-12-01T00:00:00Z"};
+  return DeliveryRecord{run,
+                        ride,
+                        "<m" + std::to_string(ride) + "@x>",
+                        alert_key(7, 1000 + ride, "bike \"q\" v1"),
+                        "2026-12-01T00:00:00Z",
+                        {},
+                        0,
+                        {}};
 }
 
 TEST_F(OutboxTest, LogRecordsSurviveReopening) {

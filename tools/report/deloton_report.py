@@ -4,11 +4,14 @@
 Started by `mpilake report` (which checks the folder and the date first), or by hand:
   /usr/bin/python3 deloton_report.py --out DIR --date YYYY-MM-DD --prefix PATH
                                      [--email smtp://HOST:PORT --from A --to B[,C]]
+                                     [--tls required|opportunistic|off] [--ca-file FILE]
 Reads the daily, rides and riders zones with h5py (from riders only user_id and first_ride_start: no
 personal data is ever read), draws the charts with matplotlib, fills an HTML template with the charts
 embedded as data: URIs, renders it to PDF with weasyprint, and writes PATH.html, PATH.pdf and PATH.json
 (every figure the report shows) atomically. With --email, also sends it as one MIME message (HTML body
-with the charts inline, PDF attached) with smtplib.
+with the charts inline, PDF attached) with smtplib: smtp:// with STARTTLS as --tls says, or smtps://
+(implicit TLS), certificates checked against the system's CAs or --ca-file, and a login from
+MPILAKE_SMTP_USER / MPILAKE_SMTP_PASSWORD when set (`mpilake report` sets them from --smtp-auth-file).
 
 Exit codes: 0 done; 2 bad input (one `mpilake: error:` line, nothing written); 1 the files are written
 but the email could not be sent (one error line).
@@ -26,6 +29,7 @@ import math
 import os
 import re
 import smtplib
+import ssl
 import sys
 import tempfile
 
@@ -551,10 +555,22 @@ def json_ready(value):
 # Email
 # ---------------------------------------------------------------------------------------------------
 def parse_smtp_url(url):
-    match = re.fullmatch(r"smtp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?/?", url or "")
-    if not match or (match.group(2) and not 1 <= int(match.group(2)) <= 65535):
-        raise ReportError(f"--email must be smtp://HOST:PORT (got '{url}')")
-    return match.group(1).strip("[]"), int(match.group(2) or 25)
+    """-> (scheme, host, port) of smtp://HOST[:PORT] or smtps://HOST[:PORT]."""
+    match = re.fullmatch(r"(smtps?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?/?", url or "")
+    if not match or (match.group(3) and not 1 <= int(match.group(3)) <= 65535):
+        raise ReportError(f"--email must be smtp://HOST:PORT or smtps://HOST:PORT (got '{url}')")
+    scheme = match.group(1)
+    return scheme, match.group(2).strip("[]"), int(match.group(3) or (465 if scheme == "smtps" else 25))
+
+
+def smtp_login():
+    """(user, password) from MPILAKE_SMTP_USER / MPILAKE_SMTP_PASSWORD, or None."""
+    user, password = os.environ.get("MPILAKE_SMTP_USER", ""), os.environ.get("MPILAKE_SMTP_PASSWORD")
+    if not user and password is None:
+        return None
+    if not user or password is None:
+        raise ReportError("set both MPILAKE_SMTP_USER and MPILAKE_SMTP_PASSWORD for an SMTP login, or neither")
+    return user, password
 
 
 def check_address(address, flag):
@@ -597,10 +613,43 @@ def build_email(report, images, pdf, pdf_name, sender, recipients):
     return message
 
 
-def send_email(url, message, sender, recipients):
-    host, port = parse_smtp_url(url)
-    with smtplib.SMTP(host, port, timeout=30) as smtp:
-        smtp.ehlo_or_helo_if_needed()
+def reply_text(exc):
+    error = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+    return f"{exc.smtp_code} {' '.join(error.split())}"
+
+
+def send_email(url, message, sender, recipients, tls, ca_file, login):
+    """One SMTP session: TLS as asked, the login when given, the message. Raises ReportError with one
+    line for the session's own failures (TLS, login); OSError / SMTPException for the rest."""
+    scheme, host, port = parse_smtp_url(url)
+    endpoint = f"{host}:{port}"
+    tls = tls or ("required" if login else "opportunistic")
+    context = ssl.create_default_context(cafile=ca_file or None)
+    try:
+        smtp = (smtplib.SMTP_SSL(host, port, timeout=30, context=context) if scheme == "smtps"
+                else smtplib.SMTP(host, port, timeout=30))
+    except ssl.SSLError as exc:
+        raise ReportError(f"TLS with {endpoint} failed: {exc} (a private CA goes in --ca-file FILE)") from exc
+    with smtp:
+        smtp.ehlo()
+        if scheme == "smtp" and tls != "off":
+            if smtp.has_extn("starttls"):
+                try:
+                    smtp.starttls(context=context)
+                except ssl.SSLError as exc:
+                    raise ReportError(f"TLS with {endpoint} failed: {exc} (a private CA goes in --ca-file FILE)") \
+                        from exc
+                smtp.ehlo()
+            elif tls == "required":
+                raise ReportError(f"{endpoint} does not offer STARTTLS and --tls is required"
+                                  + ("; the login was not sent" if login else ""))
+        if login:
+            if not smtp.has_extn("auth"):
+                raise ReportError(f"{endpoint} offers no SMTP login (AUTH) on this connection; the login was not sent")
+            try:
+                smtp.login(*login)
+            except smtplib.SMTPAuthenticationError as exc:
+                raise ReportError(f"SMTP login refused by {endpoint} ({reply_text(exc)})") from exc
         refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
     if refused:
         raise smtplib.SMTPRecipientsRefused(refused)
@@ -615,12 +664,21 @@ def main(argv):
     parser.add_argument("--email", help="smtp://HOST:PORT to send the report through")
     parser.add_argument("--from", dest="sender", help="the sender's address")
     parser.add_argument("--to", help="recipients, comma-separated")
+    parser.add_argument("--tls", choices=("required", "opportunistic", "off"),
+                        help="STARTTLS with smtp:// (default: required with a login, else opportunistic)")
+    parser.add_argument("--ca-file", help="trust the server certificates this CA file (PEM) signs")
     args = parser.parse_args(argv)
     try:
         date = parse_date(args.date)
         recipients = []
+        login = None
         if args.email:
-            parse_smtp_url(args.email)
+            scheme = parse_smtp_url(args.email)[0]
+            if scheme == "smtps" and args.tls not in (None, "required"):
+                raise ReportError(f"--tls {args.tls} does not go with smtps:// (always TLS)")
+            if args.ca_file and not os.access(args.ca_file, os.R_OK):
+                raise ReportError(f"--ca-file {args.ca_file}: cannot read it")
+            login = smtp_login()
             if not args.sender or not args.to:
                 raise ReportError("--email needs --from and --to")
             check_address(args.sender, "--from")
@@ -648,7 +706,11 @@ def main(argv):
     if args.email:
         message = build_email(report, images, pdf, os.path.basename(prefix) + ".pdf", args.sender, recipients)
         try:
-            send_email(args.email, message, args.sender, recipients)
+            send_email(args.email, message, args.sender, recipients, args.tls, args.ca_file, login)
+        except ReportError as exc:
+            print(f"mpilake: error: could not email the report through {args.email}: {exc} "
+                  f"(the report files are written)", file=sys.stderr, flush=True)
+            return 1
         except (OSError, smtplib.SMTPException) as exc:
             reason = str(exc) or type(exc).__name__
             print(f"mpilake: error: could not email the report through {args.email}: {reason} "

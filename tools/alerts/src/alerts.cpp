@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -174,6 +175,8 @@ struct Outcome {
   std::vector<Queued> queued;
   std::size_t delivered_before = 0;            // by this run, in an earlier invocation
   std::size_t delivered_other_run = 0;         // the same alert (user, time, bike) by an earlier run
+  std::size_t dead_before = 0;                 // refused for good earlier (in the dead-letter file)
+  std::size_t dead_now = 0;                    // refused for good by this invocation
   std::map<std::string, std::size_t> skipped;  // reason -> count
   std::size_t skipped_total = 0;
 };
@@ -183,6 +186,8 @@ std::string counts_text(const Outcome& o) {
   if (o.delivered_before + o.delivered_other_run > 0)
     text += ", " + std::to_string(o.delivered_before + o.delivered_other_run) + " delivered before" +
             (o.delivered_other_run > 0 ? " (" + std::to_string(o.delivered_other_run) + " by an earlier run)" : "");
+  if (o.dead_now > 0) text += ", " + std::to_string(o.dead_now) + " refused for good (dead letters)";
+  if (o.dead_before > 0) text += ", " + std::to_string(o.dead_before) + " dead letters before";
   text += ", " + std::to_string(o.skipped_total) + " skipped";
   if (o.skipped_total > 0) {
     text += " (";
@@ -197,7 +202,7 @@ std::string counts_text(const Outcome& o) {
 }
 
 void write_state(const fs::path& outbox, const Run& run, const fs::path& out, const Outcome& outcome,
-                 const std::vector<Queued>& still_queued, const DeliveryLog& log,
+                 const std::vector<Queued>& still_queued, const DeliveryLog& log, const DeliveryLog& dead,
                  const std::vector<std::pair<std::int64_t, std::string>>& skipped,
                  const std::vector<std::pair<std::int64_t, std::string>>& other_run) {
   nlohmann::ordered_json state;
@@ -220,6 +225,15 @@ void write_state(const fs::path& outbox, const Run& run, const fs::path& out, co
                            {"delivered_utc", record.delivered_utc},
                            {"file", "sent/" + run.id + "/" + eml_name(record.ride_id)}});
   state["delivered"] = delivered;
+  auto dead_letters = nlohmann::ordered_json::array();
+  for (const auto& record : dead.records())
+    if (record.run_id == run.id)
+      dead_letters.push_back({{"ride_id", record.ride_id},
+                              {"reply_code", record.reply_code},
+                              {"reason", record.reason},
+                              {"failed_utc", record.delivered_utc},
+                              {"file", "dead/" + run.id + "/" + eml_name(record.ride_id)}});
+  state["dead_letters"] = dead_letters;
   auto earlier = nlohmann::ordered_json::array();
   for (const auto& [ride, by] : other_run) earlier.push_back({{"ride_id", ride}, {"delivered_by_run", by}});
   state["delivered_by_earlier_run"] = earlier;
@@ -229,12 +243,12 @@ void write_state(const fs::path& outbox, const Run& run, const fs::path& out, co
   write_file_durably(outbox / "state.json", state.dump(2, ' ', true) + "\n");
 }
 
-class SendFailure : public std::runtime_error {
+class DeliveryStopped : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// Rank 0's work; returns the line for stdout. Throws AlertsInputError (exit 2) or SendFailure (exit 1).
+// Rank 0's work; returns the line for stdout. Throws AlertsInputError (exit 2) or DeliveryStopped (exit 1).
 std::string work(const AlertsOptions& options) {
   const Run run = read_run(options.out);
   const fs::path outbox = options.out / "alerts_outbox";
@@ -245,14 +259,18 @@ std::string work(const AlertsOptions& options) {
     throw AlertsInputError(e.what());
   }
   std::optional<OutboxLock> lock;
-  std::optional<DeliveryLog> log_holder;
+  std::optional<DeliveryLog> log_holder, dead_holder;
+  const fs::path dead_path = options.out / "alerts_dead_letter.jsonl";
+  const fs::path dead_dir = outbox / "dead" / run.id;
   try {
     lock.emplace(outbox);
     log_holder.emplace(outbox / "delivered.log");
+    dead_holder.emplace(dead_path, DeliveryLog::Kind::DeadLetter);
   } catch (const std::exception& e) {
     throw AlertsInputError(e.what());
   }
   DeliveryLog& log = *log_holder;
+  DeliveryLog& dead = *dead_holder;
 
   // An outbox of an earlier run in this folder: its queued messages are dropped (their alerts are
   // rebuilt from this run, and alerts it delivered are recognised by their key).
@@ -278,7 +296,14 @@ std::string work(const AlertsOptions& options) {
       ++outcome.delivered_before;
       continue;
     }
-    const std::string by = log.delivered_by(alert_key(row.user_id, row.alert_time, row.bike));
+    const std::string key = alert_key(row.user_id, row.alert_time, row.bike);
+    // Refused for good before (this run or an earlier one): a line in the dead-letter file is final
+    // until someone removes it.
+    if (dead.delivered(run.id, row.ride_id) || !dead.delivered_by(key).empty()) {
+      ++outcome.dead_before;
+      continue;
+    }
+    const std::string by = log.delivered_by(key);
     if (!by.empty()) {
       ++outcome.delivered_other_run;
       other_run.emplace_back(row.ride_id, by);
@@ -308,9 +333,11 @@ std::string work(const AlertsOptions& options) {
   }
   // Messages no longer queued: delivered ones whose move to sent/ a crash cut short go there now;
   // others (an earlier run's) are removed.
-  std::set<std::string> delivered_files;
-  for (const auto& row : run.alerts)
+  std::set<std::string> delivered_files, dead_files;
+  for (const auto& row : run.alerts) {
     if (log.delivered(run.id, row.ride_id)) delivered_files.insert(eml_name(row.ride_id));
+    if (dead.delivered(run.id, row.ride_id)) dead_files.insert(eml_name(row.ride_id));
+  }
   std::vector<fs::path> stale;
   for (const auto& entry : fs::directory_iterator(outbox)) {
     const std::string name = entry.path().filename().string();
@@ -323,16 +350,19 @@ std::string work(const AlertsOptions& options) {
     if (delivered_files.count(name) != 0U && previous_run == run.id) {
       create_directories_durably(sent_dir);
       rename_durably(path, sent_dir / name);
+    } else if (dead_files.count(name) != 0U && previous_run == run.id) {
+      create_directories_durably(dead_dir);
+      rename_durably(path, dead_dir / name);
     } else {
       fs::remove(path);
       removed = true;
     }
   }
   if (removed) fsync_directory(outbox);
-  write_state(outbox, run, options.out, outcome, outcome.queued, log, skipped, other_run);
+  write_state(outbox, run, options.out, outcome, outcome.queued, log, dead, skipped, other_run);
 
   const std::string where = (options.out / "alerts_outbox").string();
-  if (!options.send_url) {
+  if (!options.send) {
     return "alerts: " + std::to_string(outcome.alerts) + " alerts in run " + run.id + ": " +
            std::to_string(outcome.queued.size()) + " queued in " + where + counts_text(outcome);
   }
@@ -342,22 +372,63 @@ std::string work(const AlertsOptions& options) {
   long crash_after = 0;
   if (const char* hook = std::getenv("MPILAKE_ALERTS_CRASH_AFTER")) crash_after = std::strtol(hook, nullptr, 10);
   if (total > 0) {
-    SmtpSender sender(*options.send_url, options.from.address);
+    SmtpSender sender(*options.send, options.from.address);
     if (options.progress)
-      std::cerr << "alerts: sending " << total << " messages to " << *options.send_url << "\n" << std::flush;
+      std::cerr << "alerts: sending " << total << " messages to " << options.send->url << " (TLS "
+                << (options.send->url.starts_with("smtps://") ? std::string_view("implicit")
+                                                              : tls_mode_name(default_tls_mode(*options.send)))
+                << (options.send->login ? ", login " + options.send->login->user : std::string()) << ")\n"
+                << std::flush;
     auto last_progress = std::chrono::steady_clock::now();
-    for (const auto& q : outcome.queued) {
-      const SendResult result = sender.send(q.message.recipient, q.message.text);
+    for (std::size_t i = 0; i < total; ++i) {
+      const Queued& q = outcome.queued[i];
+      SendResult result = sender.send(q.message.recipient, q.message.text);
+      // Temporary failures: the same message again after a growing pause, a bounded number of times.
+      for (int attempt = 1; !result.ok && result.failure == SendFailure::Temporary && attempt <= options.retries;
+           ++attempt) {
+        double wait = options.retry_delay_s;
+        for (int k = 1; k < attempt; ++k) wait *= 2;
+        wait = std::min(wait, 60.0);
+        if (options.progress)
+          std::cerr << "alerts: ride " << q.row.ride_id << ": " << result.error << "; retry " << attempt << " of "
+                    << options.retries << " in " << wait << " s\n"
+                    << std::flush;
+        std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+        result = sender.send(q.message.recipient, q.message.text);
+      }
+      if (!result.ok && result.failure == SendFailure::Permanent) {
+        // Refused for good: recorded (and on disk) before the next message, then the rest go on.
+        dead.append(DeliveryRecord{run.id, q.row.ride_id, q.message.message_id,
+                                   alert_key(q.row.user_id, q.row.alert_time, q.row.bike), utc_now_text(),
+                                   q.message.recipient, result.reply_code, result.error});
+        ++outcome.dead_now;
+        create_directories_durably(dead_dir);
+        rename_durably(outbox / eml_name(q.row.ride_id), dead_dir / eml_name(q.row.ride_id));
+        if (options.progress)
+          std::cerr << "alerts: ride " << q.row.ride_id << " refused for good, written to " << dead_path.string()
+                    << ": " << result.error << "\n"
+                    << std::flush;
+        continue;
+      }
       if (!result.ok) {
-        std::vector<Queued> left(outcome.queued.begin() + static_cast<std::ptrdiff_t>(sent), outcome.queued.end());
-        write_state(outbox, run, options.out, outcome, left, log, skipped, other_run);
-        throw SendFailure("sending stopped at the alert of ride " + std::to_string(q.row.ride_id) + ": " +
-                          result.error + "; " + std::to_string(sent) + " of " + std::to_string(total) + " sent, " +
-                          std::to_string(total - sent) + " left queued in " + where + " (rerun to send them)");
+        std::vector<Queued> left(outcome.queued.begin() + static_cast<std::ptrdiff_t>(i), outcome.queued.end());
+        write_state(outbox, run, options.out, outcome, left, log, dead, skipped, other_run);
+        const std::string counts = std::to_string(sent) + " of " + std::to_string(total) + " sent, " +
+                                   (outcome.dead_now > 0 ? std::to_string(outcome.dead_now) + " dead letters, " : "") +
+                                   std::to_string(left.size()) + " left queued in " + where;
+        if (result.failure == SendFailure::Fatal) throw DeliveryStopped(result.error + "; " + counts);
+        throw DeliveryStopped("sending stopped at the alert of ride " + std::to_string(q.row.ride_id) + ": " +
+                              result.error + "; " + counts + " (rerun to send them)");
       }
       // Recorded (and on disk) before the next message goes out: a rerun never sends it again.
-      log.append(DeliveryRecord{run.id, q.row.ride_id, q.message.message_id,
-                                alert_key(q.row.user_id, q.row.alert_time, q.row.bike), utc_now_text()});
+      log.append(DeliveryRecord{run.id,
+                                q.row.ride_id,
+                                q.message.message_id,
+                                alert_key(q.row.user_id, q.row.alert_time, q.row.bike),
+                                utc_now_text(),
+                                {},
+                                0,
+                                {}});
       ++sent;
       if (crash_after > 0 && static_cast<long>(sent) == crash_after) _exit(kCrashHookExitCode);
       if (sent == 1) create_directories_durably(sent_dir);
@@ -369,7 +440,7 @@ std::string work(const AlertsOptions& options) {
       }
     }
   }
-  write_state(outbox, run, options.out, outcome, {}, log, skipped, other_run);
+  write_state(outbox, run, options.out, outcome, {}, log, dead, skipped, other_run);
   return "alerts: " + std::to_string(outcome.alerts) + " alerts in run " + run.id + ": " + std::to_string(sent) +
          " sent now" + counts_text(outcome) + ", 0 left queued";
 }
@@ -385,7 +456,7 @@ int run_alerts(const Comm& comm, const AlertsOptions& options) {
     } catch (const AlertsInputError& e) {
       code = 2;
       line = e.what();
-    } catch (const SendFailure& e) {
+    } catch (const DeliveryStopped& e) {
       code = 1;
       line = e.what();
     } catch (const std::exception& e) {

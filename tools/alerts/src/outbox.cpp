@@ -90,6 +90,14 @@ std::string DeliveryLog::format(const DeliveryRecord& record) {
   return line.dump(-1, ' ', true) + "\n";
 }
 
+std::string DeliveryLog::format_dead_letter(const DeliveryRecord& record) {
+  const nlohmann::ordered_json line = {{"run_id", record.run_id},         {"ride_id", record.ride_id},
+                                       {"message_id", record.message_id}, {"alert_key", record.alert_key},
+                                       {"recipient", record.recipient},   {"reply_code", record.reply_code},
+                                       {"reason", record.reason},         {"failed_utc", record.delivered_utc}};
+  return line.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 DeliveryRecord DeliveryLog::parse(std::string_view line) {
   try {
     const auto json = nlohmann::json::parse(line);
@@ -98,14 +106,17 @@ DeliveryRecord DeliveryLog::parse(std::string_view line) {
     record.ride_id = json.at("ride_id").get<std::int64_t>();
     record.message_id = json.at("message_id").get<std::string>();
     record.alert_key = json.at("alert_key").get<std::string>();
-    record.delivered_utc = json.value("delivered_utc", std::string());
+    record.delivered_utc = json.value("delivered_utc", json.value("failed_utc", std::string()));
+    record.recipient = json.value("recipient", std::string());
+    record.reply_code = json.value("reply_code", 0L);
+    record.reason = json.value("reason", std::string());
     return record;
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(e.what());
   }
 }
 
-DeliveryLog::DeliveryLog(fs::path path) : path_(std::move(path)) {
+DeliveryLog::DeliveryLog(fs::path path, Kind kind) : path_(std::move(path)), kind_(kind) {
   std::ifstream in(path_, std::ios::binary);
   if (!in) return;
   std::stringstream buffer;
@@ -123,8 +134,9 @@ DeliveryLog::DeliveryLog(fs::path path) : path_(std::move(path)) {
       try {
         record = parse(line);
       } catch (const std::invalid_argument& e) {
-        throw std::runtime_error(path_.string() + " line " + std::to_string(line_number) +
-                                 " is not a delivery record (" + e.what() + ")");
+        throw std::runtime_error(path_.string() + " line " + std::to_string(line_number) + " is not a " +
+                                 (kind_ == Kind::Delivered ? "delivery" : "dead-letter") + " record (" + e.what() +
+                                 ")");
       }
       by_ride_.emplace(record.run_id, record.ride_id);
       by_key_.emplace(record.alert_key, record.run_id);
@@ -161,7 +173,7 @@ void DeliveryLog::open_for_append() {
 
 void DeliveryLog::append(const DeliveryRecord& record) {
   if (fd_ < 0) open_for_append();
-  const std::string line = format(record);
+  const std::string line = kind_ == Kind::Delivered ? format(record) : format_dead_letter(record);
   write_all(fd_, line, path_);
   if (::fdatasync(fd_) != 0) fail("cannot fsync", path_);
   valid_bytes_ += line.size();

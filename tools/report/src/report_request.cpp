@@ -58,11 +58,18 @@ bool is_calendar_date(std::string_view text) {
 }
 
 std::optional<SmtpEndpoint> parse_smtp_url(std::string_view url) {
-  constexpr std::string_view scheme = "smtp://";
-  if (!url.starts_with(scheme)) return std::nullopt;
-  std::string_view rest = url.substr(scheme.size());
-  if (rest.ends_with('/')) rest.remove_suffix(1);
   SmtpEndpoint endpoint;
+  std::string_view rest;
+  if (url.starts_with("smtp://")) {
+    rest = url.substr(7);
+  } else if (url.starts_with("smtps://")) {
+    rest = url.substr(8);
+    endpoint.implicit_tls = true;
+    endpoint.port = 465;
+  } else {
+    return std::nullopt;
+  }
+  if (rest.ends_with('/')) rest.remove_suffix(1);
   std::string_view port;
   if (rest.starts_with('[')) {  // [IPv6]:port
     const auto close = rest.find(']');
@@ -183,8 +190,26 @@ std::vector<std::string> generator_arguments(const ReportRequest& request, const
     std::string recipients;
     for (const auto& recipient : request.recipients) recipients += (recipients.empty() ? "" : ",") + recipient;
     args.insert(args.end(), {"--email", request.smtp_url, "--from", request.sender, "--to", recipients});
+    if (!request.tls.empty()) args.insert(args.end(), {"--tls", request.tls});
+    if (!request.ca_file.empty()) args.insert(args.end(), {"--ca-file", request.ca_file.string()});
   }
   return args;
+}
+
+std::vector<std::string> generator_environment(const ReportRequest& request, char** environment) {
+  std::vector<std::string> entries;
+  for (char** entry = environment; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text = *entry;
+    if (is_mpi_launcher_variable(text)) continue;
+    if (request.login && (text.starts_with("MPILAKE_SMTP_USER=") || text.starts_with("MPILAKE_SMTP_PASSWORD=")))
+      continue;
+    entries.emplace_back(text);
+  }
+  if (request.login) {
+    entries.push_back("MPILAKE_SMTP_USER=" + request.login->first);
+    entries.push_back("MPILAKE_SMTP_PASSWORD=" + request.login->second);
+  }
+  return entries;
 }
 
 int run_generator(const ReportRequest& request) {
@@ -194,9 +219,9 @@ int run_generator(const ReportRequest& request) {
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  std::vector<std::string> environment = generator_environment(request, environ);
   std::vector<char*> envp;
-  for (char** entry = environ; *entry != nullptr; ++entry)
-    if (!is_mpi_launcher_variable(*entry)) envp.push_back(*entry);
+  for (auto& entry : environment) envp.push_back(entry.data());
   envp.push_back(nullptr);
 
   pid_t child = 0;

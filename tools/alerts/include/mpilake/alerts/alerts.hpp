@@ -7,13 +7,18 @@
 #include <string>
 
 #include "mpilake/alerts/message.hpp"
+#include "mpilake/alerts/smtp_sender.hpp"
 #include "mpilake/mpi/comm.hpp"
 
 namespace mpilake::alerts {
 
 struct AlertsOptions {
-  std::filesystem::path out;            // the run's output folder
-  std::optional<std::string> send_url;  // smtp://HOST:PORT: deliver what is queued
+  std::filesystem::path out;         // the run's output folder
+  std::optional<SmtpSettings> send;  // smtp://HOST:PORT or smtps://: deliver what is queued
+  // A temporary failure (4xx, a dropped connection, no connection) is retried this many times,
+  // after retry_delay_s, then twice that, ... (at most 60 s a wait), before the run stops.
+  int retries = 2;
+  double retry_delay_s = 1.0;
   Mailbox from{"Deloton Health", "alerts@deloton.invalid"};
   bool progress = true;  // "sent n of N" lines on stderr
 };
@@ -26,8 +31,9 @@ class AlertsInputError : public std::runtime_error {
 };
 
 // Collective; rank 0 does the work, the other ranks wait. Prints progress on stderr and the counts
-// (or one error line) from rank 0, and returns the exit code on every rank: 0 done, 1 a delivery
-// failed (the rest stay queued), 2 bad input.
+// (or one error line) from rank 0, and returns the exit code on every rank: 0 done (alerts refused
+// for good go to DIR/alerts_dead_letter.jsonl), 1 a delivery failed for now or the session was
+// refused (the rest stay queued), 2 bad input.
 int run_alerts(const Comm& comm, const AlertsOptions& options);
 
 // Test hook: with MPILAKE_ALERTS_CRASH_AFTER=k in the environment, the process ends at once with

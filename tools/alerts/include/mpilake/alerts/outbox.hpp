@@ -25,8 +25,12 @@ struct DeliveryRecord {
   std::string run_id;
   std::int64_t ride_id = 0;
   std::string message_id;
-  std::string alert_key;  // the alert independent of the run: see alert_key()
-  std::string delivered_utc;
+  std::string alert_key;      // the alert independent of the run: see alert_key()
+  std::string delivered_utc;  // in the dead-letter file: when the server refused it ("failed_utc")
+  // Dead letters only: the envelope address, the server's reply code and the one-line reason.
+  std::string recipient;
+  long reply_code = 0;
+  std::string reason;
 };
 
 // "<user_id>|<alert_time>|<bike>": names an alert in any run of the same data (the numbers come
@@ -34,12 +38,17 @@ struct DeliveryRecord {
 std::string alert_key(std::int64_t user_id, std::int64_t alert_time, std::string_view bike);
 
 // DIR/alerts_outbox/delivered.log: one JSON object per line, appended and fsynced one at a time.
+//
+// The same class keeps DIR/alerts_dead_letter.jsonl (Kind::DeadLetter): the alerts a server refused
+// for good (a 5xx to RCPT TO or to the data), with the reason; each line is on disk before the next
+// message is sent, and an alert with a line there is not queued again.
 class DeliveryLog {
  public:
+  enum class Kind { Delivered, DeadLetter };
   // Reads the log (a missing file is an empty log). A last line without its "\n" was cut short by a
   // crash while it was written: it is not a record, and is cut off the file before anything is
   // appended. Any other unreadable line is an error (std::runtime_error naming the line).
-  explicit DeliveryLog(std::filesystem::path path);
+  explicit DeliveryLog(std::filesystem::path path, Kind kind = Kind::Delivered);
   DeliveryLog(const DeliveryLog&) = delete;
   DeliveryLog& operator=(const DeliveryLog&) = delete;
   ~DeliveryLog();
@@ -52,11 +61,13 @@ class DeliveryLog {
   void append(const DeliveryRecord& record);
 
   static std::string format(const DeliveryRecord& record);  // the line, with its "\n"
-  static DeliveryRecord parse(std::string_view line);       // throws std::invalid_argument
+  static std::string format_dead_letter(const DeliveryRecord& record);
+  static DeliveryRecord parse(std::string_view line);  // throws std::invalid_argument
 
  private:
   void open_for_append();
   std::filesystem::path path_;
+  Kind kind_ = Kind::Delivered;
   std::vector<DeliveryRecord> records_;
   std::set<std::pair<std::string, std::int64_t>> by_ride_;
   std::unordered_map<std::string, std::string> by_key_;  // key -> the run that delivered it first

@@ -17,6 +17,12 @@ struct ReportRequest {
   std::string smtp_url;          // empty: no email
   std::string sender;
   std::vector<std::string> recipients;
+  // How the generator talks to the server (docs/report.md, "Mail servers"): the --tls mode
+  // ("required", "opportunistic", "off"; empty: the default), a CA file, and the login, which reaches
+  // the generator through its environment (MPILAKE_SMTP_USER / MPILAKE_SMTP_PASSWORD), never argv.
+  std::string tls;
+  std::filesystem::path ca_file;
+  std::optional<std::pair<std::string, std::string>> login;  // user, password
 };
 
 // The first and last dates of the run's `daily` zone (YYYY-MM-DD).
@@ -28,13 +34,15 @@ struct DateRange {
 
 struct SmtpEndpoint {
   std::string host;
-  int port = 25;
+  int port = 25;              // 465 for smtps://
+  bool implicit_tls = false;  // smtps://
 };
 
 // YYYY-MM-DD, digits only, a day that exists.
 bool is_calendar_date(std::string_view text);
 
-// smtp://HOST[:PORT] (HOST a name, an IPv4 address or [IPv6]); nullopt when malformed.
+// smtp://HOST[:PORT] or smtps://HOST[:PORT] (HOST a name, an IPv4 address or [IPv6]); nullopt when
+// malformed.
 std::optional<SmtpEndpoint> parse_smtp_url(std::string_view url);
 
 // A plain address such as ceo@deloton.com: one @, no spaces, commas, angle brackets or quotes (so
@@ -59,6 +67,10 @@ std::filesystem::path report_python();
 
 // The generator's command line for `request` (without the interpreter).
 std::vector<std::string> generator_arguments(const ReportRequest& request, const std::filesystem::path& script);
+
+// The generator's environment: ours without the MPI launcher's variables, with the request's login
+// as MPILAKE_SMTP_USER / MPILAKE_SMTP_PASSWORD (replacing any inherited ones) when it has one.
+std::vector<std::string> generator_environment(const ReportRequest& request, char** environment);
 
 // Runs the generator (stdout and stderr go to ours) and returns its exit code; it prints its own
 // error line when it fails. Throws std::runtime_error when it cannot be started or is killed.
