@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -19,10 +20,18 @@ namespace {
 struct Upload {
   std::string_view data;
   std::size_t offset = 0;
+  // With a login: libcurl skips AUTH when the server does not offer it; the data is then refused
+  // here, before its first byte, so nothing goes out unauthenticated.
+  const bool* must_be_logged_in = nullptr;
+  bool refused_without_login = false;
 };
 
 std::size_t read_upload(char* buffer, std::size_t size, std::size_t count, void* user) {
   auto* upload = static_cast<Upload*>(user);
+  if (upload->must_be_logged_in != nullptr && !*upload->must_be_logged_in) {
+    upload->refused_without_login = true;
+    return CURL_READFUNC_ABORT;
+  }
   const std::size_t room = size * count;
   const std::size_t left = upload->data.size() - upload->offset;
   const std::size_t n = left < room ? left : room;
@@ -32,9 +41,15 @@ std::size_t read_upload(char* buffer, std::size_t size, std::size_t count, void*
 }
 
 // What the debug callback saw: the server's last reply line and the verb of the last command sent.
+// The first refusal (a 4xx or 5xx reply) is kept with the command it answered: after it libcurl
+// still says QUIT, whose 221 is the last reply.
 struct Conversation {
   std::string last_reply;
   std::string last_command;
+  std::string refusal;          // the first 4xx/5xx reply line ("" when none)
+  std::string refused_command;  // the verb it answered
+  long refusal_code = 0;
+  bool logged_in = false;  // this connection said AUTH and got 235 (kept across sends)
 };
 
 // Keeps the server's last reply line (for the error message) and the last command's verb (which
@@ -47,6 +62,15 @@ int remember(CURL*, curl_infotype type, char* data, std::size_t size, void* user
   if (line.empty()) return 0;
   if (type == CURLINFO_HEADER_IN) {
     conversation->last_reply = line;
+    if (line.starts_with("235") && conversation->last_command == "AUTH") conversation->logged_in = true;
+    const bool coded = line.size() >= 3 && std::isdigit(static_cast<unsigned char>(line[0])) &&
+                       std::isdigit(static_cast<unsigned char>(line[1])) &&
+                       std::isdigit(static_cast<unsigned char>(line[2]));
+    if (coded && (line[0] == '4' || line[0] == '5') && conversation->refusal.empty()) {
+      conversation->refusal = line;
+      conversation->refused_command = conversation->last_command;
+      conversation->refusal_code = std::stol(line.substr(0, 3));
+    }
   } else {
     // AUTH LOGIN sends the user and the password as lines of their own: keep the verb AUTH then.
     std::string verb = line.substr(0, line.find(' '));
@@ -55,6 +79,7 @@ int remember(CURL*, curl_infotype type, char* data, std::size_t size, void* user
     bool known = false;
     for (const char* v : kVerbs) known = known || verb == v;
     if (known) conversation->last_command = verb;
+    if (verb == "EHLO" || verb == "HELO") conversation->logged_in = false;  // a new connection (or after TLS)
   }
   return 0;
 }
@@ -234,10 +259,12 @@ const std::string& SmtpSender::endpoint() const {
 SendResult SmtpSender::send(std::string_view recipient, std::string_view message) {
   CURL* curl = state_->curl;
   const SmtpSettings& settings = state_->settings;
-  Upload upload{message, 0};
+  Upload upload{message, 0, settings.login ? &state_->conversation.logged_in : nullptr, false};
   const std::string rcpt = "<" + std::string(recipient) + ">";
   curl_slist* recipients = curl_slist_append(nullptr, rcpt.c_str());
+  const bool logged_in = state_->conversation.logged_in;
   state_->conversation = {};
+  state_->conversation.logged_in = logged_in;
   state_->error[0] = '\0';
   curl_easy_setopt(curl, CURLOPT_URL, settings.url.c_str());
   const TlsMode tls = default_tls_mode(settings);
@@ -277,16 +304,22 @@ SendResult SmtpSender::send(std::string_view recipient, std::string_view message
   }
   const std::string& host = state_->endpoint;
   const std::string reason = one_line(state_->error[0] != '\0' ? state_->error : curl_easy_strerror(code));
-  const std::string reply = one_line(state_->conversation.last_reply);
-  const std::string& command = state_->conversation.last_command;
+  const Conversation& talk = state_->conversation;
+  if (talk.refusal_code != 0) response = talk.refusal_code;
+  result.reply_code = response;
+  const std::string reply = one_line(talk.refusal.empty() ? talk.last_reply : talk.refusal);
+  const std::string& command = talk.refusal.empty() ? talk.last_command : talk.refused_command;
   const std::string in_reply = reply.empty() ? "" : " (" + reply + ")";
-  if (code == CURLE_LOGIN_DENIED) {
+  if (upload.refused_without_login) {
+    result.failure = SendFailure::Fatal;
+    result.error = host + " offers no SMTP login (AUTH) on this connection, so the login cannot be used";
+  } else if (code == CURLE_LOGIN_DENIED) {
     result.failure = SendFailure::Fatal;
     result.error = "SMTP login refused by " + host + (reply.empty() ? " (" + reason + ")" : in_reply);
   } else if (code == CURLE_USE_SSL_FAILED) {
     result.failure = SendFailure::Fatal;
-    result.error = host + " does not offer STARTTLS and --tls is required" + in_reply +
-                   (settings.login ? "; the login was not sent" : "");
+    result.error =
+        host + " does not offer STARTTLS and --tls is required" + (settings.login ? "; the login was not sent" : "");
   } else if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE ||
              code == CURLE_SSL_CONNECT_ERROR || code == CURLE_SSL_CERTPROBLEM) {
     result.failure = SendFailure::Fatal;
@@ -309,8 +342,12 @@ SendResult SmtpSender::send(std::string_view recipient, std::string_view message
     // A dropped connection or another transport error: whether the server kept the message is not
     // known, but it did not accept it (no 2xx), so it is sent again.
     result.failure = SendFailure::Temporary;
-    result.error =
-        "delivery to " + settings.url + " failed (" + reason + (reply.empty() ? "" : "; last reply: " + reply) + ")";
+    if (reply.starts_with("354"))
+      result.error =
+          "the connection to " + host + " was lost after the data, before the server accepted it (" + reason + ")";
+    else
+      result.error =
+          "delivery to " + settings.url + " failed (" + reason + (reply.empty() ? "" : "; last reply: " + reply) + ")";
   }
   return result;
 }
