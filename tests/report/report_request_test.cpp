@@ -39,8 +39,13 @@ TEST(ReportRequest, SmtpUrls) {
   ASSERT_TRUE(endpoint);
   EXPECT_EQ(endpoint->host, "::1");
   EXPECT_EQ(endpoint->port, 26);
-  for (const char* bad : {"http://x:25", "smtp://", "smtp://:25", "smtp://x:", "smtp://x:0", "smtp://x:65536",
-                          "smtp://x:25x", "smtp://us er@x:25", "smtp://[::1", "smtp://[]:25", "mail.example:25"})
+  endpoint = parse_smtp_url("smtps://mail.deloton.com");
+  ASSERT_TRUE(endpoint);
+  EXPECT_TRUE(endpoint->implicit_tls);
+  EXPECT_EQ(endpoint->port, 465);
+  for (const char* bad :
+       {"http://x:25", "smtp://", "smtp://:25", "smtps://", "smtps://x:0", "smtp://x:", "smtp://x:0", "smtp://x:65536",
+        "smtp://x:25x", "smtp://us er@x:25", "smtp://[::1", "smtp://[]:25", "mail.example:25"})
     EXPECT_FALSE(parse_smtp_url(bad)) << bad;
 }
 
@@ -94,6 +99,28 @@ TEST(ReportRequest, GeneratorArguments) {
   const auto args = generator_arguments(request, "g.py");
   ASSERT_EQ(args.size(), 13U);
   EXPECT_EQ(args[12], "d@e.f,g@h.i");
+  request.tls = "required";
+  request.ca_file = "ca.pem";
+  request.login = std::make_pair("user", "secret");
+  const auto with_tls = generator_arguments(request, "g.py");
+  ASSERT_EQ(with_tls.size(), 17U);
+  EXPECT_EQ(with_tls[14], "required");
+  EXPECT_EQ(with_tls[16], "ca.pem");
+  for (const auto& arg : with_tls)
+    EXPECT_EQ(arg.find("secret"), std::string::npos) << "the password is never an argument";
+}
+
+TEST(ReportRequest, GeneratorEnvironment) {
+  std::string a = "PATH=/usr/bin", b = "OMPI_COMM_WORLD_RANK=0", c = "MPILAKE_SMTP_USER=old",
+              d = "MPILAKE_SMTP_PASSWORD=old";
+  char* environment[] = {a.data(), b.data(), c.data(), d.data(), nullptr};
+  ReportRequest request;
+  // Without a login of its own the generator inherits ours (the variables may be the login).
+  EXPECT_EQ(generator_environment(request, environment),
+            (std::vector<std::string>{"PATH=/usr/bin", "MPILAKE_SMTP_USER=old", "MPILAKE_SMTP_PASSWORD=old"}));
+  request.login = std::make_pair("u", "p");
+  EXPECT_EQ(generator_environment(request, environment),
+            (std::vector<std::string>{"PATH=/usr/bin", "MPILAKE_SMTP_USER=u", "MPILAKE_SMTP_PASSWORD=p"}));
 }
 
 }  // namespace
