@@ -34,7 +34,8 @@ int alerts(const Comm& comm, const std::vector<std::string>& args) {
   options.add_options()
       ("help,h", "show this help")
       ("out", po::value(&out)->required(), "a finished Deloton run's output folder")
-      ("send", po::value(&send), "deliver the queued messages to this SMTP server: smtp://HOST:PORT (needs --from)")
+      ("send", po::value(&send), "deliver the queued messages to this SMTP server: smtp://HOST:PORT "
+                                     "(STARTTLS) or smtps://HOST:PORT (needs --from)")
       ("from", po::value(&from), "sender, ADDRESS or \"NAME <ADDRESS>\" (default when only writing: "
                                  "\"Deloton Health <alerts@deloton.invalid>\")")
       ("tls", po::value<std::string>(), "STARTTLS with smtp://: required, opportunistic or off (default: required "

@@ -24,9 +24,9 @@ constexpr const char* kDescription =
     "self-contained FILE_PREFIX.html, FILE_PREFIX.pdf and FILE_PREFIX.json (every figure shown), by default\n"
     "DIR/reports/deloton-YYYY-MM-DD.*, each written atomically. --email also sends it (HTML body, PDF\n"
     "attached; smtp:// with STARTTLS or smtps://, a login from --smtp-auth-file or MPILAKE_SMTP_USER and\n"
-    "MPILAKE_SMTP_PASSWORD, never the command line). Under mpirun only rank 0 works. Exit 2: bad flags, not a Deloton "
-    "run, or a date outside the\n"
-    "data; exit 1: the files are written but the email failed. See docs/report.md.\n";
+    "MPILAKE_SMTP_PASSWORD, never the command line). Under mpirun only rank 0 works. Exit 2: bad flags,\n"
+    "not a Deloton run, or a date outside the data; exit 1: the files are written but the email failed.\n"
+    "See docs/report.md.\n";
 
 // The other ranks wait while rank 0 makes the report (seconds): a blocking collective would spin a
 // core each, taken from the generator on a small machine, so they poll a non-blocking barrier.
@@ -92,7 +92,8 @@ int report_command(const Comm& comm, const std::vector<std::string>& args) {
       ("out", po::value<std::string>()->required(), "the finished Deloton run's output folder")
       ("date", po::value<std::string>()->required(), "the UTC day to report on, YYYY-MM-DD (inside the data)")
       ("save-as", po::value<std::string>(), "write FILE_PREFIX.html, .pdf and .json (default DIR/reports/deloton-DATE)")
-      ("email", po::value<std::string>(), "also send the report through this SMTP server: smtp://HOST:PORT")
+      ("email", po::value<std::string>(), "also send the report through this SMTP server: smtp://HOST:PORT "
+                                          "(STARTTLS) or smtps://HOST:PORT")
       ("from", po::value<std::string>(), "the email's sender address (with --email)")
       ("to", po::value<std::string>(), "the email's recipients, comma-separated (with --email)")
       ("tls", po::value<std::string>(), "STARTTLS with smtp://: required, opportunistic or off (default: required "
