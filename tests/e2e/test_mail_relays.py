@@ -4,7 +4,7 @@
 aiosmtpd servers started here: one with STARTTLS and AUTH (LOGIN/PLAIN, only after TLS), one with
 implicit TLS (SMTPS) and AUTH, and plain ones without STARTTLS; their certificate is signed by a CA
 made here with the openssl command line and passed with --ca-file. Checked:
-- STARTTLS + a login from --smtp-auth-file: every alert delivered once, over TLS, authenticated;
+- STARTTLS + a login from --smtp-auth-file (under mpirun, 2 ranks): every alert delivered once, over TLS, authenticated;
 - SMTPS + a login from MPILAKE_SMTP_USER / MPILAKE_SMTP_PASSWORD: the same;
 - a login but a server that offers no AUTH: one line, nothing sent unauthenticated;
 - a wrong password: one line `mpilake: error: SMTP login refused by 127.0.0.1:PORT (535 ...)`, exit 1,
@@ -189,12 +189,14 @@ def main():
         env.pop(name, None)
     started = time.time()
 
-    def mpilake(*cmd, extra_env=None, timeout=120):
-        return subprocess.run([args.mpilake, *cmd], capture_output=True, text=True, timeout=timeout,
+    def mpilake(*cmd, extra_env=None, timeout=120, ranks=None):
+        launcher = mpirun + ["-n", str(ranks)] if ranks else []
+        return subprocess.run(launcher + [args.mpilake, *cmd], capture_output=True, text=True, timeout=timeout,
                               env=dict(env, **(extra_env or {})))
 
-    def send(out, url, *extra, extra_env=None):
-        return mpilake("alerts", "--out", out, "--send", url, "--from", FROM, "--quiet", *extra, extra_env=extra_env)
+    def send(out, url, *extra, extra_env=None, ranks=None):
+        return mpilake("alerts", "--out", out, "--send", url, "--from", FROM, "--quiet", *extra, extra_env=extra_env,
+                       ranks=ranks)
 
     with tempfile.TemporaryDirectory(prefix="mail-relays-") as tmp:
         ca, context = make_ca(tmp)
@@ -234,8 +236,8 @@ def main():
         out = fresh("starttls")
         store = Store()
         with Server(store, "starttls", context) as server:
-            result = send(out, server.url, "--smtp-auth-file", auth_file, "--ca-file", ca)
-            check(result.returncode == 0, "STARTTLS + AUTH: exit 0 (%d): %s" % (result.returncode, result.stderr))
+            result = send(out, server.url, "--smtp-auth-file", auth_file, "--ca-file", ca, ranks=2)
+            check(result.returncode == 0, "STARTTLS + AUTH (2 ranks): exit 0 (%d): %s" % (result.returncode, result.stderr))
             all_once(store, "STARTTLS + AUTH")
             check(all(m[3] for m in store.messages), "STARTTLS: every message went over TLS")
             check(all(m[4] == USER for m in store.messages), "STARTTLS: every message sent logged in as %s" % USER)
@@ -255,7 +257,7 @@ def main():
 
             # A wrong password: one clear line, exit 1, nothing sent, everything still queued.
             out3 = fresh("wrong")
-            result = send(out3, server.url, "--smtp-auth-file", wrong_file, "--ca-file", ca)
+            result = send(out3, server.url, "--smtp-auth-file", wrong_file, "--ca-file", ca, ranks=2)
             errors = error_lines(result.stderr)
             print("wrong password:", errors)
             check(result.returncode == 1 and len(errors) == 1 and errors[0].startswith(
