@@ -13,7 +13,8 @@ made here with the openssl command line and passed with --ca-file. Checked:
 - --tls required against a server without STARTTLS: refused, nothing sent (a login is never sent in
   the clear: it is the default with a login); --tls opportunistic: delivered in plain text;
 - one recipient rejected (550 to RCPT TO): its alerts go to OUT/alerts_dead_letter.jsonl with the
-  reason, the rest are delivered, a rerun sends nothing and writes no new dead letter;
+  reason, the rest are delivered, a rerun sends nothing and writes no new dead letter; a crash right
+  after a dead letter, then a rerun: each refused alert tried once, the rest delivered once;
 - the server dropping the connection after the data, before its reply: retried and delivered once; with
   --retries 0 the run stops (exit 1), the message stays queued, the rerun delivers the rest, each alert
   exactly once; a 451 once: retried, delivered once;
@@ -81,10 +82,12 @@ class Store:
         self.busy = dict(busy or {})
         self.dropped = 0
         self.busied = 0
+        self.refused = 0
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.reject:
+            self.refused += 1
             return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -366,6 +369,28 @@ def main():
                   and len(jsonl(os.path.join(out, "alerts_dead_letter.jsonl"))) == len(bad_rides),
                   "a rerun sends nothing and writes no new dead letter: %s" % result.stderr)
             check("%d dead letters before" % len(bad_rides) in result.stdout, "the rerun counts them: %r" % result.stdout)
+
+        # A crash right after the first dead letter is recorded (before its .eml moves), then a rerun:
+        # the refused alert is not tried again, the rest are delivered once.
+        out = fresh("rejected-crash")
+        store = Store(reject={bad_address})
+        with Server(store, "plain", auth=False) as server:
+            result = send(out, server.url, extra_env={"MPILAKE_ALERTS_CRASH_AFTER_DEAD_LETTER": "1"})
+            outbox = os.path.join(out, "alerts_outbox")
+            check(result.returncode == 86 and len(jsonl(os.path.join(out, "alerts_dead_letter.jsonl"))) == 1
+                  and os.path.exists(os.path.join(outbox, "alert-%d.eml" % bad_rides[0])),
+                  "crash after the first dead letter: exit 86, 1 line, its .eml not moved yet (%d)" % result.returncode)
+            result = send(out, server.url)
+            check(result.returncode == 0, "rerun after the crash: exit 0: %s" % result.stderr)
+            check(sorted(rides_sent(store)) == sorted(set(expected) - set(bad_rides)),
+                  "after crash + rerun: the other alerts delivered exactly once")
+            dead = jsonl(os.path.join(out, "alerts_dead_letter.jsonl"))
+            check(sorted(d["ride_id"] for d in dead) == bad_rides and store.refused == len(bad_rides),
+                  "after crash + rerun: each refused alert tried once and dead-lettered once (refused %d, lines %s)"
+                  % (store.refused, [d["ride_id"] for d in dead]))
+            check(os.path.exists(os.path.join(outbox, "dead", dead[0]["run_id"], "alert-%d.eml" % bad_rides[0]))
+                  and not os.path.exists(os.path.join(outbox, "alert-%d.eml" % bad_rides[0])),
+                  "the rerun moved the crashed dead letter's .eml into dead/")
 
         # --- the connection dropped after the data, before the reply ---
         rides = sorted(expected)

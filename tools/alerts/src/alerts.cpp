@@ -370,7 +370,10 @@ std::string work(const AlertsOptions& options) {
   const std::size_t total = outcome.queued.size();
   std::size_t sent = 0;
   long crash_after = 0;
+  long crash_after_dead = 0;
   if (const char* hook = std::getenv("MPILAKE_ALERTS_CRASH_AFTER")) crash_after = std::strtol(hook, nullptr, 10);
+  if (const char* hook = std::getenv("MPILAKE_ALERTS_CRASH_AFTER_DEAD_LETTER"))
+    crash_after_dead = std::strtol(hook, nullptr, 10);
   if (total > 0) {
     SmtpSender sender(*options.send, options.from.address);
     if (options.progress)
@@ -402,6 +405,7 @@ std::string work(const AlertsOptions& options) {
                                    alert_key(q.row.user_id, q.row.alert_time, q.row.bike), utc_now_text(),
                                    q.message.recipient, result.reply_code, result.error});
         ++outcome.dead_now;
+        if (crash_after_dead > 0 && static_cast<long>(outcome.dead_now) == crash_after_dead) _exit(kCrashHookExitCode);
         create_directories_durably(dead_dir);
         rename_durably(outbox / eml_name(q.row.ride_id), dead_dir / eml_name(q.row.ride_id));
         if (options.progress)

@@ -37,7 +37,9 @@ class AlertsInputError : public std::runtime_error {
 int run_alerts(const Comm& comm, const AlertsOptions& options);
 
 // Test hook: with MPILAKE_ALERTS_CRASH_AFTER=k in the environment, the process ends at once with
-// _exit(kCrashHookExitCode) right after it recorded its k-th delivery (tests/e2e/test_alerts.py).
+// _exit(kCrashHookExitCode) right after it recorded its k-th delivery (tests/e2e/test_alerts.py);
+// with MPILAKE_ALERTS_CRASH_AFTER_DEAD_LETTER=k, right after its k-th dead letter, before the .eml
+// moves (tests/e2e/test_mail_relays.py).
 inline constexpr int kCrashHookExitCode = 86;
 
 }  // namespace mpilake::alerts
