@@ -15,6 +15,7 @@
 
 #include "mpilake/deloton/schema.hpp"
 #include "mpilake/h5/zone_reader.hpp"
+#include "mpilake/util/install_layout.hpp"
 
 extern char** environ;
 
@@ -160,7 +161,10 @@ DateRange check_deloton_run(const fs::path& out) {
 }
 
 fs::path report_script() {
-  const fs::path script = from_environment_or("MPILAKE_REPORT_SCRIPT", MPILAKE_REPORT_SCRIPT);
+  const char* from_environment = std::getenv("MPILAKE_REPORT_SCRIPT");
+  const fs::path script = from_environment != nullptr && *from_environment != '\0'
+                              ? fs::path(from_environment)
+                              : util::data_dir() / "report" / "deloton_report.py";
   std::error_code error;
   if (!fs::is_regular_file(script, error))
     throw std::runtime_error("the report generator " + script.string() +
