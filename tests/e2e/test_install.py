@@ -77,7 +77,10 @@ def files_holding(root, needles):
 
 def install_phase(args):
     source, build = os.path.realpath(args.source), os.path.realpath(args.build)
-    tmp = tempfile.mkdtemp(prefix="mpilake-install-test-")
+    tmp = os.path.realpath(tempfile.mkdtemp(prefix="mpilake-install-test-"))
+    if any(tmp.startswith(d + os.sep) for d in (source, build)):  # TMPDIR inside a folder to hide
+        shutil.rmtree(tmp)
+        tmp = tempfile.mkdtemp(prefix="mpilake-install-test-", dir="/tmp")
     try:
         stage = os.path.join(tmp, "stage")
         result = run(["cmake", "--install", build, "--prefix", stage, "--strip"])
@@ -102,13 +105,16 @@ def install_phase(args):
         inner_command = ["/usr/bin/python3", inner, "--inner", "--prefix", prefix, "--work", os.path.join(tmp, "work"),
                          "--mpiexec", args.mpiexec, "--hidden", source, build]
         hidden = os.geteuid() == 0 and shutil.which("unshare") is not None
+        if hidden:  # a container may forbid mount namespaces: try one first
+            probe = run(["unshare", "-m", "--propagation", "private", "mount", "-t", "tmpfs", "mpilake-probe", tmp])
+            hidden = probe.returncode == 0
         if hidden:
             # An empty tmpfs over each folder, in a mount namespace of this command only.
             mounts = " && ".join(f"mount -t tmpfs mpilake-hidden '{d}'" for d in sorted({source, build}, key=len, reverse=True))
             command = ["unshare", "-m", "--propagation", "private", "sh", "-c",
                        mounts + ' && exec "$0" "$@"'] + inner_command
         else:
-            print("NOTE: not root or no unshare: the source and build folders stay visible "
+            print("NOTE: not root, or no mount namespace (unshare -m): the source and build folders stay visible "
                   "(only the path check above and the moved prefix prove independence)")
             command = inner_command
         result = subprocess.run(command, timeout=900, env=mpi_env())
