@@ -19,6 +19,7 @@ exist, `dpkg -i` it, run /usr/bin/mpilake --version and `dpkg -r` it again (alwa
 """
 
 import argparse
+import gzip
 import os
 import re
 import shutil
@@ -90,7 +91,7 @@ def install_phase(args):
         shutil.copytree(stage, prefix, symlinks=True)
         shutil.rmtree(stage)
         for path in ("bin/mpilake", "share/mpilake/report/deloton_report.py",
-                     "share/mpilake/report/deloton_report.html.j2", "share/man/man1/mpilake.1",
+                     "share/mpilake/report/deloton_report.html.j2", "share/man/man1/mpilake.1.gz",
                      "share/bash-completion/completions/mpilake", "share/doc/mpilake/README.md",
                      "share/doc/mpilake/report.md", "share/doc/mpilake/openapi.json"):
             check(os.path.isfile(os.path.join(prefix, path)), f"the prefix has no {path}")
@@ -221,7 +222,7 @@ def inner_phase(args):
             except subprocess.TimeoutExpired:
                 server.kill()
 
-    with open(os.path.join(args.prefix, "share", "man", "man1", "mpilake.1")) as f:
+    with gzip.open(os.path.join(args.prefix, "share", "man", "man1", "mpilake.1.gz"), "rt") as f:
         page = f.read()
     check(page.startswith(".TH MPILAKE 1") and ".SS mpilake serve" in page, "the man page lacks its header or `serve`")
     result = run(["bash", "-c", f"source '{args.prefix}/share/bash-completion/completions/mpilake' && complete -p mpilake"])
@@ -250,7 +251,7 @@ def deb_phase(args):
             check(package in depends, f"the package does not depend on {package} (Depends: {sorted(depends)})")
         contents = run(["dpkg-deb", "--contents", deb]).stdout
         for path in ("./usr/bin/mpilake", "./usr/share/mpilake/report/deloton_report.py",
-                     "./usr/share/mpilake/report/deloton_report.html.j2", "./usr/share/man/man1/mpilake.1",
+                     "./usr/share/mpilake/report/deloton_report.html.j2", "./usr/share/man/man1/mpilake.1.gz",
                      "./usr/share/doc/mpilake/README.md"):
             check(re.search(r"\s" + re.escape(path) + r"$", contents, re.M) is not None, f"the package lacks {path}")
 
