@@ -7,18 +7,10 @@
 #   e.g. bench/compare_binaries.sh --landing /tmp/d/full base=/tmp/base/mpilake new=build-release/mpilake
 set -euo pipefail
 LANDING="" RANKS=2 ROUNDS=3 RULES=privacy
-die() { echo "compare_binaries.sh: $*" >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --landing) LANDING="${2:?}"; shift 2 ;;
-    --ranks) RANKS="${2:?}"; shift 2 ;;
-    --rounds) ROUNDS="${2:?}"; shift 2 ;;
-    --rules) RULES="${2:?}"; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    --*) die "unknown option $1" ;;
-    *) break ;;
-  esac
-done
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+BENCH_POSITIONAL=1 bench_parse --landing=LANDING --ranks=RANKS --rounds=ROUNDS --rules=RULES -- "$@"
+set -- "${BENCH_ARGS[@]}"
 [ -n "$LANDING" ] && [ $# -ge 1 ] || die "give --landing DIR and at least one LABEL=BINARY"
 MPIRUN=(mpirun --bind-to none)
 [ "$(id -u)" = 0 ] && MPIRUN+=(--allow-run-as-root)

@@ -28,22 +28,10 @@ BUILD_IT=1
 PEER=1
 DATA="${TMPDIR:-/tmp}/mpilake-deloton-bench"
 
-die() { echo "deloton_bench.sh: $*" >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --bytes) BYTES="$(printf '%.0f' "${2:?}")"; shift 2 ;;
-    --bikes) BIKES="${2:?}"; shift 2 ;;
-    --streams) STREAMS="${2:?}"; shift 2 ;;
-    --seed) SEED="${2:?}"; shift 2 ;;
-    --repeat) REPEAT="${2:?}"; shift 2 ;;
-    --data) DATA="${2:?}"; shift 2 ;;
-    --keep) KEEP=1; shift ;;
-    --no-build) BUILD_IT=0; shift ;;
-    --no-peer) PEER=0; shift ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument $1 (see --help)" ;;
-  esac
-done
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
+bench_parse --bytes=BYTES:bytes --bikes=BIKES --streams=STREAMS --seed=SEED --repeat=REPEAT --data=DATA \
+  --keep=KEEP=1 --no-build=BUILD_IT=0 --no-peer=PEER=0 -- "$@"
 [ "$REPEAT" -ge 1 ] 2>/dev/null || die "--repeat must be >= 1"
 log() { printf '\n== %s\n' "$*" >&2; }
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe)

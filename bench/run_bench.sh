@@ -46,24 +46,11 @@ PEER_THREADS=2
 MALLOC_THP=0
 DATA="${TMPDIR:-/tmp}/mpilake-bench"
 
-die() { echo "run_bench.sh: $*" >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --bytes) BYTES="$(printf '%.0f' "${2:?}")"; shift 2 ;;
-    --customers) CUSTOMERS="${2:?}"; shift 2 ;;
-    --seed) SEED="${2:?}"; shift 2 ;;
-    --repeat) REPEAT="${2:?}"; shift 2 ;;
-    --data) DATA="${2:?}"; shift 2 ;;
-    --keep) KEEP=1; shift ;;
-    --no-micro) MICRO=0; shift ;;
-    --no-build) BUILD_IT=0; shift ;;
-    --no-scaling) SCALING=0; shift ;;
-    --baseline) BASELINE="$(realpath "${2:?}")"; shift 2 ;;
-    --malloc-thp) MALLOC_THP=1; shift ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument $1 (see --help)" ;;
-  esac
-done
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
+bench_parse --bytes=BYTES:bytes --customers=CUSTOMERS --seed=SEED --repeat=REPEAT --data=DATA --keep=KEEP=1 \
+  --no-micro=MICRO=0 --no-build=BUILD_IT=0 --no-scaling=SCALING=0 --baseline=BASELINE:path \
+  --malloc-thp=MALLOC_THP=1 -- "$@"
 [ "$REPEAT" -ge 1 ] 2>/dev/null || die "--repeat must be >= 1"
 [ "$CUSTOMERS" -ge 2 ] 2>/dev/null || die "--customers must be >= 2"
 PY="$(command -v /usr/bin/python3 || command -v python3)" || die "python3 is needed"

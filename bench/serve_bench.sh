@@ -18,19 +18,9 @@ DAYS=8
 KEEP=0
 DATA="${TMPDIR:-/tmp}/mpilake-serve-bench"
 
-die() { echo "serve_bench.sh: $*" >&2; exit 2; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --mpilake) MPILAKE="${2:?}"; shift 2 ;;
-    --duration) DURATION="${2:?}"; shift 2 ;;
-    --bikes) BIKES="${2:?}"; shift 2 ;;
-    --days) DAYS="${2:?}"; shift 2 ;;
-    --data) DATA="${2:?}"; shift 2 ;;
-    --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown option $1 (see --help)" ;;
-  esac
-done
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
+bench_parse --mpilake=MPILAKE --duration=DURATION --bikes=BIKES --days=DAYS --data=DATA --keep=KEEP=1 -- "$@"
 [ -x "$MPILAKE" ] || die "no mpilake at $MPILAKE (build it, or pass --mpilake)"
 command -v wrk >/dev/null || die "needs wrk (Debian package wrk)"
 [ "$DURATION" -ge 1 ] && [ "$DURATION" -le 120 ] || die "--duration must be 1..120 seconds"

@@ -16,6 +16,8 @@ packages=(
   python3-matplotlib python3-jinja2 weasyprint poppler-utils fonts-dejavu-core fonts-lato
   # their tests and benchmarks: an SMTP server, a PostgreSQL client, a browser, a load generator
   python3-aiosmtpd python3-psycopg2 chromium wrk
+  # the Debian package (cpack -G DEB finds the library packages with dpkg-shlibdeps)
+  dpkg-dev
 )
 
 # Node.js and npm (the browser test's playwright-core, the benchmark peers): the machine's own when

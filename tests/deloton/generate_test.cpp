@@ -157,10 +157,12 @@ Line parse_line(std::string_view record) {
   return line;
 }
 
-// The user JSON fields the tests look at; nullopt unless an object with the 11 keys of the feed.
+// The user JSON fields the tests look at; nullopt unless an object with the 11 keys of the feed in
+// its order (gender may be missing: an odd gender of the generator's).
 struct User {
   std::int64_t user_id = 0, date_of_birth = 0;
   std::string name, gender, address, email;
+  bool gender_missing = false;
 };
 
 std::optional<User> parse_user(const std::string& json) {
@@ -173,12 +175,16 @@ std::optional<User> parse_user(const std::string& json) {
                                                "height_cm",   "weight_kg",      "account_create_date",
                                                "bike_serial", "original_source"};
   std::size_t index = 0;
+  User user;
   for (const auto field : object) {
+    if (index < std::size(kKeys) && kKeys[index] == "gender" && field.key != "gender") {
+      user.gender_missing = true;
+      ++index;
+    }
     if (index >= std::size(kKeys) || field.key != kKeys[index]) return std::nullopt;
     ++index;
   }
   if (index != std::size(kKeys)) return std::nullopt;
-  User user;
   std::string_view text;
   if (object["user_id"].get_int64().get(user.user_id) != simdjson::SUCCESS) return std::nullopt;
   if (object["date_of_birth"].get_int64().get(user.date_of_birth) != simdjson::SUCCESS) return std::nullopt;
@@ -192,7 +198,7 @@ std::optional<User> parse_user(const std::string& json) {
     return true;
   };
   std::string serial, source;
-  if (!string_field("name", user.name) || !string_field("gender", user.gender) ||
+  if (!string_field("name", user.name) || (!user.gender_missing && !string_field("gender", user.gender)) ||
       !string_field("address", user.address) || !string_field("email_address", user.email) ||
       !string_field("bike_serial", serial) || !string_field("original_source", source))
     return std::nullopt;
@@ -573,7 +579,7 @@ TEST(DelotonGenerateFeatures, PlantedMessinessIsThere) {
 
 TEST(DelotonGenerateFeatures, UsersLookLikeTheRealOnes) {
   GenerateOptions options = small_options();
-  options.bikes = 200;
+  options.bikes = 600;  // enough riders for the rarest odd gender (0.3 % each)
   options.days = 1;
   options.streams = 1;
   options.hours_per_file = 24;
@@ -592,6 +598,11 @@ TEST(DelotonGenerateFeatures, UsersLookLikeTheRealOnes) {
       counts["title"] += title == known;
     counts["hyphenated"] += user->name.find('-') != std::string::npos;
     counts[user->gender == "male" || user->gender == "female" ? user->gender : "other gender"] += 1;
+    // The other class as users write it (DELOTON.md: anything but male / female, or missing).
+    counts["gender non-binary"] += user->gender == "non-binary";
+    counts["gender Male"] += user->gender == "Male";
+    counts["gender \"\""] += !user->gender_missing && user->gender.empty();
+    counts["gender missing"] += user->gender_missing;
     counts[std::to_string(std::count(user->address.begin(), user->address.end(), ',') + 1) + " address parts"] += 1;
     counts["before 1970"] += user->date_of_birth < 0;
     using namespace std::chrono;
@@ -601,8 +612,9 @@ TEST(DelotonGenerateFeatures, UsersLookLikeTheRealOnes) {
     EXPECT_NE(user->email.find('@'), std::string::npos);
   }
   EXPECT_GT(users.size(), 250U);
-  for (const char* feature : {"title", "hyphenated", "male", "female", "other gender", "3 address parts",
-                              "4 address parts", "before 1970", "29 February"}) {
+  for (const char* feature :
+       {"title", "hyphenated", "male", "female", "other gender", "gender non-binary", "gender Male", "gender \"\"",
+        "gender missing", "3 address parts", "4 address parts", "before 1970", "29 February"}) {
     EXPECT_GT(counts[feature], 0) << feature;
   }
 }

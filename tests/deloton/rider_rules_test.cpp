@@ -27,6 +27,20 @@ TEST(DelotonRiderRules, NormaliseGender) {
   EXPECT_EQ(gender_name(Gender::other), "other");
 }
 
+TEST(DelotonRiderRules, ReplaceNul) {
+  std::string text("a\0b\0", 4);
+  EXPECT_TRUE(replace_nul(text));
+  EXPECT_EQ(text,
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
+  std::string plain = "mendoza v9";
+  EXPECT_FALSE(replace_nul(plain));
+  EXPECT_EQ(plain, "mendoza v9");
+  std::string only(1, '\0');
+  EXPECT_TRUE(replace_nul(only));
+  EXPECT_EQ(only, kNulReplacement);
+}
+
 TEST(DelotonRiderRules, AgeCountsFullYearsBetweenUtcDates) {
   const std::int64_t steven = 273715200000;         // 1978-09-04
   EXPECT_EQ(age_on(steven, 1667500920422392), 44);  // 2022-11-03 18:42

@@ -92,6 +92,26 @@ TEST(DelotonUserInfo, EmptyStringsAreNullAndEscapesAreRead) {
   EXPECT_EQ(parse_user(R"({"user_id": 1, "name": " "})").name, " ");  // not empty
 }
 
+// A NUL character would be cut by the zones' fixed-length strings: it is kept as U+FFFD and counted,
+// once per field however many it holds (docs/deloton-decisions.md "NUL characters").
+TEST(DelotonUserInfo, NulCharactersBecomeTheReplacementCharacterAndAreCounted) {
+  const UserInfo info =
+      parse_user(R"({"user_id":1,"name":"Ann\u0000Lee","address":"a\u0000,b,\u0000c\u0000","gender":"\u0000",)"
+                 R"("email_address":"x@y","bike_serial":"\u0000\u0000"})");
+  ASSERT_TRUE(info.valid);
+  EXPECT_EQ(info.name, "Ann\xEF\xBF\xBDLee");
+  EXPECT_EQ(info.address,
+            "a\xEF\xBF\xBD,b,\xEF\xBF\xBD"
+            "c\xEF\xBF\xBD");
+  EXPECT_EQ(info.gender, "\xEF\xBF\xBD");  // not NULL: a value was written
+  EXPECT_EQ(info.email, "x@y");
+  EXPECT_EQ(info.bike_serial, "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(info.strings_with_nul, 4);
+  EXPECT_EQ(parse_user(kSteven).strings_with_nul, 0);
+  // A later occurrence of a key is not read, so its NUL counts nowhere.
+  EXPECT_EQ(parse_user(R"({"user_id":1,"name":"A","name":"\u0000"})").strings_with_nul, 0);
+}
+
 TEST(DelotonUserInfo, TheFirstOccurrenceOfAKeyCounts) {
   const UserInfo info = parse_user(
       R"({"user_id": 1, "name": "First", "user_id": 2, "name": "Second", "height_cm": 170.0, "height_cm": 180})");

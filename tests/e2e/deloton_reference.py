@@ -14,7 +14,8 @@ Result fields (see class Result):
   streams       {stream: {lines, blank, markers, accepted, duplicates, quarantined,
                           quarantined_by_reason: {reason: count (non-zero only)}}}
   data_quality  {orphan_lines, unpaired_lines, duplicate_deliveries, rides_without_readings,
-                 rides_with_unknown_rider, riders_with_changed_details, bikes_in_several_streams}
+                 rides_with_unknown_rider, riders_with_changed_details, bikes_in_several_streams,
+                 user_strings_with_nul, rides_with_nul_in_bike}
                 (all counts)
 
 Values are stored the way the HDF5 zones store them: int64 NULL = INT64_MIN, float NULL =
@@ -55,6 +56,17 @@ pipeline must decide the same):
   whose rides' converted user JSON attributes (all 11 fields after the NULL rules) are not
   all the same.
 - quarantined_by_reason lists the reasons with a non-zero count.
+- Gender (DELOTON.md: "Gender is `male` or `female` as written (lower case); anything else, or
+  missing, is `other`"): taken literally, so only the exact texts "male" and "female" count;
+  "Male", " male", "", null, a missing key, any other text are "other".  This class is what
+  every zone holds (riders.gender included), never the text as written.
+- NUL characters (a "\u0000" escape) cannot be held by the zones' fixed-length NUL-padded
+  strings; nothing may be cut silently, so each NUL of a user-JSON string field becomes U+FFFD
+  when the user JSON is read (before names, addresses, gender and details-changed are looked
+  at), and each NUL of a bike name becomes U+FFFD in the zones' bike columns (ride order
+  compares that written text; rides are still rebuilt per bike as written).  Counted in
+  data_quality: user_strings_with_nul = string fields holding a NUL in the user JSONs of the
+  rides (one user JSON per ride), rides_with_nul_in_bike = rides whose bike held a NUL.
 """
 
 import datetime
@@ -124,7 +136,11 @@ REASONS = (BAD_RECORD, UNKNOWN_SHAPE, BAD_TIMESTAMP, BAD_NUMBER, NEGATIVE_VALUE,
 STREAM_COUNTERS = ("lines", "blank", "markers", "accepted", "duplicates", "quarantined")
 DATA_QUALITY_KEYS = ("orphan_lines", "unpaired_lines", "duplicate_deliveries",
                      "rides_without_readings", "rides_with_unknown_rider",
-                     "riders_with_changed_details", "bikes_in_several_streams")
+                     "riders_with_changed_details", "bikes_in_several_streams",
+                     "user_strings_with_nul", "rides_with_nul_in_bike")
+
+# What a NUL character is written as (the zones' fixed-length strings would cut the value there).
+NUL_REPLACEMENT = "\ufffd"
 
 TITLES = ("Mr", "Mrs", "Miss", "Ms", "Dr", "Mx", "Prof")
 
@@ -310,6 +326,8 @@ def age_on(birth, day):
 
 
 def normalise_gender(gender):
+    """DELOTON.md: `male` or `female` as written (lower case); anything else, or missing
+    (None), is `other`.  Exact text: no case folding, no trimming."""
     return gender if gender in ("male", "female") else "other"
 
 
@@ -377,12 +395,14 @@ _INTEGER_FIELDS = ("date_of_birth", "account_create_date", "height_cm", "weight_
 
 
 class User:
-    """Converted user JSON: None = NULL for every field (user_id is never None)."""
-    __slots__ = USER_FIELDS
+    """Converted user JSON: None = NULL for every field (user_id is never None).
+    strings_with_nul: how many string fields held a NUL (now U+FFFD)."""
+    __slots__ = USER_FIELDS + ("strings_with_nul",)
 
-    def __init__(self, **fields):
+    def __init__(self, strings_with_nul=0, **fields):
         for name in USER_FIELDS:
             setattr(self, name, fields.get(name))
+        self.strings_with_nul = strings_with_nul
 
     def key(self):
         """All converted attributes: what 'details changed between rides' compares."""
@@ -408,12 +428,16 @@ def parse_user_json(text):
     if user_id is None:
         return None
     fields = {"user_id": user_id}
+    with_nul = 0
     for name in _STRING_FIELDS:
         value = obj.get(name)
+        if isinstance(value, str) and "\x00" in value:
+            value = value.replace("\x00", NUL_REPLACEMENT)  # kept visibly, counted
+            with_nul += 1
         fields[name] = value if isinstance(value, str) and value != "" else None
     for name in _INTEGER_FIELDS:
         fields[name] = _json_int_value(obj.get(name))  # 170.0, "170", true -> NULL
-    return User(**fields)
+    return User(strings_with_nul=with_nul, **fields)
 
 
 # ---------------------------------------------------------------------------
@@ -569,12 +593,13 @@ def is_blank(line):
 # Rides
 # ---------------------------------------------------------------------------
 class Ride:
-    __slots__ = ("stream", "bike", "start_time", "user", "position",
+    __slots__ = ("stream", "bike", "written_bike", "start_time", "user", "position",
                  "readings", "seen", "pending", "ride_id")
 
     def __init__(self, stream, bike, start_time, user, position):
         self.stream = stream
-        self.bike = bike
+        self.bike = bike  # as in the log line: the ride's identity
+        self.written_bike = bike.replace("\x00", NUL_REPLACEMENT)  # as the zones write it
         self.start_time = start_time
         self.user = user          # User, or None: unknown rider (bad user JSON)
         self.position = position  # stream position of the ride start: last tie-breaker
@@ -735,7 +760,7 @@ def _evaluate_alert(ride, start_date):
             run += 1
             if run == 3:
                 _, first, _ = split_name(user.name)
-                return (user.user_id, ride.bike, r.ts, "high" if t.hrt > upper else "low", t.hrt,
+                return (user.user_id, ride.written_bike, r.ts, "high" if t.hrt > upper else "low", t.hrt,
                         lower, upper, age, gender, user.email_address or "", first)
         else:  # a normal reading or a NULL heart rate breaks the run
             run = 0
@@ -751,7 +776,7 @@ def compute(landing_root):
 
     # ride_id: order (start_time, bike, stream) with strings in UTF-8 byte order, then the
     # ride start's stream position.
-    all_rides.sort(key=lambda r: (r.start_time, r.bike.encode("utf-8"),
+    all_rides.sort(key=lambda r: (r.start_time, r.written_bike.encode("utf-8"),
                                   os.fsencode(r.stream), r.position))
     for ride_id, ride in enumerate(all_rides, start=1):
         ride.ride_id = ride_id
@@ -767,7 +792,7 @@ def compute(landing_root):
         s["alert"] = alert is not None
         s["start_date"] = date_string(start_date)
         result.zones["rides"].append((
-            ride.ride_id, ride.stream, ride.bike,
+            ride.ride_id, ride.stream, ride.written_bike,
             ride.user.user_id if ride.user is not None else NULL_INT,
             ride.start_time, s["end_time"], s["duration_s"], s["readings"],
             s["heart_rate_min"], s["heart_rate_max"], s["heart_rate_avg"], s["rpm_avg"],
@@ -799,7 +824,7 @@ def compute(landing_root):
         birth = date_from_epoch_ms(user.date_of_birth)
         rider_attributes[user_id] = (normalise_gender(user.gender), birth)
         result.zones["riders"].append((
-            user_id, title, first, last, user.gender or "", date_string(birth),
+            user_id, title, first, last, normalise_gender(user.gender), date_string(birth),
             _int_or_null(user.height_cm), _int_or_null(user.weight_kg),
             user.email_address or "", street, town, postcode,
             date_string(date_from_epoch_ms(user.account_create_date)),
@@ -856,6 +881,8 @@ def compute(landing_root):
     dq["rides_with_unknown_rider"] = sum(1 for r in all_rides if r.user is None)
     dq["riders_with_changed_details"] = changed
     dq["bikes_in_several_streams"] = sum(1 for s in bike_streams.values() if len(s) > 1)
+    dq["user_strings_with_nul"] = sum(r.user.strings_with_nul for r in all_rides if r.user is not None)
+    dq["rides_with_nul_in_bike"] = sum(1 for r in all_rides if r.written_bike != r.bike)
     return result
 
 

@@ -12,8 +12,12 @@ single-process reference (deloton_reference.py) row for row, bit for bit, at eve
    re-sent blocks (duplicate deliveries, also of ride starts and across a ride start), every kind
    of bad line, tiny files, blank lines, CRLF, a BOM, rides across midnight, alerts from high and
    low runs, runs of exactly 2 that must not alert, runs broken by hrt = 0, riders whose details
-   change, unknown riders, 29 February birthdays. Streams are small, so at 4 ranks rides span at
-   least three ranks' byte ranges (checked).
+   change, unknown riders, 29 February birthdays, genders of every other kind ("nonbinary", "Male",
+   " female", "", null, no key, a NUL), NUL characters in names, addresses and a bike name. Streams
+   are small, so at 4 ranks rides span at least three ranks' byte ranges (checked).
+3. Riders carry only the classes male / female / other (DELOTON.md), and every set has riders of
+   the other class written in odd ways; a fixed set with a NUL ("\\u0000") in a user's name and
+   address and in a bike name: kept as U+FFFD, counted in summary.json (literal values).
 
     test_deloton.py --mpilake build/mpilake --mpiexec mpiexec --ranks 1,2,3,4 [--seeds 1,2,3] [--samples-only]
 Exit 0 pass, 1 fail (the first differences are printed; --keep keeps the data), 77 skipped.
@@ -65,7 +69,21 @@ def compare(args, ranks, landing, out, expected, label):
     problems = deloton_compare.compare_run(out, expected)
     for problem in problems[:25]:
         print(f"  {label}, {ranks} ranks: {problem}")
+    check_gender_classes(out, f"{label} at {ranks} ranks")
     return check(not problems, f"{label} at {ranks} ranks equals the reference ({len(problems)} differences)")
+
+
+GENDER_CLASSES = {"male", "female", "other"}
+
+
+def check_gender_classes(out, label):
+    """DELOTON.md: gender is male or female as written, anything else or missing other, in every
+    zone: riders.gender and heart_rate_alerts.gender hold only those three."""
+    import h5py
+    for zone in ("riders", "heart_rate_alerts"):
+        with h5py.File(os.path.join(out, zone + ".h5")) as f:
+            values = {bytes(v).rstrip(b"\x00").decode() for v in f["gender"][()]}
+        check(values <= GENDER_CLASSES, f"{label}: {zone}.gender holds only male/female/other, got {sorted(values)}")
 
 
 # ---------------------------------------------------------------------------
@@ -134,7 +152,10 @@ class Rider:
         self.fields = {
             "user_id": user_id,
             "name": rng.choice(TITLES) + rng.choice(FIRST) + " " + rng.choice(LAST),
-            "gender": rng.choice(["male", "female", "female", "male", "nonbinary", "Male"]),
+            # Every way of being "other": another word or case, spaces, "", null, a NUL (and, below,
+            # no key at all).
+            "gender": rng.choice(["male", "female", "female", "male", "male", "female", "nonbinary", "Male",
+                                  " female", "FEMALE", "", None, "male\x00"]),
             "address": rng.choice(["Flat 98y,Carolyn haven,", "Studio 7,Smith road,", "12 Oak St,"]) +
                        rng.choice(TOWNS) + "," + rng.choice(["S5T 0TT", "WR4V 7TA", " AB1 2CD "]),
             "date_of_birth": (birth - datetime.date(1970, 1, 1)).days * 86400000,
@@ -147,6 +168,10 @@ class Rider:
         }
         if rng.random() < 0.1:
             del self.fields[rng.choice(["date_of_birth", "gender", "name", "address", "height_cm"])]
+        if rng.random() < 0.15:  # NUL characters (written "\u0000"): kept as U+FFFD, counted
+            for key in rng.sample(["name", "address", "email_address"], rng.randint(1, 2)):
+                if key in self.fields:
+                    self.fields[key] = self.fields[key].replace(" ", "\x00 ", 1) + rng.choice(["", "\x00"])
         if rng.random() < 0.05:
             self.fields["height_cm"] = 170.0  # not an integer: NULL
 
@@ -207,7 +232,8 @@ def generate_set(rng, root):
     riders = [Rider(rng, 1000 + i) for i in range(rng.randint(3, 10))]
     streams = ["", "partition=0", "partition=1", "partition=10"][: rng.randint(1, 4)]
     # "zz: v5" holds ": ", so its lines are of no known shape (the bike ends at the first ": ").
-    bike_names = ["mendoza v9", "bike:a v2", "ölberg v1", "x v3", "yy v4", "q v6", "r v7", "s v8", "zz: v5"]
+    bike_names = ["mendoza v9", "bike:a v2", "ölberg v1", "x v3", "yy v4", "q v6", "r v7", "s v8", "zz: v5",
+                  "nul\x00 v10"]
     for stream_index, stream in enumerate(streams):
         # The first stream is one bike's long ride (plus a short one): at 4 ranks it spans at least
         # three ranks' byte ranges. The others interleave several bikes.
@@ -293,6 +319,60 @@ def generate_set(rng, root):
             index += 1
 
 
+# ---------------------------------------------------------------------------
+# 3. NUL characters: a fixed set with literal expectations
+# ---------------------------------------------------------------------------
+REPLACEMENT = "\ufffd"
+
+
+def nul_set(root):
+    """Stream p0: user 7 ("Mr Ann\\u0000e Lee", address "1 Road\\u0000,Town,PC\\u0000", gender "x")
+    rides bike "nul\\u0000 v1" for 300 readings (at 3 ranks the ride spans the ranks); user 8
+    (no NUL, gender "male") rides bike "b".  The JSON escapes are written by json.dumps."""
+    user7 = json.dumps({"user_id": 7, "name": "Mr Ann\x00e Lee", "gender": "x",
+                        "address": "1 Road\x00,Town,PC\x00", "date_of_birth": 0})
+    user8 = json.dumps({"user_id": 8, "name": "Bo Li", "gender": "male", "address": "a,b,c"})
+    t = int(datetime.datetime(2023, 3, 1, 10, 0).timestamp()) * 1000000
+    logs = [f"{ts_text(t)} nul\x00 v1: [SYSTEM] data = {user7}", f"{ts_text(t)} b: [SYSTEM] data = {user8}"]
+    for k in range(300):
+        at = t + (k + 1) * 1000000
+        logs.append(f"{ts_text(at)} nul\x00 v1: [INFO]: Ride - duration = {k + 1}.0; resistance = 40")
+        logs.append(f"{ts_text(at + 500000)} nul\x00 v1: [INFO]: Telemetry - hrt = 90; rpm = 60; power = 50.5")
+    folder = os.path.join(root, "deloton", "p0")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "deloton+0+000000.json"), "w", encoding="ascii") as f:
+        f.write("".join(json.dumps({"log": log + "\n"}) + "\n" for log in logs))
+
+
+def check_nul_set(args, ranks, tmp):
+    landing = os.path.join(tmp, "nul")
+    if not os.path.exists(landing):
+        nul_set(landing)
+    out = os.path.join(tmp, f"nul-out-{ranks}")
+    if not compare(args, ranks, landing, out, ref.compute(landing), "NUL set"):
+        return
+    import h5py
+
+    def strings(zone, column):
+        with h5py.File(os.path.join(out, zone + ".h5")) as f:
+            return [bytes(v).rstrip(b"\x00").decode() for v in f[column][()]]
+
+    rider = {c: strings("riders", c)[0] for c in ("title", "first_name", "last_name", "gender", "address_street",
+                                                  "address_town", "address_postcode")}
+    check(rider == {"title": "Mr", "first_name": "Ann" + REPLACEMENT + "e", "last_name": "Lee", "gender": "other",
+                    "address_street": "1 Road" + REPLACEMENT, "address_town": "Town",
+                    "address_postcode": "PC" + REPLACEMENT},
+          f"NUL set at {ranks} ranks: user 7's strings keep the NUL as U+FFFD ({rider})")
+    check(strings("riders", "gender") == ["other", "male"], f"NUL set at {ranks} ranks: genders")
+    # Both rides start at 10:00:00: "b" (0x62) before "nul\ufffd v1" (0x6E).
+    check(strings("rides", "bike") == ["b", "nul" + REPLACEMENT + " v1"],
+          f"NUL set at {ranks} ranks: the bike keeps its NUL as U+FFFD ({strings('rides', 'bike')})")
+    with open(os.path.join(out, "summary.json")) as f:
+        dq = json.load(f)["data_quality"]
+    check((dq.get("user_strings_with_nul"), dq.get("rides_with_nul_in_bike")) == (2, 1),
+          f"NUL set at {ranks} ranks: summary.json counts 2 user strings and 1 bike with a NUL ({dq})")
+
+
 def ranks_spanned(landing, expected, ranks):
     """The most ranks' byte ranges one ride touches (its start to its last reading)."""
     most = 0
@@ -346,6 +426,7 @@ def main():
             print("skip: ../shared/data/deloton/landing not found")
         if not args.samples_only:
             ran = True
+            other_riders = 0
             for seed in [int(s) for s in args.seeds.split(",")]:
                 landing = os.path.join(tmp, f"set-{seed}")
                 generate_set(random.Random(seed), landing)
@@ -354,11 +435,16 @@ def main():
                 dq = expected.data_quality
                 print(f"seed {seed}: {counts}, quarantine {len(expected.quarantine)}, data quality {dq}", flush=True)
                 check(counts["rides"] > 0 and counts["readings"] > 0, f"seed {seed}: rides and readings")
+                other_riders += sum(1 for r in expected.zones["riders"] if r[4] == "other")
                 for ranks in rank_counts:
                     if ranks >= 4:
                         spanned = ranks_spanned(landing, expected, ranks)
                         check(spanned >= 3, f"seed {seed}: a ride spans at least 3 of {ranks} ranks (most: {spanned})")
                     compare(args, ranks, landing, os.path.join(tmp, f"set-{seed}-out-{ranks}"), expected, f"seed {seed}")
+            # (a set with 2 riders may have none of the other class; all sets together must)
+            check(other_riders > 0, "riders of the other class (odd genders) in the randomised sets")
+            for ranks in rank_counts:
+                check_nul_set(args, ranks, tmp)
     finally:
         if FAILURES or args.keep:
             print(f"data and outputs kept in {tmp}")

@@ -5,7 +5,8 @@ fresh copy of the output:
   a personal column added to rides; a rider's email written into rides.bike; an alert row removed;
   an alert not justified by its readings (the third abnormal heart rate made normal); rides.alert
   set on a ride without a run; ride_offset shifted; rides.readings off by one; a reading's power
-  changed (the ride's sums no longer agree); daily's ride count changed; summary.json's row count.
+  changed (the ride's sums no longer agree); daily's ride count changed; summary.json's row count;
+  a rider's gender written as text ("nonbinary") instead of its class.
 """
 import argparse
 import json
@@ -116,6 +117,11 @@ def plants():
         counts[0] += 1
         rewrite(os.path.join(o, "daily.h5"), "rides", counts)
 
+    def gender_as_written(o):
+        genders = read(os.path.join(o, "riders.h5"), "gender")
+        genders[0] = b"nonbinary"  # the text as written, not DELOTON.md's class (other)
+        rewrite(os.path.join(o, "riders.h5"), "gender", genders)
+
     def change_summary(o):
         path = os.path.join(o, "summary.json")
         with open(path) as f:
@@ -133,7 +139,8 @@ def plants():
             ("rides.readings off by one", "readings", miscount_readings),
             ("a reading's power changed", "rides", change_power),
             ("daily's ride count changed", "daily", change_daily),
-            ("summary.json's row count", "readings", change_summary)]
+            ("summary.json's row count", "readings", change_summary),
+            ("riders.gender not male/female/other", "riders", gender_as_written)]
 
 
 def main():

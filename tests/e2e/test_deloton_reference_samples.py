@@ -485,7 +485,8 @@ def scenario_ride_logic(tmp):
     check_eq(result.data_quality, {
         "orphan_lines": 2, "unpaired_lines": 4, "duplicate_deliveries": 3,
         "rides_without_readings": 1, "rides_with_unknown_rider": 1,
-        "riders_with_changed_details": 1, "bikes_in_several_streams": 0}, "scenario 1 data quality")
+        "riders_with_changed_details": 1, "bikes_in_several_streams": 0,
+        "user_strings_with_nul": 0, "rides_with_nul_in_bike": 0}, "scenario 1 data quality")
 
 
 def scenario_streams_alerts_daily(tmp):
@@ -548,6 +549,64 @@ def scenario_streams_alerts_daily(tmp):
     check_eq([r[:15] for r in riders], [
         (7, "Dr", "Eve", "Stone", "female", "1993-03-01", 170, 60, "eve@x", "", "", "", "", "", ""),
         (8, "", "Bo", "", "male", "", NULL, NULL, "", "", "", "", "", "", "")], "riders attributes")
+
+
+# The users of scenario_genders_and_nul: (user_id, gender part of the user JSON, gender class).
+# DELOTON.md: "Gender is `male` or `female` as written (lower case); anything else, or missing,
+# is `other`" -- read literally: exact text, no case folding, no trimming.
+GENDER_CASES = (
+    (31, '"gender":"male",', "male"),
+    (32, '"gender":"female",', "female"),
+    (33, '"gender":"Male",', "other"),        # another case
+    (34, '"gender":" female",', "other"),     # not trimmed
+    (35, '"gender":"",', "other"),            # "" is NULL: missing
+    (36, '"gender":null,', "other"),          # NULL
+    (37, '', "other"),                        # no gender key
+    (38, '"gender":"nonbinary",', "other"),   # another word
+    (39, '"gender":"male\\u0000",', "other"),  # male and a NUL: not "male" as written
+    (40, '"gender":"female",', "female"),
+    (41, '"gender":"FEMALE",', "other"),
+)
+
+
+def genders_and_nul_landing(root):
+    """One stream p0 on 2023-03-01: users 31..40 start rides on bikes b31..b40 at 10:00:01..10
+    (ride ids 1..10); user 39's gender and user 40's name and address hold a NUL ("\\u0000");
+    at 10:00:20 two rides tie on start time: bike "n\\u0000" (user 41) and bike "n\\u0001" (a bad
+    user JSON).  No readings."""
+    lines = []
+    for k, (user, gender, _) in enumerate(GENDER_CASES[:10], start=1):
+        name = "Mr Ann\\u0000e Lee" if user == 40 else "Al Bo"
+        address = "1 Road\\u0000,Town,PC\\u0000" if user == 40 else "a,b,c"
+        user_json = '{"user_id":%d,%s"name":"%s","address":"%s","date_of_birth":0}' % (user, gender, name, address)
+        lines.append(start("2023-03-01 10:00:%02d" % k, "b%d" % user, user_json))
+    lines.append(start("2023-03-01 10:00:20", "n\x00", '{"user_id":41,%s"name":"Cy"}' % GENDER_CASES[10][1]))
+    lines.append(start("2023-03-01 10:00:20", "n\x01", '{"user_id":"x"}'))
+    write_landing(root, {"p0": {"a.ndjson": b"".join(lines)}})
+
+
+def scenario_genders_and_nul(tmp):
+    genders_and_nul_landing(tmp)
+    result = ref.compute(tmp)
+    riders = result.zones["riders"]
+    check_eq([(r[0], r[4]) for r in riders], [(u, g) for u, _, g in GENDER_CASES],
+             "riders.gender is the class male/female/other, not the text as written")
+    by_user = {r[0]: r for r in riders}
+    rider_40 = by_user.get(40, (None,) * 18)
+    check_eq((rider_40[1], rider_40[2], rider_40[3], rider_40[9], rider_40[10], rider_40[11]),
+             ("Mr", "Ann\ufffde", "Lee", "1 Road\ufffd", "Town", "PC\ufffd"),
+             "a NUL in a user's name / address is kept as U+FFFD, then split")
+    rides = result.zones["rides"]
+    # The tie at 10:00:20 goes by the bike as written: "n\x01" (6E 01) before "n\ufffd" (6E EF BF BD).
+    check_eq([(r[0], r[2], r[3]) for r in rides[10:]], [(11, "n\x01", NULL), (12, "n\ufffd", 41)],
+             "a NUL in a bike name is written as U+FFFD, and ride order compares that text")
+    check_eq(result.zones["daily"], [
+        ("2023-03-01", 12, 11, 0.0, 0.0, math.nan, math.nan, 0, 1, 2, 8, 0.0, 0.0, 0.0,
+         0, 0, 0, 0, 10, 0, 0)], "daily: 1 male, 2 female, 8 other riders; users 31-40 born 1970: 53")
+    check_eq({k: result.data_quality[k] for k in ("user_strings_with_nul", "rides_with_nul_in_bike")},
+             {"user_strings_with_nul": 3, "rides_with_nul_in_bike": 1},
+             "NULs counted: user 39's gender, user 40's name and address; one bike")
+    check_eq(result.streams["p0"]["quarantined_by_reason"], {ref.BAD_USER_JSON: 1}, "only the bad user JSON")
 
 
 def scenario_ride_order(tmp):
@@ -743,7 +802,8 @@ def main(argv):
     for unit in (unit_timestamps, unit_numbers, unit_dates_ages_limits, unit_names_addresses,
                  unit_user_json, unit_records_and_shapes, unit_file_lines):
         unit()
-    for scenario in (scenario_ride_logic, scenario_streams_alerts_daily, scenario_ride_order):
+    for scenario in (scenario_ride_logic, scenario_streams_alerts_daily, scenario_ride_order,
+                     scenario_genders_and_nul):
         with tempfile.TemporaryDirectory(prefix="deloton-ref-test-") as tmp:
             scenario(tmp)
     print("unit checks and hand-written scenarios: %s" % ("FAILED" if FAILURES else "ok"))

@@ -283,6 +283,12 @@ def check_deloton_views(cursor, schema, out, label):
     cursor.execute("SELECT gender, age_band, count(*) FROM %s.rides_by_rider GROUP BY 1, 2" % schema)
     got = {(g, a): n for g, a, n in cursor.fetchall()}
     check(got == expected, "%s: rides_by_rider by (gender, age band) %s, recomputed %s" % (label, got, expected))
+    # DELOTON.md: gender is male or female as written, anything else or missing other -- the riders
+    # table too holds only the classes (never NULL: a rider without a gender is other).
+    cursor.execute("SELECT DISTINCT gender FROM %s.riders" % schema)
+    genders = {g for g, in cursor.fetchall()}
+    check(genders <= {"male", "female", "other"}, "%s: riders.gender holds only male/female/other, got %s"
+          % (label, sorted(genders, key=str)))
     cursor.execute("SELECT count(*) FROM %s.readings_by_rider" % schema)
     readings = cursor.fetchone()[0]
     with h5py.File(os.path.join(out, "readings.h5"), "r") as f:

@@ -104,6 +104,18 @@ TEST_F(ServeApi, RiderPrivacy) {
   EXPECT_EQ(get_json("/riders/7/rides")["total"], 2);
 }
 
+// DELOTON.md's gender classes, also for a riders zone written with the text as given (older runs).
+TEST_F(ServeApi, RiderGenderIsTheClass) {
+  auto old = std::make_shared<Snapshot>(*snapshot);
+  StringColumn genders;
+  genders.push_back("male");
+  genders.push_back("Female");  // rider 9: not "female" as written
+  old->riders.strings(deloton::riders::kGender) = genders;
+  snapshot = old;
+  EXPECT_EQ(get_json("/riders/9")["gender"], "other");
+  EXPECT_EQ(get_json("/riders/7")["gender"], "male");
+}
+
 TEST_F(ServeApi, AlertPrivacy) {
   const json public_view = get_json("/alerts?date=2022-10-01");
   ASSERT_EQ(public_view["alerts"].size(), 1U);

@@ -171,7 +171,9 @@ void Auditor::read_landing() {
             start.gender = normalise_gender(start.user.gender ? *start.user.gender : std::string());
             start.limits = heart_rate_limits(start.age, start.gender);
           }
-          starts_[{name, bike, parsed.timestamp_us}].push_back(std::move(start));
+          std::string written = bike;  // as the zones write it (a NUL is U+FFFD there)
+          replace_nul(written);
+          starts_[{name, std::move(written), parsed.timestamp_us}].push_back(std::move(start));
         }
       }
     }
@@ -378,6 +380,9 @@ void Auditor::riders() {
     if (previous != kNullInt64 && user <= previous) problems.push_back("not sorted by user_id, or repeated");
     previous = user;
     seen.insert(user);
+    const std::string_view gender = t.strings(riders::kGender)[r];
+    if (gender != "male" && gender != "female" && gender != "other")
+      problems.push_back("gender is not male/female/other");
     const auto it = expected.find(user);
     if (it == expected.end()) {
       problems.push_back("a rider without rides");

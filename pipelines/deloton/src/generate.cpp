@@ -319,6 +319,7 @@ const PowerTable& power_table() {
 struct Rider {
   std::int64_t user_id = 0;
   std::string name, gender, address, email;
+  bool gender_missing = false;                  // the user JSON has no gender key (as some real feeds' users)
   std::int64_t birth_day = 0, account_day = 0;  // days since the epoch
   int height_cm = 0, weight_kg = 0;
   std::string_view source;
@@ -443,8 +444,15 @@ Rider draw_rider(std::uint64_t seed, std::int64_t start_day, std::int64_t rider,
   Rider out;
   out.user_id = kFirstUserId + rider;
   const double gender_draw = rng.uniform();
-  out.gender =
-      gender_draw < 0.485 ? "male" : (gender_draw < 0.97 ? "female" : (gender_draw < 0.99 ? "non-binary" : "other"));
+  // Mostly male / female; 3 % the other class in the ways users write it: other words, another case
+  // ("Male" is other: only lower-case male / female count), empty, no key at all.
+  out.gender = gender_draw < 0.485   ? "male"
+               : gender_draw < 0.97  ? "female"
+               : gender_draw < 0.985 ? "non-binary"
+               : gender_draw < 0.99  ? "other"
+               : gender_draw < 0.994 ? "Male"
+                                     : "";  // from 0.997 on without the key
+  out.gender_missing = gender_draw >= 0.997;
   const Sex sex = sex_of(out.gender);
   const std::string_view first =
       sex == Sex::male
@@ -492,7 +500,7 @@ std::string user_json(const Rider& rider) {
   std::string json = "{\"user_id\":";
   gen::append_int(json, rider.user_id);
   json.append(",\"name\":\"").append(rider.name);
-  json.append("\",\"gender\":\"").append(rider.gender);
+  if (!rider.gender_missing) json.append("\",\"gender\":\"").append(rider.gender);
   json.append("\",\"address\":\"").append(rider.address);
   json.append("\",\"date_of_birth\":");
   gen::append_int(json, rider.birth_day * kDayMs);

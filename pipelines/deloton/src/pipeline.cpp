@@ -321,6 +321,8 @@ class DelotonJob {
   Table rides_;     // ride::schema(): this rank's rebuilt rides, then (after the sort) its ride-id range
   Table readings_;  // readings zone; before the ids, column kRideId holds the local ride index
   std::int64_t first_ride_id_ = 1;  // ride id of rides_'s first row (after the sort)
+  // This rank's rides' user-JSON strings and bike names that held a NUL (replaced by U+FFFD).
+  std::int64_t user_strings_with_nul_ = 0, rides_with_nul_in_bike_ = 0;
   Table riders_zone_, daily_zone_;
   // Every rider here: user_id, normalised gender, date of birth (days).
   Table rider_attributes_{
@@ -460,6 +462,8 @@ RunSummary DelotonJob::run() {
   }
   summary_.quality.rides_without_readings = comm_.allreduce_sum(no_readings);
   summary_.quality.rides_with_unknown_rider = comm_.allreduce_sum(unknown_rider);
+  summary_.quality.user_strings_with_nul = comm_.allreduce_sum(user_strings_with_nul_);
+  summary_.quality.rides_with_nul_in_bike = comm_.allreduce_sum(rides_with_nul_in_bike_);
   job_.finish([&] {
     summary_.run = job_.stats();
     return summary_json(summary_);
@@ -749,7 +753,14 @@ void DelotonJob::rebuild_rides() {
       const std::string_view key = key_texts_[static_cast<std::size_t>(events_.ints(event::kKey)[row])];
       const UserInfo& user = starts_[static_cast<std::size_t>(events_.ints(event::kB)[row])];
       t.ints(ride::kStartTime).push_back(events_.ints(event::kTime)[row]);
-      t.strings(ride::kBike).push_back(key.substr(4));
+      if (key.substr(4).find('\0') == std::string_view::npos) {  // (the first 4 bytes: the stream)
+        t.strings(ride::kBike).push_back(key.substr(4));
+      } else {  // the zones' fixed-length strings would cut the bike at its NUL
+        std::string bike(key.substr(4));
+        rides_with_nul_in_bike_ += replace_nul(bike) ? 1 : 0;
+        t.strings(ride::kBike).push_back(bike);
+      }
+      user_strings_with_nul_ += user.strings_with_nul;
       t.ints(ride::kStream).push_back(stream_of_key(key));
       t.ints(ride::kPosition).push_back(events_.ints(event::kPosition)[row]);
       t.ints(ride::kOriginRank).push_back(comm_.rank());
@@ -912,7 +923,8 @@ void DelotonJob::build_riders() {
       riders.strings(rc::kTitle).push_back(by_user.strings(ride::kTitle)[last]);
       riders.strings(rc::kFirstName).push_back(by_user.strings(ride::kFirstName)[last]);
       riders.strings(rc::kLastName).push_back(by_user.strings(ride::kLastName)[last]);
-      riders.strings(rc::kGender).push_back(by_user.strings(ride::kGender)[last]);
+      // The class the rules read, not the text as written (DELOTON.md: anything else is other).
+      riders.strings(rc::kGender).push_back(gender_name(normalise_gender(by_user.strings(ride::kGender)[last])));
       riders.strings(rc::kDateOfBirth).push_back(date_text(by_user.ints(ride::kDateOfBirthDays)[last]));
       riders.ints(rc::kHeightCm).push_back(by_user.ints(ride::kHeightCm)[last]);
       riders.ints(rc::kWeightKg).push_back(by_user.ints(ride::kWeightKg)[last]);

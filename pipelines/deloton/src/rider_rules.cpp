@@ -1,5 +1,6 @@
 #include "mpilake/deloton/rider_rules.hpp"
 
+#include <utility>
 #include <vector>
 
 #include "mpilake/deloton/log_line.hpp"
@@ -19,6 +20,21 @@ std::string_view gender_name(Gender gender) {
     case Gender::other: return "other";
   }
   return "other";
+}
+
+bool replace_nul(std::string& text) {
+  std::size_t at = text.find('\0');
+  if (at == std::string::npos) return false;
+  std::string out(text, 0, at);
+  for (; at < text.size(); ++at) {
+    if (text[at] == '\0') {
+      out.append(kNulReplacement);
+    } else {
+      out.push_back(text[at]);
+    }
+  }
+  text = std::move(out);
+  return true;
 }
 
 std::int64_t age_on(std::int64_t date_of_birth_ms, std::int64_t ride_start_us) {

@@ -27,7 +27,9 @@ std::vector<std::tuple<const char*, std::int64_t, const char*>> quality_rows(con
           {"rides_without_readings", q.rides_without_readings, "rides without readings"},
           {"rides_with_unknown_rider", q.rides_with_unknown_rider, "rides whose user JSON was unusable"},
           {"riders_with_changed_details", q.riders_with_changed_details, "riders whose details changed between rides"},
-          {"bikes_in_several_streams", q.bikes_in_several_streams, "bikes seen in several streams"}};
+          {"bikes_in_several_streams", q.bikes_in_several_streams, "bikes seen in several streams"},
+          {"user_strings_with_nul", q.user_strings_with_nul, "user strings with a NUL, written as U+FFFD"},
+          {"rides_with_nul_in_bike", q.rides_with_nul_in_bike, "rides whose bike name held a NUL (U+FFFD)"}};
 }
 
 }  // namespace

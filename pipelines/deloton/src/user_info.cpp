@@ -5,6 +5,7 @@
 
 #include "mpilake/deloton/log_line.hpp"
 #include "mpilake/deloton/log_record.hpp"
+#include "mpilake/deloton/rider_rules.hpp"
 
 namespace mpilake::deloton {
 
@@ -90,14 +91,17 @@ bool read_integer(od::value value, std::int64_t& slot) {
   return true;
 }
 
-// Reads a value for a string field: a JSON string, "" being NULL; any other valid JSON is NULL.
-bool read_string(od::value value, std::optional<std::string>& slot) {
+// Reads a value for a string field: a JSON string, "" being NULL; any other valid JSON is NULL. A NUL
+// character becomes U+FFFD and counts in `with_nul` (the zones' fixed-length strings would cut it).
+bool read_string(od::value value, std::optional<std::string>& slot, std::int64_t& with_nul) {
   od::json_type type;
   if (value.type().get(type) != simdjson::SUCCESS) return false;
   if (type != od::json_type::string) return validate_json_value(value, 1) == simdjson::SUCCESS;
   std::string_view text;
   if (value.get_string().get(text) != simdjson::SUCCESS) return false;
-  if (!text.empty()) slot.emplace(text);
+  if (text.empty()) return true;
+  slot.emplace(text);
+  if (replace_nul(*slot)) ++with_nul;
   return true;
 }
 
@@ -128,7 +132,7 @@ UserInfo UserInfoParser::parse(std::string_view json) {
     if (std::int64_t* integer = integer_slot(info, which)) {
       ok = read_integer(field.value(), *integer);
     } else {
-      ok = read_string(field.value(), *string_slot(info, which));
+      ok = read_string(field.value(), *string_slot(info, which), info.strings_with_nul);
     }
     if (!ok) return {};
   }

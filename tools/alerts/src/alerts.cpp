@@ -20,6 +20,7 @@
 #include "mpilake/alerts/outbox.hpp"
 #include "mpilake/alerts/smtp_sender.hpp"
 #include "mpilake/h5/zone_reader.hpp"
+#include "mpilake/tools/run_folder.hpp"
 
 namespace mpilake::alerts {
 
@@ -48,12 +49,6 @@ std::string sha256_hex(std::string_view bytes) {
   return hex;
 }
 
-const std::string* string_attribute(const ZoneFile& zone, std::string_view name) {
-  for (const auto& attribute : zone.attributes)
-    if (attribute.name == name) return std::get_if<std::string>(&attribute.value);
-  return nullptr;
-}
-
 std::size_t column_of(const ZoneFile& zone, const std::string& file, const std::string& name, ColumnType type) {
   for (std::size_t c = 0; c < zone.columns.size(); ++c)
     if (zone.columns[c].name == name) {
@@ -72,28 +67,38 @@ struct Run {
   std::vector<AlertRow> alerts;
 };
 
-Run read_run(const fs::path& out) {
+// The run-folder reader's findings in the words of alerts.
+std::string alerts_message(const fs::path& out, const tools::RunFolderError& e) {
+  using Kind = tools::RunFolderError::Kind;
   const std::string where = out.string();
-  if (!fs::is_directory(out)) throw AlertsInputError(where + " is not a folder");
-  const fs::path summary_path = out / "summary.json";
-  if (!fs::is_regular_file(summary_path))
-    throw AlertsInputError(where + " is not a finished Deloton run (no summary.json)");
-  const std::string summary_text = read_file(summary_path);
-  nlohmann::json summary;
-  try {
-    summary = nlohmann::json::parse(summary_text);
-  } catch (const nlohmann::json::exception&) {
-    throw AlertsInputError(summary_path.string() + " is not valid JSON");
+  switch (e.kind) {
+    case Kind::no_folder:
+    case Kind::not_a_folder: return where + " is not a folder";
+    case Kind::no_summary: return where + " is not a finished Deloton run (no summary.json)";
+    case Kind::unreadable_summary: return "cannot read " + (out / "summary.json").string();
+    case Kind::invalid_summary: return (out / "summary.json").string() + " is not valid JSON";
+    case Kind::not_an_object:
+    case Kind::wrong_pipeline: return where + " is not a Deloton run (summary.json has no \"pipeline\": \"deloton\")";
+    case Kind::missing_zone: return where + " is not a finished Deloton run (no " + e.subject + ".h5)";
+    case Kind::zone_of_other_run:
+      return where + " is not a finished Deloton run: " + e.subject + ".h5 and summary.json are from different runs";
+    default: return e.what();
   }
-  if (!summary.is_object() || !summary.contains("pipeline") || summary["pipeline"] != "deloton")
-    throw AlertsInputError(where + " is not a Deloton run (summary.json has no \"pipeline\": \"deloton\")");
-  for (const char* zone : {"heart_rate_alerts.h5", "rides.h5"})
-    if (!fs::is_regular_file(out / zone))
-      throw AlertsInputError(where + " is not a finished Deloton run (no " + zone + ")");
+}
+
+Run read_run(const fs::path& out) {
+  tools::RunSummary summary;
+  try {
+    summary = tools::read_summary(out);
+    tools::require_pipeline(summary, "deloton");
+    tools::require_zones(out, {"heart_rate_alerts", "rides"});
+  } catch (const tools::RunFolderError& e) {
+    throw AlertsInputError(alerts_message(out, e));
+  }
   Run run;
   // The id names this run's outputs: a new run in the folder writes a new summary.json.
-  run.id = sha256_hex(summary_text).substr(0, 16);
-  run.created_utc = summary.value("created_utc", std::string());
+  run.id = sha256_hex(summary.text).substr(0, 16);
+  run.created_utc = summary.created_utc;
 
   ZoneFile alerts, rides;
   try {
@@ -102,12 +107,11 @@ Run read_run(const fs::path& out) {
   } catch (const std::exception& e) {
     throw AlertsInputError(std::string("cannot read the zones: ") + e.what());
   }
-  for (const auto* zone : {&alerts, &rides}) {
-    const std::string* created = string_attribute(*zone, "created_utc");
-    const std::string* name = string_attribute(*zone, "zone");
-    if (created == nullptr || *created != run.created_utc)
-      throw AlertsInputError(where + " is not a finished Deloton run: " + (name ? *name : std::string("a zone")) +
-                             ".h5 and summary.json are from different runs");
+  try {
+    tools::check_zone_of_run(summary, "heart_rate_alerts", alerts);
+    tools::check_zone_of_run(summary, "rides", rides);
+  } catch (const tools::RunFolderError& e) {
+    throw AlertsInputError(alerts_message(out, e));
   }
   const std::string file = "heart_rate_alerts.h5";
   const Table& a = alerts.table;

@@ -1,6 +1,5 @@
 #include "mpilake/export/export.hpp"
 
-#include <simdjson.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +16,7 @@
 #include "mpilake/job/progress.hpp"
 #include "mpilake/job/run_stats.hpp"
 #include "mpilake/mpi/fault.hpp"
+#include "mpilake/tools/run_folder.hpp"
 
 namespace mpilake::exporter {
 
@@ -31,30 +31,36 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// The run-folder reader's findings in the words of export.
+std::string export_message(const fs::path& out, const tools::RunFolderError& e) {
+  using Kind = tools::RunFolderError::Kind;
+  const fs::path summary = out / "summary.json";
+  switch (e.kind) {
+    case Kind::no_folder:
+    case Kind::not_a_folder: return "'" + out.string() + "' is not a folder";
+    case Kind::no_summary:
+      return "'" + out.string() + "' is not the output folder of a finished mpilake run (no summary.json)";
+    case Kind::unreadable_summary: return "cannot read '" + summary.string() + "'";
+    case Kind::invalid_summary:
+    case Kind::not_an_object: return "'" + summary.string() + "' is not a JSON object";
+    default: return e.what();
+  }
+}
+
 // The pipeline named by summary.json, checked against the zones' `pipeline` attribute; STEDI's
 // zones and older summaries may lack it (then: stedi).
 std::string run_pipeline(const fs::path& out) {
-  std::error_code error;
-  if (!fs::is_directory(out, error)) throw std::runtime_error("'" + out.string() + "' is not a folder");
-  const fs::path summary = out / "summary.json";
-  if (!fs::is_regular_file(summary, error))
-    throw std::runtime_error("'" + out.string() +
-                             "' is not the output folder of a finished mpilake run (no summary.json)");
-  std::string pipeline = "stedi";
-  simdjson::padded_string json;
-  if (simdjson::padded_string::load(summary.string()).get(json) != simdjson::SUCCESS)
-    throw std::runtime_error("cannot read '" + summary.string() + "'");
-  simdjson::ondemand::parser parser;
-  simdjson::ondemand::document document;
-  simdjson::ondemand::object root;
-  if (parser.iterate(json).get(document) != simdjson::SUCCESS || document.get_object().get(root) != simdjson::SUCCESS)
-    throw std::runtime_error("'" + summary.string() + "' is not a JSON object");
-  std::string_view named;
-  if (root["pipeline"].get_string().get(named) == simdjson::SUCCESS) pipeline = std::string(named);
+  tools::RunSummary summary;
+  try {
+    summary = tools::read_summary(out);
+  } catch (const tools::RunFolderError& e) {
+    throw std::runtime_error(export_message(out, e));
+  }
+  const std::string pipeline = summary.pipeline.empty() ? "stedi" : summary.pipeline;
   try {
     (void)catalog_for(pipeline);
   } catch (const std::invalid_argument&) {
-    throw std::runtime_error("'" + summary.string() + "' names pipeline '" + pipeline +
+    throw std::runtime_error("'" + summary.path.string() + "' names pipeline '" + pipeline +
                              "', which export does not know");
   }
   return pipeline;
@@ -66,18 +72,20 @@ std::vector<const ExportTable*> check_zones(const fs::path& out, const PipelineC
   std::vector<const ExportTable*> tables;
   for (const auto& table : catalog.tables) {
     const fs::path path = out / (table.zone + ".h5");
-    std::error_code error;
-    if (!fs::is_regular_file(path, error)) {
+    try {
+      tools::require_zones(out, {table.zone});
+    } catch (const tools::RunFolderError&) {
       if (table.optional) continue;
       throw std::runtime_error("'" + out.string() + "' is not a complete " + catalog.pipeline +
                                " run: " + path.filename().string() + " is missing");
     }
     const ZoneFile zone = read_zone(path, 0);
-    for (const auto& attribute : zone.attributes)
-      if (attribute.name == "pipeline" && std::holds_alternative<std::string>(attribute.value) &&
-          std::get<std::string>(attribute.value) != catalog.pipeline)
-        throw std::runtime_error(path.string() + " belongs to pipeline '" + std::get<std::string>(attribute.value) +
-                                 "', summary.json says '" + catalog.pipeline + "'");
+    try {
+      tools::check_zone_pipeline(table.zone, zone, catalog.pipeline);
+    } catch (const tools::RunFolderError& e) {
+      throw std::runtime_error(path.string() + " belongs to pipeline '" + e.subject + "', summary.json says '" +
+                               catalog.pipeline + "'");
+    }
     for (const auto& column : table.columns) {
       const ColumnInfo* found = nullptr;
       for (const auto& info : zone.columns)

@@ -9,12 +9,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "mpilake/deloton/schema.hpp"
 #include "mpilake/h5/zone_reader.hpp"
+#include "mpilake/tools/run_folder.hpp"
+#include "mpilake/util/install_layout.hpp"
 
 extern char** environ;
 
@@ -125,25 +125,38 @@ fs::path default_prefix(const fs::path& out, const std::string& date) {
   return out / "reports" / ("deloton-" + date);
 }
 
-DateRange check_deloton_run(const fs::path& out) {
-  std::error_code error;
-  if (!fs::exists(out, error)) throw std::runtime_error("--out " + out.string() + ": no such folder");
-  if (!fs::is_directory(out, error)) throw std::runtime_error("--out " + out.string() + " is not a folder");
-  const fs::path summary_path = out / "summary.json";
-  std::ifstream summary_file(summary_path);
-  if (!summary_file) throw std::runtime_error(out.string() + " is not a finished mpilake run (it has no summary.json)");
-  const nlohmann::json summary = nlohmann::json::parse(summary_file, nullptr, /*allow_exceptions=*/false);
-  if (summary.is_discarded() || !summary.is_object())
-    throw std::runtime_error(summary_path.string() + " is not a JSON object: not a finished mpilake run");
-  const auto pipeline = summary.find("pipeline");
-  if (pipeline == summary.end() || !pipeline->is_string() || pipeline->get<std::string>() != "deloton") {
-    const std::string name = pipeline != summary.end() && pipeline->is_string() ? pipeline->get<std::string>() : "?";
-    throw std::runtime_error(out.string() + " is not a Deloton run (summary.json says \"pipeline\": \"" + name +
-                             "\"); the report needs the output of `mpilake run --pipeline deloton`");
+namespace {
+
+// The run-folder reader's findings in the report's words.
+std::string report_message(const fs::path& out, const tools::RunFolderError& e) {
+  using Kind = tools::RunFolderError::Kind;
+  switch (e.kind) {
+    case Kind::no_folder: return "--out " + out.string() + ": no such folder";
+    case Kind::not_a_folder: return "--out " + out.string() + " is not a folder";
+    case Kind::no_summary:
+    case Kind::unreadable_summary: return out.string() + " is not a finished mpilake run (it has no summary.json)";
+    case Kind::invalid_summary:
+    case Kind::not_an_object:
+      return (out / "summary.json").string() + " is not a JSON object: not a finished mpilake run";
+    case Kind::wrong_pipeline:
+      return out.string() + " is not a Deloton run (summary.json says \"pipeline\": \"" +
+             (e.subject.empty() ? "?" : e.subject) +
+             "\"); the report needs the output of `mpilake run --pipeline deloton`";
+    case Kind::missing_zone: return out.string() + " is not a finished Deloton run: " + e.subject + ".h5 is missing";
+    default: return e.what();
   }
-  for (const auto& zone : deloton::kZones)
-    if (!fs::is_regular_file(out / (zone + ".h5"), error))
-      throw std::runtime_error(out.string() + " is not a finished Deloton run: " + zone + ".h5 is missing");
+}
+
+}  // namespace
+
+DateRange check_deloton_run(const fs::path& out) {
+  try {
+    const tools::RunSummary summary = tools::read_summary(out);
+    tools::require_pipeline(summary, "deloton");
+    tools::require_zones(out, deloton::kZones);
+  } catch (const tools::RunFolderError& e) {
+    throw std::runtime_error(report_message(out, e));
+  }
   const fs::path daily_path = out / "daily.h5";
   ZoneFile daily;
   try {
@@ -167,7 +180,10 @@ DateRange check_deloton_run(const fs::path& out) {
 }
 
 fs::path report_script() {
-  const fs::path script = from_environment_or("MPILAKE_REPORT_SCRIPT", MPILAKE_REPORT_SCRIPT);
+  const char* from_environment = std::getenv("MPILAKE_REPORT_SCRIPT");
+  const fs::path script = from_environment != nullptr && *from_environment != '\0'
+                              ? fs::path(from_environment)
+                              : util::data_dir() / "report" / "deloton_report.py";
   std::error_code error;
   if (!fs::is_regular_file(script, error))
     throw std::runtime_error("the report generator " + script.string() +

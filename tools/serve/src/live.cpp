@@ -58,7 +58,7 @@ Json current_ride(const Snapshot& s, bool personal) {
     rider_view = Json::object();
     rider_view["user_id"] = user;
     if (personal) rider_view["first_name"] = cell_json(s.riders, U::kFirstName, r);
-    rider_view["gender"] = cell_json(s.riders, U::kGender, r);
+    rider_view["gender"] = gender_group(s.riders.strings(U::kGender)[r]);  // male / female / other
     rider_view["age_band"] = age ? Json(age_band_name(*age)) : Json(nullptr);
     // The limits give the exact age away (220 - age), so they come with the token only.
     if (personal && age) {

@@ -14,6 +14,7 @@
 #include "mpilake/job/job.hpp"
 #include "mpilake/serve/live.hpp"
 #include "mpilake/serve/views.hpp"
+#include "mpilake/tools/run_folder.hpp"
 
 namespace mpilake::serve {
 
@@ -28,14 +29,6 @@ FileStamp stamp_of(const fs::path& path) {
 
 namespace {
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw LoadError("cannot read " + path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::string hash_text(std::string_view bytes) {  // FNV-1a, 64 bits: names a run, guards nothing
   std::uint64_t hash = 1469598103934665603ULL;
   for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ULL;
@@ -44,20 +37,23 @@ std::string hash_text(std::string_view bytes) {  // FNV-1a, 64 bits: names a run
   return text;
 }
 
-std::string string_attribute(const ZoneFile& zone, const std::string& name) {
-  for (const auto& attribute : zone.attributes)
-    if (attribute.name == name) {
-      if (const auto* text = std::get_if<std::string>(&attribute.value)) return *text;
-    }
-  return "";
-}
-
-std::int64_t int_attribute(const ZoneFile& zone, const std::string& name) {
-  for (const auto& attribute : zone.attributes)
-    if (attribute.name == name) {
-      if (const auto* value = std::get_if<std::int64_t>(&attribute.value)) return *value;
-    }
-  return -1;
+// The run-folder reader's findings in the words of serve (logged while the old run stays served).
+std::string serve_message(const fs::path& dir, const tools::RunFolderError& e) {
+  using Kind = tools::RunFolderError::Kind;
+  switch (e.kind) {
+    case Kind::no_folder:
+    case Kind::not_a_folder:
+    case Kind::no_summary: return "no summary.json in " + dir.string() + " (no finished run yet?)";
+    case Kind::unreadable_summary: return "cannot read " + (dir / "summary.json").string();
+    case Kind::invalid_summary: return "summary.json is not valid JSON (being written?)";
+    case Kind::not_an_object:
+    case Kind::wrong_pipeline:
+      return "summary.json is not a Deloton run's (serve follows `mpilake run --pipeline deloton` outputs)";
+    case Kind::zone_of_other_run:
+      return e.subject + ".h5 is not of the run summary.json describes (a run in progress?)";
+    case Kind::zone_rows_differ: return e.subject + ".h5 row count differs from summary.json";
+    default: return e.what();
+  }
 }
 
 std::vector<std::int64_t> read_ride_offset(const fs::path& path, std::int64_t expected) {
@@ -82,16 +78,16 @@ std::shared_ptr<const Snapshot> load_snapshot(const fs::path& dir) {
   const fs::path summary_path = dir / "summary.json";
   s.summary_stamp = stamp_of(summary_path);
   if (!s.summary_stamp.exists) throw LoadError("no summary.json in " + dir.string() + " (no finished run yet?)");
-  const std::string summary_text = read_file(summary_path);
+  tools::RunSummary summary;
   try {
-    s.summary = nlohmann::json::parse(summary_text);
-  } catch (const nlohmann::json::exception&) {
-    throw LoadError("summary.json is not valid JSON (being written?)");
+    summary = tools::read_summary(dir);
+    tools::require_pipeline(summary, "deloton");
+  } catch (const tools::RunFolderError& e) {
+    throw LoadError(serve_message(dir, e));
   }
-  if (!s.summary.is_object() || s.summary.value("pipeline", "") != "deloton")
-    throw LoadError("summary.json is not a Deloton run's (serve follows `mpilake run --pipeline deloton` outputs)");
-  s.created_utc = s.summary.value("created_utc", "");
-  s.run_id = s.created_utc + "-" + hash_text(summary_text);
+  s.summary = summary.json;
+  s.created_utc = summary.created_utc;
+  s.run_id = s.created_utc + "-" + hash_text(summary.text);
 
   const Schema schemas[] = {deloton::riders_schema(), deloton::rides_schema(), deloton::readings_schema(),
                             deloton::alerts_schema(), deloton::daily_schema()};
@@ -112,11 +108,11 @@ std::shared_ptr<const Snapshot> load_snapshot(const fs::path& dir) {
       throw LoadError(zone + ".h5: " + e.what());
     }
     if (stamp_of(path) != before) throw LoadError(zone + ".h5 was replaced while loading (a new run)");
-    if (string_attribute(file, "created_utc") != s.created_utc)
-      throw LoadError(zone + ".h5 is not of the run summary.json describes (a run in progress?)");
-    const auto& rows = s.summary["zones"][zone]["rows"];
-    if (!rows.is_number_integer() || rows.get<std::int64_t>() != file.rows || int_attribute(file, "rows") != file.rows)
-      throw LoadError(zone + ".h5 row count differs from summary.json");
+    try {
+      tools::check_zone_of_run(summary, zone, file, {.created_utc = true, .rows = true});
+    } catch (const tools::RunFolderError& e) {
+      throw LoadError(serve_message(dir, e));
+    }
     if (!same_schema(file.table.schema(), schemas[z])) throw LoadError(zone + ".h5 has unexpected columns");
     *tables[z] = std::move(file.table);
   }

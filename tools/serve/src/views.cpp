@@ -89,6 +89,8 @@ Json rider_json(const Snapshot& s, std::size_t row, bool personal) {
     if (!personal && personal_rider_column(name)) continue;
     object[name] = cell_json(s.riders, c, row);
     if (name == "gender") {
+      // The class (male / female / other), also from zones written before riders.gender held it.
+      object[name] = gender_group(s.riders.strings(c)[row]);
       // Exact age only with the token; the band (on the run's latest date) for everyone.
       if (personal) object["age"] = age != kNullInt64 ? Json(age) : Json(nullptr);
       object["age_band"] = age != kNullInt64 ? Json(age_band_name(age)) : Json(nullptr);

@@ -9,7 +9,8 @@
 //    name), and every ride with such a run has its alert (rides.alert and heart_rate_alerts agree);
 //  - readings and rides agree: dense ride ids, ride_offset, reading counts, end times, durations,
 //    heart-rate, rpm, resistance and power figures recomputed from the readings; riders' and daily
-//    ride counts; row counts against the `rows` attribute and summary.json.
+//    ride counts; row counts against the `rows` attribute and summary.json;
+//  - riders.gender holds only DELOTON.md's classes male / female / other.
 // It shares no ride-building code with the pipeline (only the line grammar and the rider rules, which
 // have their own unit tests).
 #include <cstdint>

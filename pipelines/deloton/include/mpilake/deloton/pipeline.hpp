@@ -39,6 +39,8 @@ struct DataQuality {
   std::int64_t rides_with_unknown_rider = 0;
   std::int64_t riders_with_changed_details = 0;  // user JSON not the same on all of a rider's rides
   std::int64_t bikes_in_several_streams = 0;
+  std::int64_t user_strings_with_nul = 0;   // string fields of the rides' user JSONs with a NUL (now U+FFFD)
+  std::int64_t rides_with_nul_in_bike = 0;  // rides whose bike name held a NUL (now U+FFFD)
 };
 
 struct RunSummary {

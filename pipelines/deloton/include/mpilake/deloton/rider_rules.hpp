@@ -14,6 +14,12 @@ enum class Gender : std::uint8_t { male, female, other };
 Gender normalise_gender(std::string_view gender);
 std::string_view gender_name(Gender gender);  // "male", "female", "other"
 
+// U+FFFD, written for each NUL character of a user-JSON string or a bike name: the zones'
+// fixed-length NUL-padded strings would cut the value at a NUL (docs/deloton-decisions.md "NUL").
+inline constexpr std::string_view kNulReplacement = "\xEF\xBF\xBD";
+// Replaces every NUL in `text` by kNulReplacement; true when there was one.
+bool replace_nul(std::string& text);
+
 // Full years between the UTC date of `date_of_birth_ms` (epoch ms) and that of `ride_start_us`
 // (epoch µs): a birthday counts from that day on, 29 February from 1 March in other years. Negative
 // when the birth date is after the ride.

@@ -30,6 +30,9 @@ struct UserInfo {
   std::int64_t account_create_ms = kNullInt64;  // key account_create_date, epoch ms
   std::int64_t height_cm = kNullInt64;
   std::int64_t weight_kg = kNullInt64;
+  // How many of the string fields above held a NUL character, each replaced by U+FFFD (see
+  // replace_nul): summary.json's data_quality.user_strings_with_nul.
+  std::int64_t strings_with_nul = 0;
 };
 
 class UserInfoParser {
@@ -37,8 +40,8 @@ class UserInfoParser {
   // Never fails: text that is not one JSON object (leading and trailing JSON whitespace allowed,
   // anything else after it not), or an object without a usable user_id, gives valid == false.
   // The first occurrence of a key counts; later ones must still be valid JSON. String fields take a
-  // JSON string ("" is NULL); integer fields a JSON integer (no fraction, no exponent: 170.0 is NULL)
-  // fitting int64 other than INT64_MIN; any other value is NULL.
+  // JSON string ("" is NULL; each NUL character becomes U+FFFD); integer fields a JSON integer (no fraction, no
+  // exponent: 170.0 is NULL) fitting int64 other than INT64_MIN; any other value is NULL.
   UserInfo parse(std::string_view json);
 
  private:

@@ -60,7 +60,8 @@ std::filesystem::path default_prefix(const std::filesystem::path& out, const std
 // line otherwise (no folder, another pipeline, a zone missing, no rides at all).
 DateRange check_deloton_run(const std::filesystem::path& out);
 
-// The generator: $MPILAKE_REPORT_SCRIPT when set, else the path compiled in. Throws when missing.
+// The generator: $MPILAKE_REPORT_SCRIPT when set, else report/deloton_report.py in the data folder
+// next to the binary (util::data_dir(): PREFIX/share/mpilake, or build/share/mpilake). Throws when missing.
 std::filesystem::path report_script();
 // The interpreter: $MPILAKE_REPORT_PYTHON when set, else /usr/bin/python3. Throws when missing.
 std::filesystem::path report_python();

@@ -66,13 +66,13 @@ std::string pipeline_names();  // "stedi|deloton"
 // error for an unknown name.
 const PipelineCli& pipeline_from(const std::vector<std::string>& args);
 
-// Each pipeline's registration (one source file per pipeline in src/cli/).
+// Each pipeline's registration (one source file per pipeline in app/).
 PipelineCli stedi_cli();
 PipelineCli deloton_cli();
 
 // A command that works on a finished run's output folder rather than running a pipeline (report,
 // alerts, export, serve): its code is a library in tools/<name>/, its command line in
-// src/cli/<name>_cli.cpp. `args` are the arguments after the command's name.
+// app/<name>_cli.cpp. `args` are the arguments after the command's name.
 struct ToolCli {
   std::string name;     // the command: `mpilake NAME ...`
   std::string summary;  // one line for `mpilake --help`
@@ -82,7 +82,7 @@ struct ToolCli {
 // The registered tools, in the order `mpilake --help` lists them.
 const std::vector<ToolCli>& tools();
 
-// Each tool's registration (src/cli/<name>_cli.cpp).
+// Each tool's registration (app/<name>_cli.cpp).
 ToolCli report_cli();
 ToolCli alerts_cli();
 ToolCli export_cli();

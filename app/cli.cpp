@@ -67,7 +67,7 @@ const std::vector<PipelineCli>& pipelines() {
 }
 
 const std::vector<ToolCli>& tools() {
-  // One entry per tool, e.g. report_cli() (declared in cli.hpp, defined in src/cli/report_cli.cpp).
+  // One entry per tool, e.g. report_cli() (declared in cli.hpp, defined in app/report_cli.cpp).
   static const std::vector<ToolCli> registered = {report_cli(), alerts_cli(), export_cli(), serve_cli()};
   return registered;
 }
