@@ -18,6 +18,8 @@ made here with the openssl command line and passed with --ca-file. Checked:
 - the server dropping the connection after the data, before its reply: retried and delivered once; with
   --retries 0 the run stops (exit 1), the message stays queued, the rerun delivers the rest, each alert
   exactly once; a 451 once: retried, delivered once;
+- a server that closes the connection in the middle of the data (a bare responder): exit 1, nothing
+  recorded, everything queued; the restart against a good server delivers each alert exactly once;
 - `mpilake report --email` through STARTTLS + AUTH, through SMTPS, and with a wrong password (one line).
 """
 import argparse
@@ -26,6 +28,7 @@ import email.policy
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -153,6 +156,55 @@ class Server:
     @property
     def url(self):
         return ("smtps" if self.mode == "smtps" else "smtp") + "://127.0.0.1:%d" % self.port
+
+
+class MidDataDropper:
+    """A bare SMTP responder (no aiosmtpd) that answers up to DATA's 354, reads part of the message
+    and closes the connection in the middle of the data: the literal mid-DATA drop."""
+
+    def __init__(self):
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(8)
+        self.port = self.socket.getsockname()[1]
+        self.drops = 0
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.socket.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as f:
+                conn.sendall(b"220 dropper ESMTP\r\n")
+                for line in f:
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        conn.sendall(b"250 dropper\r\n")
+                    elif verb == b"DATA":
+                        conn.sendall(b"354 go ahead\r\n")
+                        f.readline()
+                        f.readline()  # a line or two of the headers, then the connection goes
+                        self.drops += 1
+                        conn.shutdown(socket.SHUT_RDWR)  # (closing alone leaves the makefile's fd open)
+                        break
+                    elif verb == b"QUIT":
+                        conn.sendall(b"221 bye\r\n")
+                        break
+                    else:
+                        conn.sendall(b"250 OK\r\n")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.socket.close()
+
+    @property
+    def url(self):
+        return "smtp://127.0.0.1:%d" % self.port
 
 
 def read_alerts(out):
@@ -420,6 +472,23 @@ def main():
             check(result.returncode == 0, "the rerun after the drop: exit 0: %s" % result.stderr)
             all_once(store, "drop, then rerun")
             check(len(jsonl(os.path.join(out, "alerts_outbox", "delivered.log"))) == n, "the log records each once")
+
+        # The connection closed in the middle of the data itself, then a restart against a good server.
+        out = fresh("mid-data")
+        with MidDataDropper() as dropper:
+            t0 = time.time()
+            result = send(out, dropper.url, "--retries", "1", "--retry-delay", "0.1")
+            errors = error_lines(result.stderr)
+            print("mid-DATA drop (%.1f s):" % (time.time() - t0), errors)
+            check(result.returncode == 1 and len(errors) == 1 and dropper.drops == 2 and "0 of %d sent" % n in errors[0]
+                  and "%d left queued" % n in errors[0],
+                  "a drop in the middle of the data (twice, 1 retry): one line, exit 1, all queued: %r" % errors)
+            check(not jsonl(os.path.join(out, "alerts_outbox", "delivered.log")), "mid-DATA drop: nothing recorded")
+        store = Store()
+        with Server(store, "plain", auth=False) as server:
+            result = send(out, server.url)
+            check(result.returncode == 0, "the restart after the mid-DATA drop: exit 0: %s" % result.stderr)
+            all_once(store, "mid-DATA drop, then restart")
 
         # --- the report through the same kinds of server ---
         day = None

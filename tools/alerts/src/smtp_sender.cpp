@@ -343,8 +343,8 @@ SendResult SmtpSender::send(std::string_view recipient, std::string_view message
     // known, but it did not accept it (no 2xx), so it is sent again.
     result.failure = SendFailure::Temporary;
     if (reply.starts_with("354"))
-      result.error =
-          "the connection to " + host + " was lost after the data, before the server accepted it (" + reason + ")";
+      result.error = "the connection to " + host + " was lost in or after the data, before the server accepted it (" +
+                     reason + ")";
     else
       result.error =
           "delivery to " + settings.url + " failed (" + reason + (reply.empty() ? "" : "; last reply: " + reply) + ")";
