@@ -104,14 +104,15 @@ def same_arrays(a, b):
 
 
 def check_windows(cls, path, index, group_key, what):
-    kwargs = {}
     probe = cls(path)
     features, target, rows = probe.features, probe.target, probe.rows
     with h5py.File(path, "r") as f:
         keys = f[group_key][:]
         offsets = f[index][:]
         serials = f["device_serial"][:] if "device_serial" in f else None
-    for window, stride, block_rows in ((8, 8, 1000), (16, 5, 333), (5, 1, 64), (32, 40, None), (1, 1, 7919)):
+    for window, stride, block_rows, mapped in ((8, 8, 1000, True), (16, 5, 333, False), (16, 5, 333, True),
+                                               (5, 1, 64, True), (32, 40, None, True), (1, 1, 7919, False)):
+        kwargs = {"mapped": mapped}
         ref_s, ref_g, ref_x, ref_y = reference_windows(path, index, features, target, window, stride)
         for workers, world in ((0, 1), (2, 1), (0, 2)):
             got_s, got_g, got_x, got_y, ranges, got_rows = [], [], [], [], [], 0
@@ -124,7 +125,8 @@ def check_windows(cls, path, index, group_key, what):
             order = np.argsort(np.concatenate(got_s), kind="stable")
             s, g = np.concatenate(got_s)[order], np.concatenate(got_g)[order]
             x, y = np.concatenate(got_x)[order], np.concatenate(got_y)[order]
-            tag = f"{what} window={window} stride={stride} block_rows={block_rows} workers={workers} ranks={world}"
+            tag = f"{what} window={window} stride={stride} block_rows={block_rows} mapped={mapped} workers={workers} " \
+                f"ranks={world}"
             check(np.array_equal(s, ref_s) and np.array_equal(g, ref_g),
                   f"{tag}: window starts/groups differ from NumPy ({len(s)} vs {len(ref_s)})")
             check(same_arrays(x, ref_x) and same_arrays(y, ref_y), f"{tag}: window values differ from NumPy")
@@ -156,6 +158,18 @@ def check_windows(cls, path, index, group_key, what):
         check(np.array_equal(np.sort(np.concatenate(all_s)), ref_s), f"{what} shuffled epoch {epoch}: windows differ")
         orders.append(np.concatenate(all_s))
     check(not np.array_equal(orders[0], orders[1]), f"{what}: shuffle gives the same order in epochs 0 and 1")
+
+
+def check_compressed(zone, compressed):
+    """A --compress zone is read through h5py (no memory map) and gives the same windows."""
+    with h5py.File(compressed, "r") as f:
+        check(f["x"].compression == "gzip", "the --compress zone is not compressed")
+    ds = DeviceWindows(compressed, window=8, stride=3, block_rows=900)
+    check(not any(type(c).__name__ == "MappedColumn" for c in ds._columns()), "a compressed column was memory-mapped")
+    plain = collect(DeviceWindows(zone, window=8, stride=3, block_rows=900))
+    got = collect(ds, 2)
+    check(all(same_arrays(a, b) for a, b in zip(plain[:4], got[:4])) and got[5] == plain[5],
+          "compressed zone: windows differ from the uncompressed zone's")
 
 
 def expect_error(fn, needle, what):
@@ -263,12 +277,13 @@ def main():
     parser.add_argument("--mpiexec", required=True)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="torch-reader-") as tmp:
-        landing, out = os.path.join(tmp, "landing"), os.path.join(tmp, "out")
+        landing, out, cout = os.path.join(tmp, "landing"), os.path.join(tmp, "out"), os.path.join(tmp, "cout")
         dlanding, dout = os.path.join(tmp, "dlanding"), os.path.join(tmp, "dout")
         mpi = [args.mpiexec, "--allow-run-as-root", "--oversubscribe", "-n", "2", args.mpilake]
         for cmd in (mpi + ["generate", "--out", landing, "--customers", "60", "--readings-per-customer", "200",
                            "--seed", "5"],
                     mpi + ["run", "--landing", landing, "--out", out, "--quiet", "--chunk-rows", "1000"],
+                    mpi + ["run", "--landing", landing, "--out", cout, "--quiet", "--chunk-rows", "700", "--compress"],
                     mpi + ["generate", "--pipeline", "deloton", "--out", dlanding, "--bikes", "3", "--days", "1",
                            "--bad-line-rate", "0.01"],
                     mpi + ["run", "--pipeline", "deloton", "--landing", dlanding, "--out", dout, "--quiet"]):
@@ -285,6 +300,7 @@ def main():
         check_open_run(out)
         check_windows(DeviceWindows, zone, "device_offset", "serialNumber", "STEDI")
         check_windows(RideWindows, readings, "ride_offset", "ride_id", "Deloton")
+        check_compressed(zone, os.path.join(cout, "machine_learning_curated.h5"))
         check_broken(out, tmp)
         check_train(out, dout, tmp)
     if FAILURES:
