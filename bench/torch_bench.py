@@ -9,6 +9,8 @@ one epoch over the whole zone, best of --repeat, the file in the page cache (a w
 - `numpy memmap, raw slice`: .npy copies of the four columns (written once to --npy-dir), each block
   one slice per column copied into a tensor (torch.from_numpy(np.array(mm[a:b]))): the floor, bytes
   moved and nothing else.
+- `hdf5 read stage`: the reader's block reads alone (HDF5 chunk index + memory map), into tensors as
+  stored (the same work as the raw slice) and into the reader's float32 block.
 - `numpy memmap -> same windows`: DeviceWindows with its HDF5 read swapped for a memmap slice: the same
   float32 blocks, NULL decoding and windows as the HDF5 reader, from the raw bytes.
 - `hdf5 DeviceWindows, W workers`: the dataset through DataLoader(batch_size=None, num_workers=W),
@@ -30,7 +32,7 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from mpilake.torchdata import DeviceWindows  # noqa: E402
+from mpilake.torchdata import DeviceWindows, MappedColumn  # noqa: E402
 
 COLUMNS = ("x", "y", "z", "distanceFromObject")
 
@@ -70,6 +72,34 @@ def raw_slices(npy_dir, rows, block_rows):
         yield {"rows_read": b - a, "x": tensors}
 
 
+def hdf5_blocks(zone, rows, block_rows, float32):
+    """The reader's read stage alone: each block of the four columns from HDF5 (chunk index + memory
+    map) into a tensor, as stored (like the raw slice) or into one float32 (4, n) tensor, NULL -> NaN."""
+    with h5py.File(zone, "r") as f:
+        file_map = np.memmap(zone, dtype=np.uint8, mode="r")
+        columns = [MappedColumn.make(f[c], file_map) for c in COLUMNS]
+        nulls = [f[c].attrs.get("null_value") for c in COLUMNS]
+    for a in range(0, rows, block_rows):
+        b = min(a + block_rows, rows)
+        if float32:
+            block = torch.empty((len(COLUMNS), b - a), dtype=torch.float32)
+            out = block.numpy()
+            for c, column in enumerate(columns):
+                for lo, hi, raw in column.pieces(a, b):
+                    np.copyto(out[c, lo:hi], raw, casting="unsafe")
+                    if nulls[c] is not None:
+                        out[c, lo:hi][raw == nulls[c]] = np.nan
+            yield {"rows_read": b - a, "x": block}
+        else:
+            tensors = []
+            for column in columns:
+                t = torch.empty(b - a, dtype=torch.float64 if column.dtype == np.float64 else torch.int64)
+                for lo, hi, raw in column.pieces(a, b):
+                    t.numpy()[lo:hi] = raw
+                tensors.append(t)
+            yield {"rows_read": b - a, "x": tensors}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--zone", required=True)
@@ -101,6 +131,10 @@ def main():
                 np.save(os.path.join(npy_dir, c + ".npy"), f[c][:])
         add("numpy memmap, raw slice per column", *epoch_rate(lambda: raw_slices(npy_dir, rows, block_rows),
                                                               args.repeat))
+        add("hdf5 read stage: chunk index + memmap, raw block per column",
+            *epoch_rate(lambda: hdf5_blocks(args.zone, rows, block_rows, False), args.repeat))
+        add("hdf5 read stage: into one float32 (4, n) tensor, NULL -> NaN",
+            *epoch_rate(lambda: hdf5_blocks(args.zone, rows, block_rows, True), args.repeat))
         memmap = MemmapWindows(args.zone, npy_dir, window=args.window, block_rows=block_rows)
         add("numpy memmap -> same float32 windows", *epoch_rate(lambda: iter(memmap), args.repeat))
         plain = DeviceWindows(args.zone, window=args.window, block_rows=block_rows, mapped=False)
