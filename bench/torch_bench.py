@@ -16,6 +16,9 @@ one epoch over the whole zone, best of --repeat, the file in the page cache (a w
 - `hdf5 DeviceWindows, W workers`: the dataset through DataLoader(batch_size=None, num_workers=W),
   unfiltered columns read through the chunk index and a memory map (the default), and once with
   every read through h5py (mapped=False).
+  With persistent workers the workers start once, before the timed epochs; without, every epoch
+  starts its workers (fork, dataset pickled) and that is timed. `iter_batches`: items of one block
+  from the workers, split into batches of 256 windows in the training process.
 - `h5py row at a time`: the naive loop, ds[i] per row and column, on the first --naive-rows rows.
 - `pyarrow parquet`: the same columns from a Parquet file into the same tensors, when pyarrow is
   importable (Debian 12 has no python3-pyarrow package).
@@ -32,7 +35,7 @@ import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from mpilake.torchdata import DeviceWindows, MappedColumn  # noqa: E402
+from mpilake.torchdata import DeviceWindows, MappedColumn, iter_batches  # noqa: E402
 
 COLUMNS = ("x", "y", "z", "distanceFromObject")
 
@@ -151,6 +154,17 @@ def main():
 
                 add(f"hdf5 DeviceWindows, {workers} workers, items of {batch} windows",
                     *epoch_rate(loader, args.repeat))
+                if workers:
+                    persistent = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers,
+                                                             persistent_workers=True)
+                    add(f"hdf5 DeviceWindows, {workers} persistent workers, items of {batch} windows",
+                        *epoch_rate(lambda: iter(persistent), args.repeat))
+        blocks = DeviceWindows(args.zone, window=args.window, block_rows=block_rows)
+        for workers in (0, 2):
+            split = torch.utils.data.DataLoader(blocks, batch_size=None, num_workers=workers,
+                                                persistent_workers=workers > 0)
+            add(f"hdf5 DeviceWindows, {workers} {'persistent ' if workers else ''}workers, blocks split into 256 "
+                "windows by iter_batches", *epoch_rate(lambda: iter_batches(split, 256), args.repeat))
 
         with h5py.File(args.zone, "r") as f:
             datasets = [f[c] for c in COLUMNS]

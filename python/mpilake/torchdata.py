@@ -289,12 +289,20 @@ class ZoneWindows(IterableDataset):
         if self.shuffle and len(starts) > 1:
             perm = torch.randperm(len(starts), generator=generator)
             index, starts_t, groups_t = index[perm], starts_t[perm], groups_t[perm]
-        if block.shape[1] >= self.window:
+        # In a DataLoader worker the windows are written straight into shared memory, so handing them
+        # to the training process copies nothing more.
+        shared = get_worker_info() is not None
+        x = torch.empty((len(starts), features, self.window), dtype=torch.float32)
+        y = torch.empty(len(starts), dtype=torch.float32) if self.target is not None else None
+        if shared and len(starts):
+            x.share_memory_()
+            if y is not None:
+                y.share_memory_()
+        if len(starts):
             views = block[:features].unfold(1, self.window, 1).permute(1, 0, 2)
-            x = views.index_select(0, index)
-        else:
-            x = torch.empty((0, features, self.window), dtype=torch.float32)
-        y = block[features].index_select(0, index + (self.window - 1)) if self.target is not None else None
+            torch.index_select(views, 0, index, out=x)
+            if y is not None:
+                torch.index_select(block[features], 0, index + (self.window - 1), out=y)
         step = self.batch_windows or max(len(starts), 1)
         for i in range(0, max(len(starts), 1), step):
             item = {"x": x[i : i + step], "start": starts_t[i : i + step], "group": groups_t[i : i + step],
@@ -303,6 +311,21 @@ class ZoneWindows(IterableDataset):
             if y is not None:
                 item["y"] = y[i : i + step]
             yield item
+
+
+def iter_batches(items, batch_windows):
+    """Splits the items of a DataLoader(ZoneWindows(..., batch_windows=None), batch_size=None) into
+    training batches of at most batch_windows windows, in the training process: workers hand over one
+    item per block (few, large transfers) and the batches are views of it. rows_read and row_range
+    stay on the first batch of each block; a block without windows still gives one (empty) batch."""
+    for item in items:
+        count = item["x"].shape[0]
+        for i in range(0, max(count, 1), batch_windows):
+            batch = {k: (v[i : i + batch_windows] if k not in ("rows_read", "row_range") else v)
+                     for k, v in item.items()}
+            if i:
+                batch["rows_read"], batch["row_range"] = 0, torch.zeros(2, dtype=torch.int64)
+            yield batch
 
 
 class DeviceWindows(ZoneWindows):
