@@ -256,8 +256,9 @@ def check_train(mpilake_out, deloton_out, tmp):
             prefix = os.path.join(tmp, "ranges")
             for old in glob.glob(prefix + "*"):
                 os.remove(old)
+            env = dict(os.environ, TMPDIR=tmp)  # torchrun's torchelastic_* log folders go with the test's tmp
             result = run(launcher + ["--zone", zone_path, "--epochs", "1", "--workers", "2", "--window", "16",
-                                     "--block-rows", "2000", "--ranges-out", prefix])
+                                     "--block-rows", "2000", "--ranges-out", prefix], env=env)
             lines = result.stdout.strip().splitlines()
             tag = f"train_torch.py {os.path.basename(zone_path)} {what}"
             print(f"{tag}: {lines[-1] if lines else result.stderr[-2000:]}")
