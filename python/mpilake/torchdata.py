@@ -243,6 +243,8 @@ class ZoneWindows(IterableDataset):
         datasets = self._columns()
         channels = len(self.columns)
         buffers = [np.empty(self.block_rows, dtype=d) for d in self.dtypes]
+        blocks = [torch.empty((channels, self.block_rows + self.window), dtype=torch.float32) for _ in range(2)]
+        turn = 0
         generator = torch.Generator()
         shard, _ = self.shard()
         generator.manual_seed(hash((self.seed, self.epoch, shard)) & 0x7FFFFFFF)
@@ -255,7 +257,11 @@ class ZoneWindows(IterableDataset):
                 n = b - a
                 m = 0 if carry is None else carry.shape[1]
                 c0 = a - m
-                block = torch.empty((channels, m + n), dtype=torch.float32)
+                # Two reused block buffers, taking turns: the block is never handed out (windows are
+                # copied from it), and the carry, a view of the previous one, is copied in first.
+                # A fresh 4 MB tensor per block cost more in page faults than the whole read.
+                turn = 1 - turn
+                block = blocks[turn][:, : m + n]
                 if m:
                     block[:, :m] = carry
                 out = block.numpy()
