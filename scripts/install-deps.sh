@@ -11,6 +11,8 @@ packages=(
   libsimdjson-dev
   libgtest-dev libbenchmark-dev
   python3-h5py python3-numpy python3-sklearn
+  # the PyTorch reader and scripts/train_torch.py (python/mpilake), CPU build
+  python3-torch
   # the people-facing parts: report, alert emails, PostgreSQL export, the API server
   libcurl4-openssl-dev libssl-dev libpq-dev postgresql-15 libcpp-httplib-dev nlohmann-json3-dev libjs-chart.js
   python3-matplotlib python3-jinja2 weasyprint poppler-utils fonts-dejavu-core fonts-lato
