@@ -93,7 +93,8 @@ def install_phase(args):
         for path in ("bin/mpilake", "share/mpilake/report/deloton_report.py",
                      "share/mpilake/report/deloton_report.html.j2", "share/man/man1/mpilake.1.gz",
                      "share/bash-completion/completions/mpilake", "share/doc/mpilake/README.md",
-                     "share/doc/mpilake/report.md", "share/doc/mpilake/openapi.json"):
+                     "share/doc/mpilake/report.md", "share/doc/mpilake/openapi.json",
+                     "lib/python3/dist-packages/mpilake/__init__.py", "share/mpilake/scripts/train_torch.py"):
             check(os.path.isfile(os.path.join(prefix, path)), f"the prefix has no {path}")
         links = [os.path.join(d, n) for d, _, names in os.walk(prefix) for n in names if os.path.islink(os.path.join(d, n))]
         check(not links, f"installed files are links (into the tree?): {links}")
@@ -177,6 +178,14 @@ def inner_phase(args):
     deloton = outs["deloton"]
     if not os.path.isfile(os.path.join(deloton, "summary.json")):
         return finish("installed commands")
+
+    # The installed Python package reads both runs (open_run checks summary.json against the zones).
+    python_env = dict(env, PYTHONPATH=os.path.join(args.prefix, "lib", "python3", "dist-packages"))
+    for pipeline, out in outs.items():
+        result = run(["/usr/bin/python3", "-c", "import sys, mpilake; run = mpilake.open_run(sys.argv[1]); "
+                      "print(mpilake.__file__); print(run.pipeline)", out], env=python_env)
+        check(result.returncode == 0 and result.stdout.startswith(args.prefix) and pipeline in result.stdout,
+              f"the installed Python package on the {pipeline} run: {result.stdout}{result.stderr}")
 
     result = run([mpilake, "report", "--out", deloton, "--date", START_DATE], env=env)
     prefix = os.path.join(deloton, "reports", "deloton-" + START_DATE)
