@@ -275,6 +275,7 @@ ctld_pid=$!
 for line in "${host_lines[@]}"; do
   # shellcheck disable=SC2086
   set -- $line
+  # shellcheck disable=SC2016  # $0 and $1 are expanded by the inner sh
   nsenter --net="/run/netns/$1" unshare --uts sh -c 'hostname "$0" && exec slurmd -D -f "$1" -N "$0"' "$3" "$conf" \
     >"$tmp/log/slurmd-$3.out" 2>&1 &
   slurmd_pids+=($!)
@@ -387,10 +388,10 @@ check_job() {  # check_job NAME KIND: COMPLETED with exit 0, SUCCEEDED in the lo
     return 1
   fi
   [ "$kind" = run ] || { pass "$name: COMPLETED"; return 0; }
-  # The "task hosts" lines of run.sbatch: one per task, "  task I: HOSTNAME". They must name
-  # each node of the allocation (as its own hostname says), N nodes in all.
-  tasks="$(grep -c '^  task [0-9]*: ' "$log")"
-  hosts="$(sed -n 's/^  task [0-9]*: //p' "$log" | sort -u | tr '\n' ' ')"
+  # The "task hosts" lines of run.sbatch: one per node, "  host HOSTNAME: tasks 0 1". They must
+  # name each node of the allocation (as its own hostname says), N nodes in all, and every task.
+  tasks="$(sed -n 's/^  host [^ ]*: tasks//p' "$log" | wc -w)"
+  hosts="$(sed -n 's/^  host \([^ ]*\): tasks.*/\1/p' "$log" | sort -u | tr '\n' ' ')"
   want="$(timeout 10 scontrol show hostnames "${jnodelist[$name]:-}" 2>/dev/null | sort | tr '\n' ' ')"
   if [ "$hosts" = "$want" ] && [ "$(echo "$want" | wc -w)" -eq "${job_nodes[$name]}" ] && [ "$tasks" -eq "${job_tasks[$name]}" ]; then
     pass "$name: COMPLETED, $tasks tasks on ${job_nodes[$name]} hostname(s): $hosts"
@@ -398,7 +399,7 @@ check_job() {  # check_job NAME KIND: COMPLETED with exit 0, SUCCEEDED in the lo
     fail "$name: $tasks tasks on hostnames '$hosts', expected ${job_tasks[$name]} on the allocation's '$want'"
     return 1
   fi
-  grep '^  task \|running: \|\[mpilake\] landing' "$log" | sed "s/^/   $name| /"
+  grep '^  host \|running: \|\[mpilake\] landing' "$log" | sed "s/^/   $name| /"
 }
 
 check_launcher() {  # check_launcher NAME PATTERN
