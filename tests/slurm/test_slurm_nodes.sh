@@ -348,7 +348,7 @@ else
 fi
 
 # ---------------------------------------------------------------- wait
-declare -A jstate=() jexit=() jnodelist=()
+declare -A jstate=() jexit=() jnodelist=() jbatch=()
 job_field() { timeout 10 scontrol -o show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
 t1=$SECONDS
 while :; do
@@ -361,6 +361,7 @@ while :; do
         jstate[$name]="$s"
         jexit[$name]="$(job_field "${job[$name]}" ExitCode)"
         jnodelist[$name]="$(job_field "${job[$name]}" NodeList)"
+        jbatch[$name]="$(job_field "${job[$name]}" BatchHost)"
         note "job ${job[$name]} ($name): $s, exit code ${jexit[$name]} on ${jnodelist[$name]} after $((SECONDS - t1)) s"
         ;;
       *) pending=$((pending + 1)) ;;
@@ -379,7 +380,7 @@ note "all jobs ended after $((SECONDS - t1)) s"
 # ---------------------------------------------------------------- check
 log_of() { echo "$tmp/jobs/mpilake-$1-${job[$2]}.log"; }
 
-check_job() {  # check_job NAME KIND: COMPLETED with exit 0, SUCCEEDED in the log, tasks on N hosts
+check_job() {  # check_job NAME KIND [LAUNCHER]: COMPLETED with exit 0, SUCCEEDED in the log, tasks on N hosts
   local name="$1" kind="$2" log hosts want tasks
   [ -n "${job[$name]:-}" ] || return 1
   log="$(log_of "$kind" "$name")"
@@ -398,6 +399,20 @@ check_job() {  # check_job NAME KIND: COMPLETED with exit 0, SUCCEEDED in the lo
   else
     fail "$name: $tasks tasks on hostnames '$hosts', expected ${job_tasks[$name]} on the allocation's '$want'"
     return 1
+  fi
+  # The launch itself reached every node: step 0 is run.sbatch's hostname step, step 1 the
+  # launcher's (srun's ranks; or mpirun's daemons, started through srun on every node but the batch
+  # host, where mpirun itself forks the ranks). Each node's slurmd logs the step it starts.
+  local node missing="" reached=""
+  for node in $want; do
+    [ "${3:-}" = mpirun ] && [ "$node" = "${jbatch[$name]:-}" ] && continue
+    reached="$reached $node"
+    grep -q "launch task StepId=${job[$name]}\.1 " "$tmp/log/slurmd-$node.log" 2>/dev/null || missing="$missing $node"
+  done
+  if [ -z "$missing" ]; then
+    pass "$name: the launcher's step ${job[$name]}.1 ran on$reached"
+  else
+    fail "$name: the launcher's step ${job[$name]}.1 did not reach:$missing"
   fi
   grep '^  host \|running: \|\[mpilake\] landing' "$log" | sed "s/^/   $name| /"
 }
@@ -423,7 +438,9 @@ check_job generate generate
 ok_1x1=no
 check_job stedi_1x1 run && ok_1x1=yes
 for name in stedi_2x2_srun stedi_2x1_mpirun; do
-  check_job "$name" run || continue
+  launcher=srun
+  [ "$name" = stedi_2x1_mpirun ] && launcher=mpirun
+  check_job "$name" run "$launcher" || continue
   [ "$ok_1x1" = yes ] || continue
   case "$name" in stedi_2x2_srun) out="$tmp/stedi/zones-2x2" ;; *) out="$tmp/stedi/zones-2x1" ;; esac
   if compare "$tmp/stedi/zones-1x1" "$out" "$name"; then
