@@ -14,6 +14,7 @@
 
 #include "cli.hpp"
 #include "mpilake/h5/zone_reader.hpp"
+#include "mpilake/job/stop_report.hpp"
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/version.hpp"
 
@@ -244,6 +245,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  job::report_stop_signal(rank == 0);
   try {
     const Comm world(MPI_COMM_WORLD);
     exit_code = dispatch(world, argc, argv);
@@ -256,7 +258,11 @@ int main(int argc, char** argv) {
     exit_code = 2;
   } catch (const std::exception& e) {
     // Possibly raised on this rank only: the others may be waiting in a collective, so abort the job.
-    std::fprintf(stderr, "mpilake: error (rank %d): %s\n", rank, e.what());
+    const char* stage = job::current_stage();
+    if (stage != nullptr)
+      std::fprintf(stderr, "mpilake: error (rank %d, stage '%s'): %s\n", rank, stage, e.what());
+    else
+      std::fprintf(stderr, "mpilake: error (rank %d): %s\n", rank, e.what());
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
