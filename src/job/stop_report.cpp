@@ -19,7 +19,9 @@ void append(char* line, std::size_t capacity, std::size_t* used, const char* tex
 }
 
 void on_sigterm(int signal) {
-  if (reporting != 0) {
+  // Only while a job is under way: a rank that ends by itself (a usage error) may have the others
+  // stopped by the launcher before any stage, with its own error line already out.
+  if (reporting != 0 && last_stage.load() != nullptr) {
     // One write() of the whole line, so the launcher forwards it whole even as the job ends.
     char line[512];
     std::size_t used = 0;
@@ -28,9 +30,9 @@ void on_sigterm(int signal) {
     append(line, sizeof line, &used,
            "mpilake: error: the job was stopped (SIGTERM from the MPI launcher or the batch system, e.g. after a "
            "rank or a host was lost) ");
-    if (name != nullptr || last == nullptr) {
+    if (name != nullptr) {
       append(line, sizeof line, &used, "in stage '");
-      append(line, sizeof line, &used, name != nullptr ? name : "(before the first stage)");
+      append(line, sizeof line, &used, name);
     } else {
       append(line, sizeof line, &used, "between stages, after stage '");
       append(line, sizeof line, &used, last);

@@ -9,9 +9,10 @@ namespace mpilake::job {
 const char* current_stage();
 void set_current_stage(const char* name);
 
-// Installs a SIGTERM handler: on `report_rank` it writes "mpilake: error: the job was stopped
-// (SIGTERM) in stage '<stage>' ..." to stderr (async-signal-safe); on every rank it then dies of
-// SIGTERM as it would have without the handler.
+// Installs a SIGTERM handler: with `report` (rank 0), once a stage has been entered, it writes
+// "mpilake: error: the job was stopped (SIGTERM ...) in stage '<stage>'" to stderr in one write
+// (async-signal-safe); it then dies of SIGTERM as it would have without the handler.
+// report_stop_signal(false) turns the line off (the run is over: its own errors are out).
 void report_stop_signal(bool report);
 
 }  // namespace mpilake::job
