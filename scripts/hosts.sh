@@ -106,7 +106,8 @@ cmd_down() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^ml${id}h[0-9]+$" || true); do
     local pids
     pids=$(ip netns pids "$ns" 2>/dev/null || true)
-    [[ -n $pids ]] && kill -KILL $pids 2>/dev/null || true
+    # shellcheck disable=SC2086  # one PID a word
+    if [[ -n $pids ]]; then kill -KILL $pids 2>/dev/null || true; fi
     ip netns delete "$ns" 2>/dev/null || true
   done
   ip link delete "mlb$id" 2>/dev/null || true
