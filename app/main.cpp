@@ -14,6 +14,7 @@
 
 #include "cli.hpp"
 #include "mpilake/h5/zone_reader.hpp"
+#include "mpilake/job/stop_report.hpp"
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/version.hpp"
 
@@ -244,19 +245,28 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  job::report_stop_signal(rank == 0);
   try {
     const Comm world(MPI_COMM_WORLD);
     exit_code = dispatch(world, argc, argv);
+    job::report_stop_signal(false);  // done: the launcher stopping the others now is not news
   } catch (const UsageError& e) {
+    job::report_stop_signal(false);
     // Raised alike on every rank (same arguments everywhere): report once, stop cleanly.
     if (rank == 0) std::fprintf(stderr, "mpilake: error: %s\n", e.what());
     exit_code = 2;
   } catch (const ConsistentError& e) {
+    job::report_stop_signal(false);
     if (rank == 0) std::fprintf(stderr, "mpilake: error: %s\n", e.what());
     exit_code = 2;
   } catch (const std::exception& e) {
     // Possibly raised on this rank only: the others may be waiting in a collective, so abort the job.
-    std::fprintf(stderr, "mpilake: error (rank %d): %s\n", rank, e.what());
+    job::report_stop_signal(false);
+    const char* stage = job::current_stage();
+    if (stage != nullptr)
+      std::fprintf(stderr, "mpilake: error (rank %d, stage '%s'): %s\n", rank, stage, e.what());
+    else
+      std::fprintf(stderr, "mpilake: error (rank %d): %s\n", rank, e.what());
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }

@@ -177,6 +177,7 @@ void Job::finish(const std::function<std::string()>& summary_json) {
   stats_.exchange.bytes_sent = comm_.allreduce_sum(exchange_.bytes_sent);
   stats_.exchange.bytes_received = comm_.allreduce_sum(exchange_.bytes_received);
   stats_.exchange.rounds = exchange_.rounds;
+  stats_.exchanges = per_rank_exchanges(comm_, exchange_.calls);
   stats_.peak_rss_bytes_max = comm_.allreduce_max(peak_rss_bytes());
   stats_.total_seconds = comm_.allreduce_max(MPI_Wtime() - started_);
   comm_.on_root([&] { write_file_atomically(options_.out / "summary.json", summary_json()); });

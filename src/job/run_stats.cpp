@@ -20,6 +20,29 @@ double megabytes_per_second(std::int64_t bytes, double seconds) {
   return seconds > 0 ? megabytes(bytes) / seconds : 0.0;
 }
 
+std::vector<ExchangeFigures> per_rank_exchanges(const Comm& comm, const std::vector<ExchangeCall>& calls) {
+  const auto count = static_cast<std::int64_t>(calls.size());
+  if (comm.allreduce_max(count) != -comm.allreduce_max(-count))
+    throw ConsistentError("the ranks made different numbers of exchanges");
+  const auto ranks = static_cast<std::size_t>(comm.size());
+  const auto rank = static_cast<std::size_t>(comm.rank());
+  // Each rank fills its own slots, the sum fills them all: [call][sent, received][rank].
+  std::vector<std::int64_t> slots(calls.size() * 2 * ranks, 0);
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    slots[(i * 2) * ranks + rank] = calls[i].bytes_sent;
+    slots[(i * 2 + 1) * ranks + rank] = calls[i].bytes_received;
+  }
+  slots = comm.allreduce_sum(slots);
+  std::vector<ExchangeFigures> figures;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    const auto sent = slots.begin() + static_cast<std::ptrdiff_t>(i * 2 * ranks);
+    const auto received = sent + static_cast<std::ptrdiff_t>(ranks);
+    figures.push_back({calls[i].stage, calls[i].rounds, std::vector<std::int64_t>(sent, received),
+                       std::vector<std::int64_t>(received, received + static_cast<std::ptrdiff_t>(ranks))});
+  }
+  return figures;
+}
+
 std::string format_zone_table(const RunStats& s) {
   std::string out = printf_string("%-28s %12s\n", "zone", "rows");
   for (const auto& [zone, rows] : s.zones)
@@ -62,8 +85,17 @@ void write_run_results_json(JsonWriter& json, const RunStats& s) {
   json.begin_object("exchange")
       .value("bytes_sent", s.exchange.bytes_sent)
       .value("bytes_received", s.exchange.bytes_received)
-      .value("rounds", s.exchange.rounds)
-      .end_object();
+      .value("rounds", s.exchange.rounds);
+  json.begin_array("per_exchange");
+  for (const auto& exchange : s.exchanges) {
+    json.begin_object().value("stage", exchange.stage).value("rounds", exchange.rounds);
+    json.begin_array("bytes_sent_per_rank");
+    for (const auto bytes : exchange.bytes_sent) json.value(std::string_view{}, bytes);
+    json.end_array().begin_array("bytes_received_per_rank");
+    for (const auto bytes : exchange.bytes_received) json.value(std::string_view{}, bytes);
+    json.end_array().end_object();
+  }
+  json.end_array().end_object();
   json.value("peak_rss_bytes_max", s.peak_rss_bytes_max);
 }
 
@@ -85,7 +117,21 @@ std::string result_run_lines(const RunStats& s) {
         result_line("stage_" + stage.stage + "_mb_per_s", number(megabytes_per_second(s.landing_bytes, stage.seconds)));
   }
   out += result_line("exchange_bytes_sent", std::to_string(s.exchange.bytes_sent));
+  out += result_line("exchange_bytes_received", std::to_string(s.exchange.bytes_received));
   out += result_line("exchange_rounds", std::to_string(s.exchange.rounds));
+  const auto joined = [](const std::vector<std::int64_t>& values) {
+    std::string text;
+    for (const auto value : values) text += (text.empty() ? "" : ",") + std::to_string(value);
+    return text;
+  };
+  // exchange_<i>_... for the i-th exchange (from 1): its stage, rounds and bytes per rank.
+  for (std::size_t i = 0; i < s.exchanges.size(); ++i) {
+    const std::string key = "exchange_" + std::to_string(i + 1) + "_";
+    out += result_line(key + "stage", s.exchanges[i].stage);
+    out += result_line(key + "rounds", std::to_string(s.exchanges[i].rounds));
+    out += result_line(key + "bytes_sent_per_rank", joined(s.exchanges[i].bytes_sent));
+    out += result_line(key + "bytes_received_per_rank", joined(s.exchanges[i].bytes_received));
+  }
   out += result_line("peak_rss_bytes_max", std::to_string(s.peak_rss_bytes_max));
   return out;
 }

@@ -12,16 +12,19 @@ void fault_point(std::string_view point, const Comm& comm) {
   static const char* const setting = std::getenv("MPILAKE_FAULT");
   if (setting == nullptr) return;
   const std::string_view text(setting);
-  // <point>:<rank> kills that rank; <point>:<rank>:stall pauses it for 5 s instead (lock tests).
+  // <point>:<rank> kills that rank; <point>:<rank>:stall pauses it for 5 s instead (lock tests),
+  // <point>:<rank>:stall=SECONDS for that long (lost-host tests).
   std::string_view rest = text;
   const auto first_colon = rest.find(':');
   if (first_colon == std::string_view::npos || rest.substr(0, first_colon) != point) return;
   rest = rest.substr(first_colon + 1);
   const auto second_colon = rest.find(':');
-  const bool stall = second_colon != std::string_view::npos && rest.substr(second_colon + 1) == "stall";
+  const std::string_view mode = second_colon == std::string_view::npos ? "" : rest.substr(second_colon + 1);
+  const bool stall = mode == "stall" || mode.starts_with("stall=");
   if (rest.substr(0, second_colon) != std::to_string(comm.rank())) return;
   if (stall) {
-    std::this_thread::sleep_for(std::chrono::seconds(5));
+    const int seconds = mode == "stall" ? 5 : std::atoi(std::string(mode.substr(6)).c_str());
+    std::this_thread::sleep_for(std::chrono::seconds(seconds));
     return;
   }
   std::raise(SIGKILL);

@@ -193,7 +193,11 @@ Table exchange_rows(const Comm& comm, const Table& rows, std::span<const int> de
   for (std::size_t s = 0; s < ranks_n; ++s)
     if (cursors[s].row != (s + 1 < ranks_n ? first_row_from[s + 1] : result.num_rows()))
       throw std::runtime_error("exchange_rows: fewer rows arrived than announced");
-  if (stats != nullptr) stats->add(local);
+  if (stats != nullptr) {
+    local.calls.push_back(
+        {.stage = {}, .bytes_sent = local.bytes_sent, .bytes_received = local.bytes_received, .rounds = local.rounds});
+    stats->add(local);
+  }
   return result;
 }
 

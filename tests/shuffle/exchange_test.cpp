@@ -7,6 +7,7 @@
 
 #include <random>
 
+#include "mpilake/job/run_stats.hpp"
 #include "mpilake/shuffle/replicate.hpp"
 
 namespace mpilake {
@@ -65,6 +66,45 @@ TEST(Exchange, DeliversEveryRowToItsDestination) {
 TEST(Exchange, TinyRoundLimitRunsManyRoundsWithTheSameResult) {
   for (std::int64_t limit : {1, 7, 50, 1000})
     for (std::uint64_t seed = 1; seed <= 3; ++seed) check_exchange(seed, 60, limit);
+}
+
+// Each exchange is recorded on its own, and per_rank_exchanges gives every rank's figures: what the
+// ranks sent adds up to what they received, each rank's figures are its own, a lone rank sends
+// nothing, and a rank sends bytes exactly when it has rows for another rank.
+TEST(Exchange, StatsPerExchangeAndPerRank) {
+  const Comm comm(MPI_COMM_WORLD);
+  ExchangeStats stats;
+  std::vector<std::int64_t> rows_to_others;
+  for (std::uint64_t seed : {11, 12}) {
+    const Input mine = input_of(comm.rank(), comm.size(), seed, 200);
+    exchange_rows(comm, mine.rows, mine.destination, ExchangeOptions{.max_round_bytes = 4096, .on_round = {}}, &stats);
+    std::int64_t others = 0;
+    for (const int to : mine.destination) others += to != comm.rank() ? 1 : 0;
+    rows_to_others.push_back(others);
+  }
+  ASSERT_EQ(stats.calls.size(), 2U);
+  EXPECT_EQ(stats.calls[0].bytes_sent + stats.calls[1].bytes_sent, stats.bytes_sent);
+  EXPECT_EQ(stats.calls[0].bytes_received + stats.calls[1].bytes_received, stats.bytes_received);
+  EXPECT_EQ(stats.calls[0].rounds + stats.calls[1].rounds, stats.rounds);
+  const auto figures = job::per_rank_exchanges(comm, stats.calls);
+  ASSERT_EQ(figures.size(), 2U);
+  const auto rank = static_cast<std::size_t>(comm.rank());
+  for (std::size_t i = 0; i < figures.size(); ++i) {
+    ASSERT_EQ(figures[i].bytes_sent.size(), static_cast<std::size_t>(comm.size()));
+    ASSERT_EQ(figures[i].bytes_received.size(), static_cast<std::size_t>(comm.size()));
+    EXPECT_EQ(figures[i].bytes_sent[rank], stats.calls[i].bytes_sent);
+    EXPECT_EQ(figures[i].bytes_received[rank], stats.calls[i].bytes_received);
+    std::int64_t sent = 0, received = 0;
+    for (std::size_t r = 0; r < figures[i].bytes_sent.size(); ++r) {
+      sent += figures[i].bytes_sent[r];
+      received += figures[i].bytes_received[r];
+    }
+    EXPECT_EQ(sent, received) << "exchange " << i;
+    EXPECT_EQ(stats.calls[i].bytes_sent > 0, rows_to_others[i] > 0) << "exchange " << i;
+    if (comm.size() == 1) {
+      EXPECT_EQ(sent, 0);
+    }
+  }
 }
 
 TEST(Exchange, EmptyInputsOnEveryRank) {

@@ -53,8 +53,17 @@ class Job {
   ExchangeStats& exchange_stats() { return exchange_; }
   const std::vector<SourceFiles>& landing() const { return landing_; }
 
+  // Runs `work` timed as `stage`; the exchanges it makes are recorded under the stage's name.
   template <class Work>
   decltype(auto) time(std::size_t stage, Work&& work) {
+    struct NameExchanges {
+      std::vector<ExchangeCall>& calls;
+      const std::string& stage;
+      ~NameExchanges() {
+        for (auto& call : calls)
+          if (call.stage.empty()) call.stage = stage;
+      }
+    } name{exchange_.calls, clock_.name(stage)};
     return clock_.time(stage, std::forward<Work>(work));
   }
 

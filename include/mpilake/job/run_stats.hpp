@@ -14,6 +14,14 @@
 
 namespace mpilake::job {
 
+// One exchange of the run as every rank saw it.
+struct ExchangeFigures {
+  std::string stage;
+  std::int64_t rounds = 0;
+  std::vector<std::int64_t> bytes_sent;      // per rank, in rank order
+  std::vector<std::int64_t> bytes_received;  // per rank
+};
+
 struct RunStats {
   std::string pipeline;
   int ranks = 1;
@@ -22,9 +30,15 @@ struct RunStats {
   std::int64_t landing_bytes = 0;
   std::vector<std::pair<std::string, std::int64_t>> zones;  // zone -> rows, in writing order
   std::vector<StageTime> stages;
-  ExchangeStats exchange;               // summed over ranks (rounds: the most any exchange took, added up)
-  std::int64_t peak_rss_bytes_max = 0;  // largest peak resident set of any rank
+  ExchangeStats exchange;                  // summed over ranks (rounds: the most any exchange took, added up)
+  std::int64_t peak_rss_bytes_max = 0;     // largest peak resident set of any rank
+  std::vector<ExchangeFigures> exchanges;  // each exchange_rows call, in call order
 };
+
+// Collective: every rank's `calls` (the same exchanges in the same order on each rank) as figures
+// per rank; complete on every rank. Throws ConsistentError if the ranks made different numbers of
+// exchanges.
+std::vector<ExchangeFigures> per_rank_exchanges(const Comm& comm, const std::vector<ExchangeCall>& calls);
 
 // 12345678 -> "12,345,678".
 std::string with_commas(std::int64_t value);

@@ -3,10 +3,12 @@
 // add up. The summary reports each stage's slowest rank.
 #include <mpi.h>
 
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "mpilake/job/stop_report.hpp"
 #include "mpilake/mpi/comm.hpp"
 
 namespace mpilake::job {
@@ -20,14 +22,21 @@ class StageClock {
  public:
   explicit StageClock(std::vector<std::string> stages) : names_(std::move(stages)), seconds_(names_.size(), 0) {}
 
-  // Runs `work` and adds its wall time to `stage` (also when it throws).
+  // Runs `work` and adds its wall time to `stage` (also when it throws); current_stage() names the
+  // stage meanwhile, and still names it after it threw (for the error line).
   template <class Work>
   decltype(auto) time(std::size_t stage, Work&& work) {
     struct Add {
       double& total;
       double start;
-      ~Add() { total += MPI_Wtime() - start; }
-    } add{seconds_[stage], MPI_Wtime()};
+      const char* outer_stage;
+      int exceptions;
+      ~Add() {
+        total += MPI_Wtime() - start;
+        if (std::uncaught_exceptions() == exceptions) set_current_stage(outer_stage);
+      }
+    } add{seconds_[stage], MPI_Wtime(), current_stage(), std::uncaught_exceptions()};
+    set_current_stage(names_[stage].c_str());
     return work();
   }
   const std::string& name(std::size_t stage) const { return names_[stage]; }

@@ -1,7 +1,8 @@
 #pragma once
 // Fault injection for crash tests: with MPILAKE_FAULT=<point>:<rank> in the environment, that rank
 // kills itself with SIGKILL when it reaches the named point (e.g. "exchange" in the middle of a
-// shuffle, "write" in the middle of a zone write); <point>:<rank>:stall pauses it for 5 s instead.
+// shuffle, "write" in the middle of a zone write); <point>:<rank>:stall pauses it for 5 s instead,
+// <point>:<rank>:stall=SECONDS for that long.
 // Without the variable this is a cheap no-op.
 #include <string_view>
 

@@ -5,6 +5,8 @@
 // there). Rows a rank keeps for itself are copied, not encoded.
 #include <cstdint>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/table/table.hpp"
@@ -18,14 +20,25 @@ struct ExchangeOptions {
   ProgressCallback on_round;  // after each round: rounds done, rounds in all
 };
 
+// One exchange_rows call on this rank. Every rank makes the same calls in the same order, so the
+// i-th call of each rank is the same exchange.
+struct ExchangeCall {
+  std::string stage;                // the job stage it ran in (empty until the job names it)
+  std::int64_t bytes_sent = 0;      // to other ranks (bytes a rank keeps for itself are not counted)
+  std::int64_t bytes_received = 0;  // from other ranks
+  std::int64_t rounds = 0;
+};
+
 struct ExchangeStats {
   std::int64_t bytes_sent = 0;      // to other ranks (bytes a rank keeps for itself are not counted)
   std::int64_t bytes_received = 0;  // from other ranks
   std::int64_t rounds = 0;
+  std::vector<ExchangeCall> calls;  // each exchange on its own, in call order
   void add(const ExchangeStats& other) {
     bytes_sent += other.bytes_sent;
     bytes_received += other.bytes_received;
     rounds += other.rounds;
+    calls.insert(calls.end(), other.calls.begin(), other.calls.end());
   }
 };
 

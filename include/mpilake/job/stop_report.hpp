@@ -1,0 +1,18 @@
+#pragma once
+// When a job is stopped from outside, the one line that says where it was. Open MPI's daemons end a
+// job whose rank or host was lost by sending SIGTERM (then SIGKILL) to every rank left; Slurm does
+// the same on scancel or at the time limit. The detection is theirs; this only reports the stage
+// the job was in, so the user knows which part of the run was lost.
+namespace mpilake::job {
+
+// The stage this process is in (StageClock sets it), or nullptr outside any stage.
+const char* current_stage();
+void set_current_stage(const char* name);
+
+// Installs a SIGTERM handler: with `report` (rank 0), once a stage has been entered, it writes
+// "mpilake: error: the job was stopped (SIGTERM ...) in stage '<stage>'" to stderr in one write
+// (async-signal-safe); it then dies of SIGTERM as it would have without the handler.
+// report_stop_signal(false) turns the line off (the run is over: its own errors are out).
+void report_stop_signal(bool report);
+
+}  // namespace mpilake::job
