@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -24,6 +25,11 @@ void fault_point(std::string_view point, const Comm& comm) {
   if (rest.substr(0, second_colon) != std::to_string(comm.rank())) return;
   if (stall) {
     const int seconds = mode == "stall" ? 5 : std::atoi(std::string(mode.substr(6)).c_str());
+    // A timed stall says when it starts, so that a test can act while the rank is held there.
+    if (mode != "stall")
+      std::fprintf(stderr, "mpilake: fault: rank %d stalls %d s at %.*s\n", comm.rank(), seconds,
+                   static_cast<int>(point.size()), point.data());
+    std::fflush(stderr);
     std::this_thread::sleep_for(std::chrono::seconds(seconds));
     return;
   }

@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.dont_write_bytecode = True
@@ -288,11 +289,25 @@ def lose_host(args, hosts, ranks, landing, out, baseline):
     command[1:1] = ["-x", "MPILAKE_FAULT"]
     started = time.time()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
-    # Wait until the victim host runs its mpilake ranks and the shuffle has begun.
+    # Read stderr as it comes, to see rank 0 announce its stall: then the shuffle has begun, however
+    # slowly a loaded machine got there (a fixed sleep lost the race on a busy CI machine).
+    stderr_lines, stalled = [], threading.Event()
+
+    def read_stderr():
+        for line in proc.stderr:
+            stderr_lines.append(line)
+            if line.startswith("mpilake: fault: rank 0 stalls"):
+                stalled.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    drain = threading.Thread(target=proc.stdout.read, daemon=True)  # a full stdout pipe would block mpirun
+    drain.start()
+    check(stalled.wait(timeout=120), "rank 0 never reached the stall in the first exchange")
     deadline = time.time() + 30
     while time.time() < deadline and len(hosts.processes(victim)) < 1 + args.ranks_per_host:
         time.sleep(0.05)
-    time.sleep(2.0)
+    time.sleep(1.0)
     lost_at = time.time()
     if mode == "kill":
         pids = hosts.processes(victim)
@@ -305,12 +320,15 @@ def lose_host(args, hosts, ranks, landing, out, baseline):
     else:
         subprocess.run(["ip", "link", "set", veth, "down"], check=True)
     try:
-        stdout, stderr = proc.communicate(timeout=LOST_BOUND_S[mode] + 30)
+        proc.wait(timeout=LOST_BOUND_S[mode] + 30)
     except subprocess.TimeoutExpired:
         proc.kill()
-        stdout, stderr = proc.communicate()
+        proc.wait()
         check(False, f"lost host ({mode}): the job did not end within {LOST_BOUND_S[mode] + 30} s")
     ended = time.time() - lost_at
+    reader.join(timeout=30)
+    drain.join(timeout=30)
+    stderr = "".join(stderr_lines)
     print(f"lost host ({mode}): job ended {ended:.1f} s after the host was lost (exit {proc.returncode}, "
           f"{lost_at - started:.1f} s into the run)", flush=True)
     check(ended <= LOST_BOUND_S[mode], f"lost host ({mode}): took {ended:.1f} s, bound {LOST_BOUND_S[mode]} s")
