@@ -150,6 +150,85 @@ TEST(DelotonLogRecord, DeepNestingInAnIgnoredKeyIsRejected) {
   EXPECT_TRUE(parse_record(fine).ok);
 }
 
+// The canonical path (no simdjson) gives what simdjson gives, record by record, and takes the records
+// it should: every feed line but the ride starts' escaped user JSON.
+TEST(DelotonLogRecord, CanonicalPathEqualsSimdjson) {
+  const std::vector<std::string> records = {
+      R"({"log": "2022-10-03 00:00:00.159126 lomos v5: [INFO]: Telemetry - hrt = 138; rpm = 72; power = 1.5\n"})",
+      R"({"log": "no newline"})",
+      R"({"log": ""})",
+      R"({"log": "\n"})",
+      R"({"log": "two\n\n"})",
+      R"({"log": "cr\r\n"})",
+      R"({"log": "quote \" inside\n"})",
+      R"({"log": "tab	raw\n"})",
+      "{\"log\": \"caf\xc3\xa9\\n\"}",
+      "{\"log\": \"bad \xff utf8\\n\"}",
+      R"({"log": "x\n"} )",
+      R"({"log": "x\n"}})",
+      R"({"log": "x\n"},)",
+      R"({"log": "x\n", "log": "y"})",
+      R"({"log": "x\n" })",
+      R"({"log": "x\n"})"
+      "\r",
+      R"({"log": "x\n)",
+      R"({"log": "x)",
+      R"({"log": "x\u0041\n"})",
+      R"({"log":"x\n"})",
+      R"({"log": "\\n"})",
+      R"({"log": "end\\"})",
+      R"({"log": "\n"}x)",
+      R"({"log": "x\q"})",
+      R"({"log": "x\n"})"};
+  LogRecordParser canonical(true), plain(false);
+  std::int64_t expected_canonical = 0;
+  for (const std::string& ndjson : records) {
+    std::string padded = ndjson + std::string(simdjson::SIMDJSON_PADDING, '\0');
+    std::string_view fast;
+    std::string slow;
+    const bool fast_ok = canonical.parse(padded.data(), ndjson.size(), padded.size(), fast);
+    const bool slow_ok = plain.parse(padded.data(), ndjson.size(), padded.size(), slow);
+    ASSERT_EQ(fast_ok, slow_ok) << ndjson;
+    if (slow_ok) {
+      EXPECT_EQ(std::string(fast), slow) << ndjson;
+    }
+  }
+  // Canonical: the telemetry line, "no newline", "", "\n" and the last record.
+  expected_canonical = 5;
+  EXPECT_EQ(canonical.canonical_records(), expected_canonical);
+  EXPECT_EQ(plain.canonical_records(), 0);
+}
+
+// The generated feed: every record read the same both ways, and all but the ride starts canonical.
+TEST(DelotonLogRecord, CanonicalPathEqualsSimdjsonOnGeneratedLines) {
+  std::string text;
+  for (int i = 0; i < 200; ++i) {
+    text += R"({"log": "2022-10-03 00:00:)" + std::to_string(10 + i % 50) +
+            R"(.255783 patinez v9: [INFO]: Ride - duration = )" + std::to_string(i) +
+            ".0; resistance = " + std::to_string(i % 90) + "\\n\"}\n";
+    if (i % 50 == 0)
+      text +=
+          R"({"log": "2022-10-03 05:04:30.258243 patinez v9: [SYSTEM] data = {\"user_id\":266,\"name\":\"Lee King\"}\n"})"
+          "\n";
+  }
+  LogRecordParser canonical(true), plain(false);
+  std::size_t begin = 0, lines = 0;
+  text += std::string(simdjson::SIMDJSON_PADDING, '\0');
+  while (true) {
+    const std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) break;
+    std::string_view fast;
+    std::string slow;
+    ASSERT_TRUE(canonical.parse(text.data() + begin, end - begin, text.size() - begin, fast));
+    ASSERT_TRUE(plain.parse(text.data() + begin, end - begin, text.size() - begin, slow));
+    EXPECT_EQ(std::string(fast), slow);
+    begin = end + 1;
+    ++lines;
+  }
+  EXPECT_EQ(lines, 204u);
+  EXPECT_EQ(canonical.canonical_records(), 200);
+}
+
 TEST(DelotonLogRecord, ReusesTheParserAcrossRecords) {
   LogRecordParser parser;
   std::string text;

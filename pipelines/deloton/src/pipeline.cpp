@@ -480,7 +480,7 @@ void DelotonJob::parse() {
     StreamStats& stats = stats_[s];
     LogRecordParser records;
     UserInfoParser users;
-    std::string log;
+    std::string_view log;  // the record's log text: a view into the batch or into `records`
     std::string key;
     const auto stream = static_cast<std::uint32_t>(s);
     // An event is a line of about 110 bytes: size the columns once for the range (a hint only).
