@@ -481,6 +481,7 @@ void DelotonJob::parse() {
     LogRecordParser records;
     UserInfoParser users;
     std::string_view log;  // the record's log text: a view into the batch or into `records`
+    TimestampCache timestamps;
     std::string key;
     const auto stream = static_cast<std::uint32_t>(s);
     // An event is a line of about 110 bytes: size the columns once for the range (a hint only).
@@ -505,7 +506,8 @@ void DelotonJob::parse() {
                            continue;
                          }
                          LogLine parsed;
-                         if (const LineProblem problem = parse_log_line(log, parsed); problem != LineProblem::none) {
+                         if (const LineProblem problem = parse_log_line(log, parsed, timestamps);
+                             problem != LineProblem::none) {
                            reject(reason_of(problem));
                            continue;
                          }
