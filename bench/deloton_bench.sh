@@ -74,8 +74,10 @@ best_run() {  # best_run RANKS -> $DATA/mpilake-RANKS.txt holds the fastest run'
   local ranks="$1" best="" i t
   for i in $(seq "$REPEAT"); do
     warm
+    local t0; t0=$(date +%s.%N)
     "${MPIRUN[@]}" -np "$ranks" "$MPILAKE" run --pipeline deloton --landing "$LANDING" --out "$DATA/out-$ranks" \
       --overwrite --quiet --results >"$DATA/run.txt"
+    echo "RESULT command_seconds=$(awk "BEGIN{print $(date +%s.%N) - $t0}")" >>"$DATA/run.txt"
     t=$(value "$DATA/run.txt" total_seconds)
     if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; cp "$DATA/run.txt" "$DATA/mpilake-$ranks.txt"; fi
   done
@@ -92,7 +94,9 @@ if [ "$PEER" = 1 ]; then
   if command -v node >/dev/null && (cd "$ROOT/bench/duckdb" && { [ -d node_modules/@duckdb ] || npm install --silent >/dev/null 2>&1; }); then
     log "peer: DuckDB, 2 threads"
     warm
+    t0=$(date +%s.%N)
     node "$ROOT/bench/duckdb/deloton.mjs" --landing "$LANDING" --out "$DATA/duckdb" --threads 2 >"$DATA/duckdb.txt"
+    PEER_COMMAND=$(awk "BEGIN{print $(date +%s.%N) - $t0}")
     results "$DATA/duckdb.txt"
     PEER_SECONDS=$(value "$DATA/duckdb.txt" duckdb_seconds)
     for zone in riders rides readings heart_rate_alerts daily; do
@@ -122,7 +126,7 @@ FLOOR_MBS=$(value "$F" floor_mb_per_s)
   p2=$(awk "BEGIN{print $(value "$M2" landing_bytes)/1e6/$(value "$M2" stage_parse_seconds)/2}")
   printf '%-34s %10.1f %10.1f\n' "parse MB/s per rank" "$p1" "$p2"
   printf '%-34s %10.1f\n' "floor MB/s (simdjson only, 1 core)" "$FLOOR_MBS"
-  printf '%-34s %9.0f%% %9.0f%%   (target >= 60%%)\n' "parse per rank / floor" \
+  printf '%-34s %9.0f%% %9.0f%%   (target >= 80%%)\n' "parse per rank / floor" \
     "$(awk "BEGIN{print 100*$p1/$FLOOR_MBS}")" "$(awk "BEGIN{print 100*$p2/$FLOOR_MBS}")"
   printf '%-34s %10.1f %10.1f\n' "exchanged MB" "$(awk "BEGIN{print $(value "$M1" exchange_bytes_sent)/1e6}")" \
     "$(awk "BEGIN{print $(value "$M2" exchange_bytes_sent)/1e6}")"
@@ -131,8 +135,12 @@ FLOOR_MBS=$(value "$F" floor_mb_per_s)
     "$(awk "BEGIN{print $(value "$M2" peak_rss_bytes_max)/($LANDING_BYTES/2)}")"
   if [ -n "$PEER_SECONDS" ]; then
     printf '%-34s %10.3f   (2 threads)\n' "DuckDB (s)" "$PEER_SECONDS"
-    printf '%-34s %10.2fx  (target >= 3x)\n' "mpilake 2 ranks vs DuckDB" \
+    printf '%-34s %10.2fx  (target >= 12x)\n' "engine clock, 2 ranks vs DuckDB" \
       "$(awk "BEGIN{print $PEER_SECONDS/$(value "$M2" total_seconds)}")"
+    printf '%-34s %10.3f %10.3f   (DuckDB %.3f)\n' "whole command (s)" "$(value "$M1" command_seconds)" \
+      "$(value "$M2" command_seconds)" "$PEER_COMMAND"
+    printf '%-34s %10.2fx  (target >= 10x)\n' "whole command, 2 ranks vs DuckDB" \
+      "$(awk "BEGIN{print $PEER_COMMAND/$(value "$M2" command_seconds)}")"
   fi
 } | tee "$DATA/table.txt"
 

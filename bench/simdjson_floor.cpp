@@ -15,7 +15,10 @@
 //
 // usage: simdjson_floor LANDING_DIR [--pipeline stedi|deloton] [--mode many|lines] [--repeat N] [--batch-bytes B]
 //   --pipeline deloton  the Deloton landing: every file of LANDING_DIR/deloton/ and its stream
-//                       sub-folders, each line's `log` string extracted (unescaped)
+//                       sub-folders, each line's `log` string extracted (unescaped) by simdjson, then
+//                       every field the pipeline uses taken from it by a plain scan (timestamp, bike,
+//                       kind, duration, resistance, hrt, rpm, power) and a ride start's user JSON by
+//                       simdjson (issue 21's floor)
 //   --mode many   (default) one parser.iterate_many() per batch: stage 1 once per batch, then each
 //                 document; the fastest way simdjson 3.0 reads NDJSON, so this is the floor.
 //   --mode lines  one parser.iterate() per line, as mpilake's RecordParser does (information).
@@ -98,6 +101,106 @@ inline bool take_double(od::value value, Accumulators& acc) {
 
 enum class Source { customer, accelerometer, step_trainer, deloton };
 
+// The digits at p (as many as there are), their value added into `value`; p moves past them.
+inline std::int64_t scan_digits(const char*& p, const char* end) {
+  std::int64_t value = 0;
+  while (p < end && static_cast<unsigned char>(*p - '0') < 10) value = value * 10 + (*p++ - '0');
+  return value;
+}
+
+// A plain decimal at p: digits, optionally '.' and digits (what the feed writes); p moves past it.
+inline double scan_decimal(const char*& p, const char* end) {
+  const char* const start = p;
+  std::int64_t mantissa = scan_digits(p, end);
+  if (p < end && *p == '.') {
+    const char* const fraction = ++p;
+    const std::int64_t digits = scan_digits(p, end);
+    constexpr double kPowers[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    const std::ptrdiff_t count = p - fraction;
+    if (count <= 15) {
+      double scale = kPowers[count];
+      std::int64_t whole = mantissa;
+      for (std::ptrdiff_t i = 0; i < count; ++i) whole *= 10;
+      return static_cast<double>(whole + digits) / scale;
+    }
+    double result = 0;
+    std::from_chars(start, p, result);
+    return result;
+  }
+  return static_cast<double>(mantissa);
+}
+
+// The user JSON of a ride start, every field the pipeline reads, by simdjson (a second parser: the
+// record's document is still open).
+bool take_user_json(std::string_view json, Accumulators& acc) {
+  static od::parser parser;
+  static std::string padded;
+  padded.assign(json);
+  padded.resize(json.size() + simdjson::SIMDJSON_PADDING);
+  od::document document;
+  od::object object;
+  if (parser.iterate(padded.data(), json.size(), padded.size()).get(document) != simdjson::SUCCESS ||
+      document.get_object().get(object) != simdjson::SUCCESS)
+    return false;
+  for (auto field_result : object) {
+    od::field field;
+    if (std::move(field_result).get(field) != simdjson::SUCCESS) return false;
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    od::value value = field.value();
+    bool ok = true;
+    if (key == "user_id" || key == "date_of_birth" || key == "height_cm" || key == "weight_kg" ||
+        key == "account_create_date")
+      ok = take_int(value, acc);
+    else if (key == "name" || key == "gender" || key == "address" || key == "email_address" || key == "bike_serial" ||
+             key == "original_source")
+      ok = take_string(value, acc);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Every field of one Deloton log text the pipeline uses, by the plainest scan: the timestamp as µs,
+// the bike, the kind and its numbers (duration, resistance; hrt, rpm, power), a ride start's user
+// JSON (above). Markers and other texts are only counted.
+bool scan_deloton_log(std::string_view text, Accumulators& acc) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  if (text.size() < 21 || p[4] != '-' || p[10] != ' ') return ++acc.nulls, true;  // a text marker
+  const auto two = [&](int at) { return (p[at] - '0') * 10 + (p[at + 1] - '0'); };
+  const std::int64_t year = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
+  std::int64_t micros = ((((year * 12 + two(5)) * 31 + two(8)) * 24 + two(11)) * 60 + two(14)) * 60 + two(17);
+  const char* q = p + 19;
+  if (q < end && *q == '.') {
+    ++q;
+    micros = micros * 1000000 + scan_digits(q, end);
+  }
+  acc.int_sum += micros;
+  const char* const bike = ++q;  // after the space
+  while (q + 1 < end && !(q[0] == ':' && q[1] == ' ')) ++q;
+  acc.string_bytes += static_cast<std::uint64_t>(q - bike);
+  q += 2;
+  const std::string_view rest(q, static_cast<std::size_t>(end - q));
+  if (rest.starts_with("[INFO]: Ride - duration = ")) {
+    q += 26;
+    acc.float_sum += scan_decimal(q, end);
+    q += 15;  // "; resistance = "
+    acc.int_sum += scan_digits(q, end);
+  } else if (rest.starts_with("[INFO]: Telemetry - hrt = ")) {
+    q += 26;
+    acc.int_sum += scan_digits(q, end);
+    q += 8;  // "; rpm = "
+    acc.int_sum += scan_digits(q, end);
+    q += 10;  // "; power = "
+    acc.float_sum += scan_decimal(q, end);
+  } else if (rest.starts_with("[SYSTEM] data = ")) {
+    return take_user_json(rest.substr(16), acc);
+  } else {
+    ++acc.nulls;
+  }
+  return true;
+}
+
 // Extracts the fields of one record; unknown keys are skipped by On-Demand.
 bool parse_record(Source source, od::object object, Accumulators& acc) {
   for (auto field_result : object) {
@@ -122,8 +225,11 @@ bool parse_record(Source source, od::object object, Accumulators& acc) {
         else if (key == "serialNumber")
           ok = take_string(value, acc);
         break;
-      case Source::deloton:  // {"log": "<log line>"}: the log text, unescaped
-        if (key == "log") ok = take_string(value, acc);
+      case Source::deloton:  // {"log": "<log line>"}: the log text, unescaped, and every field in it
+        if (key == "log") {
+          std::string_view text;
+          ok = value.get_string().get(text) == simdjson::SUCCESS && scan_deloton_log(text, acc);
+        }
         break;
       case Source::customer:
         if (key == "customerName" || key == "email" || key == "phone" || key == "birthDay" || key == "serialNumber")

@@ -20,6 +20,8 @@ namespace {
 
 // Bytes readable past the data in the buffer, whatever the caller's padding: NewlineFinder's blocks.
 constexpr std::size_t kScanSlack = 64;
+// Past the range's end only the last line's tail is needed: it is read in steps of this size.
+constexpr std::int64_t kTailStep = 4096;
 
 // The '\n's of data[from, size) in order, found 64 bytes at a time as a bit mask: one pass for the
 // whole buffer instead of a memchr call per line. Reads up to 63 bytes past `size` (the padding).
@@ -84,7 +86,11 @@ LineReader::LineReader(std::string path, std::int64_t file_size, std::int64_t be
   next_read_ = begin > 0 ? begin - 1 : 0;
   buffer_file_offset_ = next_read_;
   skipping_foreign_line_ = begin > 0;
-  buffer_.resize(chunk_bytes_ + std::max<std::size_t>(padding_, kScanSlack));
+  // The first read's size (a range smaller than a chunk is read whole, plus a step of its last line's
+  // tail): a chunk-sized buffer zeroed for a small file's range would cost more than the reading;
+  // read_more grows it when a line needs more.
+  const auto first_read = std::min<std::int64_t>(static_cast<std::int64_t>(chunk_bytes_), end - next_read_ + kTailStep);
+  buffer_.resize(static_cast<std::size_t>(first_read) + std::max<std::size_t>(padding_, kScanSlack));
 }
 
 LineReader::~LineReader() {
@@ -105,7 +111,6 @@ std::size_t LineReader::read_more(std::size_t keep_from) {
   if (remaining <= 0) return 0;
   // Inside the range read whole chunks; past its end only the last line's tail is needed, so read
   // small steps rather than pulling in the next rank's data.
-  constexpr std::int64_t kTailStep = 4096;
   const std::int64_t budget = next_read_ < end_ ? end_ - next_read_ : kTailStep;
   const std::size_t want = static_cast<std::size_t>(
       std::min({remaining, static_cast<std::int64_t>(chunk_bytes_), std::max<std::int64_t>(budget, 1)}));

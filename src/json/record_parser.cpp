@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "mpilake/json/string_scan.hpp"
 #include "mpilake/json/validate.hpp"
 
 #if defined(__AVX2__)
@@ -239,31 +240,7 @@ inline bool RecordParser::CanonicalKey::matches(const char* p) const {
 
 namespace {
 
-// The first byte at or after `text` that ends a canonical string: '"', '\\', a control character or
-// a non-ASCII byte (as a signed char, those are exactly the bytes below 0x20); `end` when there is
-// none before it. Reads up to 31 bytes past `end`: the line's padding.
-const char* find_string_stop(const char* text, const char* end) {
-#if defined(__AVX2__)
-  const __m256i quote = _mm256_set1_epi8('"');
-  const __m256i backslash = _mm256_set1_epi8('\\');
-  const __m256i space = _mm256_set1_epi8(0x20);
-  for (; text < end; text += 32) {
-    const __m256i block = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(text));
-    const __m256i stops =
-        _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(block, quote), _mm256_cmpeq_epi8(block, backslash)),
-                        _mm256_cmpgt_epi8(space, block));
-    const auto hits = static_cast<std::uint32_t>(_mm256_movemask_epi8(stops));
-    if (hits != 0) {
-      const char* found = text + __builtin_ctz(hits);
-      return found < end ? found : end;
-    }
-  }
-  return end;
-#else
-  while (text < end && *text != '"' && *text != '\\' && static_cast<signed char>(*text) >= 0x20) ++text;
-  return text;
-#endif
-}
+using json_scan::find_string_stop;
 
 // Per byte of `word` (in memory order): nonzero bits (in its high nibble) when the byte is no ASCII
 // digit, exact up to and including the first such byte. A digit is 0x30-0x39: its high nibble is 3,

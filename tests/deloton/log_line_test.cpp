@@ -4,14 +4,18 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <random>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "mpilake/deloton/log_record.hpp"
@@ -148,6 +152,85 @@ TEST(DelotonLogRecord, DeepNestingInAnIgnoredKeyIsRejected) {
   EXPECT_FALSE(parse_record(deep).ok);
   const std::string fine = R"({"log": "a", "x": )" + std::string(100, '[') + std::string(100, ']') + "}";
   EXPECT_TRUE(parse_record(fine).ok);
+}
+
+// The canonical path (no simdjson) gives what simdjson gives, record by record, and takes the records
+// it should: every feed line but the ride starts' escaped user JSON.
+TEST(DelotonLogRecord, CanonicalPathEqualsSimdjson) {
+  const std::vector<std::string> records = {
+      R"({"log": "2022-10-03 00:00:00.159126 lomos v5: [INFO]: Telemetry - hrt = 138; rpm = 72; power = 1.5\n"})",
+      R"({"log": "no newline"})",
+      R"({"log": ""})",
+      R"({"log": "\n"})",
+      R"({"log": "two\n\n"})",
+      R"({"log": "cr\r\n"})",
+      R"({"log": "quote \" inside\n"})",
+      R"({"log": "tab	raw\n"})",
+      "{\"log\": \"caf\xc3\xa9\\n\"}",
+      "{\"log\": \"bad \xff utf8\\n\"}",
+      R"({"log": "x\n"} )",
+      R"({"log": "x\n"}})",
+      R"({"log": "x\n"},)",
+      R"({"log": "x\n", "log": "y"})",
+      R"({"log": "x\n" })",
+      R"({"log": "x\n"})"
+      "\r",
+      R"({"log": "x\n)",
+      R"({"log": "x)",
+      R"({"log": "x\u0041\n"})",
+      R"({"log":"x\n"})",
+      R"({"log": "\\n"})",
+      R"({"log": "end\\"})",
+      R"({"log": "\n"}x)",
+      R"({"log": "x\q"})",
+      R"({"log": "x\n"})"};
+  LogRecordParser canonical(true), plain(false);
+  std::int64_t expected_canonical = 0;
+  for (const std::string& ndjson : records) {
+    std::string padded = ndjson + std::string(simdjson::SIMDJSON_PADDING, '\0');
+    std::string_view fast;
+    std::string slow;
+    const bool fast_ok = canonical.parse(padded.data(), ndjson.size(), padded.size(), fast);
+    const bool slow_ok = plain.parse(padded.data(), ndjson.size(), padded.size(), slow);
+    ASSERT_EQ(fast_ok, slow_ok) << ndjson;
+    if (slow_ok) {
+      EXPECT_EQ(std::string(fast), slow) << ndjson;
+    }
+  }
+  // Canonical: the telemetry line, "no newline", "", "\n" and the last record.
+  expected_canonical = 5;
+  EXPECT_EQ(canonical.canonical_records(), expected_canonical);
+  EXPECT_EQ(plain.canonical_records(), 0);
+}
+
+// The generated feed: every record read the same both ways, and all but the ride starts canonical.
+TEST(DelotonLogRecord, CanonicalPathEqualsSimdjsonOnGeneratedLines) {
+  std::string text;
+  for (int i = 0; i < 200; ++i) {
+    text += R"({"log": "2022-10-03 00:00:)" + std::to_string(10 + i % 50) +
+            R"(.255783 patinez v9: [INFO]: Ride - duration = )" + std::to_string(i) +
+            ".0; resistance = " + std::to_string(i % 90) + "\\n\"}\n";
+    if (i % 50 == 0)
+      text +=
+          R"({"log": "2022-10-03 05:04:30.258243 patinez v9: [SYSTEM] data = {\"user_id\":266,\"name\":\"Lee King\"}\n"})"
+          "\n";
+  }
+  LogRecordParser canonical(true), plain(false);
+  std::size_t begin = 0, lines = 0;
+  text += std::string(simdjson::SIMDJSON_PADDING, '\0');
+  while (true) {
+    const std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) break;
+    std::string_view fast;
+    std::string slow;
+    ASSERT_TRUE(canonical.parse(text.data() + begin, end - begin, text.size() - begin, fast));
+    ASSERT_TRUE(plain.parse(text.data() + begin, end - begin, text.size() - begin, slow));
+    EXPECT_EQ(std::string(fast), slow);
+    begin = end + 1;
+    ++lines;
+  }
+  EXPECT_EQ(lines, 204u);
+  EXPECT_EQ(canonical.canonical_records(), 200);
 }
 
 TEST(DelotonLogRecord, ReusesTheParserAcrossRecords) {
@@ -607,6 +690,91 @@ TEST(DelotonCalendar, FloorDivision) {
   EXPECT_EQ(floor_div(0, 5), 0);
   EXPECT_EQ(floor_div(-1, 86400000), -1);
   EXPECT_EQ(floor_div(std::numeric_limits<std::int64_t>::min(), 10), -922337203685477581);
+}
+
+// The fast paths of parse_json_number and parse_log_integer give from_chars's values bit for bit
+// (and its verdicts), on random decimals of 1-17 digits and on hand-picked edges.
+TEST(DelotonNumbers, FastPathsEqualFromChars) {
+  std::mt19937_64 random(21);
+  std::vector<std::string> texts = {"0",
+                                    "-0",
+                                    "0.0",
+                                    "-0.0",
+                                    "00",
+                                    "01",
+                                    "1.",
+                                    ".5",
+                                    "-",
+                                    "",
+                                    "1e5",
+                                    "1.5e3",
+                                    "+1",
+                                    "1 ",
+                                    "0.1",
+                                    "0.3",
+                                    "9007199254740993",
+                                    "999999999999999",
+                                    "99999999999999.9",
+                                    "0.000000000000001",
+                                    "123456789012345678",
+                                    "-123456789012345678",
+                                    "1234567890123456789",
+                                    "9223372036854775807",
+                                    "-9223372036854775808",
+                                    "9223372036854775808",
+                                    "007",
+                                    "-007",
+                                    "1a",
+                                    "a1",
+                                    "1-",
+                                    "--1"};
+  for (int i = 0; i < 20000; ++i) {
+    const int integer_digits = 1 + static_cast<int>(random() % 10), fraction_digits = static_cast<int>(random() % 9);
+    std::string text = random() % 4 == 0 ? "-" : "";
+    for (int d = 0; d < integer_digits; ++d) text += static_cast<char>('0' + random() % 10);
+    if (fraction_digits > 0) text += '.';
+    for (int d = 0; d < fraction_digits; ++d) text += static_cast<char>('0' + random() % 10);
+    texts.push_back(text);
+  }
+  for (const std::string& text : texts) {
+    double fast = 0, slow = 0;
+    const bool fast_ok = parse_json_number(text, fast);
+    const bool grammar = is_json_number(text);
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), slow);
+    const bool slow_ok = grammar && error == std::errc() && end == text.data() + text.size();
+    ASSERT_EQ(fast_ok, slow_ok) << text;
+    if (slow_ok) {
+      ASSERT_EQ(std::memcmp(&fast, &slow, sizeof fast), 0) << text;
+    }
+    std::int64_t fast_int = 0, slow_int = 0;
+    const bool fast_int_ok = parse_log_integer(text, fast_int);
+    const auto [int_end, int_error] = std::from_chars(text.data(), text.data() + text.size(), slow_int);
+    const bool slow_int_ok = !text.empty() && int_error == std::errc() && int_end == text.data() + text.size();
+    ASSERT_EQ(fast_int_ok, slow_int_ok) << text;
+    if (slow_int_ok) {
+      ASSERT_EQ(fast_int, slow_int) << text;
+    }
+  }
+}
+
+// A cache kept across timestamps gives what a fresh parse gives, valid or not, in any order.
+TEST(DelotonTimestamp, CacheGivesTheSameResults) {
+  const std::vector<std::string> texts = {
+      "2022-10-03 00:00:00.159126",  "2022-10-03 00:00:01",   "2022-10-03 00:59:59.9", "2022-10-03 01:00:00",
+      "2022-10-03 00:60:00",         "2022-10-03 00:00:60",   "2022-10-03 00:0a:00",   "2022-10-03 00:00:00.",
+      "2022-10-03 00:00:00.1234567", "2022-10-03 00-00:00",   "2022-10-03 00:00-00",   "2022-02-29 10:00:00",
+      "2024-02-29 10:00:00",         "2024-02-29 10:00:01",   "2022-10-03 24:00:00",   "0000-01-01 00:00:00",
+      "2022-10-03T00:00:00",         "2022-10-03 00:00:00.5", "2022-10-03 00:00:00x5", "2022-10-03 00:00:00.15a"};
+  TimestampCache cache;
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& text : texts) {
+      std::int64_t fresh = -1, cached = -1;
+      const bool fresh_ok = parse_timestamp(text, fresh);
+      const bool cached_ok = parse_timestamp(text, cached, cache);
+      ASSERT_EQ(fresh_ok, cached_ok) << text;
+      ASSERT_EQ(fresh, cached) << text;
+    }
+  }
 }
 
 TEST(DelotonNumbers, Grammar) {

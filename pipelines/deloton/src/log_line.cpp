@@ -132,6 +132,38 @@ bool is_json_number(std::string_view text) {
 }
 
 bool parse_json_number(std::string_view text, double& value) {
+  // Fast path: -?(0|[1-9][0-9]*)(\.[0-9]+)? with at most 15 digits in all. The digits as an integer
+  // (below 10^15 < 2^53) and 10^k (k <= 15) are exact doubles, so one division rounds exactly as
+  // from_chars does (Clinger's fast path); the sign is applied after, so -0.0 stays -0.0.
+  {
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    const bool negative = p < end && *p == '-';
+    p += negative;
+    const char* const integer_begin = p;
+    std::uint64_t mantissa = 0;
+    while (p < end && is_digit(*p)) mantissa = mantissa * 10 + static_cast<unsigned>(*p++ - '0');
+    const std::ptrdiff_t integer_digits = p - integer_begin;
+    std::ptrdiff_t fraction_digits = 0;
+    bool fast = integer_digits > 0 && (integer_digits == 1 || *integer_begin != '0');
+    if (fast && p < end) {
+      if (*p == '.') {
+        const char* const fraction_begin = ++p;
+        while (p < end && is_digit(*p)) mantissa = mantissa * 10 + static_cast<unsigned>(*p++ - '0');
+        fraction_digits = p - fraction_begin;
+        fast = fraction_digits > 0 && p == end;
+      } else {
+        fast = false;
+      }
+    }
+    if (fast && integer_digits + fraction_digits <= 15) {
+      constexpr double kPowers[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+      const double magnitude = static_cast<double>(mantissa) / kPowers[fraction_digits];
+      value = negative ? -magnitude : magnitude;
+      return true;
+    }
+  }
   if (!is_json_number(text)) return false;
   double parsed = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
@@ -149,6 +181,20 @@ bool parse_json_number(std::string_view text, double& value) {
 bool parse_log_integer(std::string_view text, std::int64_t& value) {
   // from_chars takes exactly -?[0-9]+ (no '+', no spaces) and reports values beyond int64.
   if (text.empty()) return false;
+  // Fast path: up to 18 digits cannot overflow.
+  const std::size_t sign = text[0] == '-' ? 1 : 0;
+  if (text.size() > sign && text.size() - sign <= 18) {
+    std::uint64_t magnitude = 0;  // wraps harmlessly when a byte is no digit (then discarded)
+    bool digits = true;
+    for (std::size_t i = sign; i < text.size(); ++i) {
+      const auto digit = static_cast<unsigned char>(text[i] - '0');
+      digits &= digit < 10;
+      magnitude = magnitude * 10 + digit;
+    }
+    if (!digits) return false;
+    value = sign ? -static_cast<std::int64_t>(magnitude) : static_cast<std::int64_t>(magnitude);
+    return true;
+  }
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   return error == std::errc() && end == text.data() + text.size();
 }
@@ -213,18 +259,30 @@ std::string format_date(std::int64_t days_since_epoch) {
 }
 
 bool parse_timestamp(std::string_view text, std::int64_t& micros) {
+  TimestampCache cache;
+  return parse_timestamp(text, micros, cache);
+}
+
+bool parse_timestamp(std::string_view text, std::int64_t& micros, TimestampCache& cache) {
   // "YYYY-MM-DD HH:MM:SS" is 19 characters; a '.' needs at least one digit after it, at most six.
   constexpr std::size_t kBase = 19;
   if (text.size() < kBase || text.size() == kBase + 1 || text.size() > kBase + 7) return false;
   const char* s = text.data();
-  if (s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':') return false;
-  const int year = digits_value(s, 4), month = digits_value(s + 5, 2), day = digits_value(s + 8, 2);
-  const int hour = digits_value(s + 11, 2), minute = digits_value(s + 14, 2), second = digits_value(s + 17, 2);
-  // -1 (not digits) fails every lower bound below.
-  if (year < 1 || month < 1 || month > 12 || day < 1 ||
-      static_cast<unsigned>(day) > days_in_month(year, static_cast<unsigned>(month)) || hour < 0 || hour > 23 ||
-      minute < 0 || minute > 59 || second < 0 || second > 59)
-    return false;
+  if (s[13] != ':' || s[16] != ':') return false;
+  if (std::memcmp(s, cache.prefix, sizeof cache.prefix) != 0) {  // a new "YYYY-MM-DD HH"
+    if (s[4] != '-' || s[7] != '-' || s[10] != ' ') return false;
+    const int year = digits_value(s, 4), month = digits_value(s + 5, 2), day = digits_value(s + 8, 2);
+    const int hour = digits_value(s + 11, 2);
+    // -1 (not digits) fails every lower bound below.
+    if (year < 1 || month < 1 || month > 12 || day < 1 ||
+        static_cast<unsigned>(day) > days_in_month(year, static_cast<unsigned>(month)) || hour < 0 || hour > 23)
+      return false;
+    const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+    std::memcpy(cache.prefix, s, sizeof cache.prefix);
+    cache.seconds = days * 86'400 + hour * 3'600;
+  }
+  const int minute = digits_value(s + 14, 2), second = digits_value(s + 17, 2);
+  if (minute < 0 || minute > 59 || second < 0 || second > 59) return false;
   std::int64_t fraction = 0;
   if (text.size() > kBase) {
     if (s[kBase] != '.') return false;
@@ -234,13 +292,17 @@ bool parse_timestamp(std::string_view text, std::int64_t& micros) {
     fraction = value;
     for (int i = digits; i < 6; ++i) fraction *= 10;  // ".5" is 500000 µs
   }
-  const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const std::int64_t seconds = days * 86'400 + hour * 3'600 + minute * 60 + second;
+  const std::int64_t seconds = cache.seconds + minute * 60 + second;
   micros = seconds * 1'000'000 + fraction;
   return true;
 }
 
 LineProblem parse_log_line(std::string_view text, LogLine& line) {
+  TimestampCache cache;
+  return parse_log_line(text, line, cache);
+}
+
+LineProblem parse_log_line(std::string_view text, LogLine& line, TimestampCache& cache) {
   line = LogLine{};
   if (text == kMainMarker || text == kNewRideMarker) return LineProblem::none;
 
@@ -283,7 +345,7 @@ LineProblem parse_log_line(std::string_view text, LogLine& line) {
     return LineProblem::unknown_shape;
   }
 
-  if (!parse_timestamp(timestamp, line.timestamp_us)) return LineProblem::bad_timestamp;
+  if (!parse_timestamp(timestamp, line.timestamp_us, cache)) return LineProblem::bad_timestamp;
 
   // Every number's grammar first, then the signs (-0 and -0.0 are not below zero).
   switch (line.kind) {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "mpilake/deloton/log_line.hpp"
+#include "mpilake/json/string_scan.hpp"
 #include "mpilake/json/validate.hpp"
 
 namespace mpilake::deloton {
@@ -53,6 +54,36 @@ simdjson::error_code validate_json_value(od::value value, int depth) {
 }
 
 bool LogRecordParser::parse(const char* data, std::size_t length, std::size_t capacity, std::string& log_text) {
+  std::string_view text;
+  if (!parse(data, length, capacity, text)) return false;
+  log_text.assign(text);
+  return true;
+}
+
+bool LogRecordParser::parse(const char* data, std::size_t length, std::size_t capacity, std::string_view& log_text) {
+  // The canonical record: the prefix, a string that find_string_stop runs through up to its closing
+  // '"' or the '\\' of a final "\n", then exactly the end. Printable ASCII is valid UTF-8 and needs
+  // no unescaping, so the bytes are simdjson's string.
+  constexpr std::string_view kPrefix = R"({"log": ")";
+  if (canonical_path_ && length >= kPrefix.size() + 2 && std::memcmp(data, kPrefix.data(), kPrefix.size()) == 0) {
+    const char* const begin = data + kPrefix.size();
+    const char* const end = data + length;
+    const char* const stop = json_scan::find_string_stop(begin, end);
+    const std::ptrdiff_t left = end - stop;
+    if ((left == 2 && stop[0] == '"' && stop[1] == '}') ||
+        (left == 4 && stop[0] == '\\' && stop[1] == 'n' && stop[2] == '"' && stop[3] == '}')) {
+      log_text = std::string_view(begin, static_cast<std::size_t>(stop - begin));
+      ++canonical_records_;
+      return true;
+    }
+  }
+  if (!parse_simdjson(data, length, capacity, text_)) return false;
+  log_text = text_;
+  return true;
+}
+
+bool LogRecordParser::parse_simdjson(const char* data, std::size_t length, std::size_t capacity,
+                                     std::string& log_text) {
   od::document document;
   if (parser_.iterate(data, length, capacity).get(document) != simdjson::SUCCESS) return false;
   od::object object;

@@ -475,17 +475,20 @@ RunSummary DelotonJob::run() {
 // 2. Each rank parses its byte range of every stream: bad records and lines go to the quarantine at
 //    once; markers are counted; ride starts, ride lines and telemetry lines become events.
 void DelotonJob::parse() {
+  // An event is a line of about 110 bytes: size the columns once for this rank's ranges of all
+  // streams (a hint only; reserving per stream would copy the columns once per stream).
+  std::int64_t bytes = 0;
+  for (const SourceFiles& source : streams_) bytes += range_bytes(source, comm_.rank(), comm_.size());
+  events_.reserve_rows(events_.num_rows() + static_cast<std::size_t>(bytes / 100));
   job_.parse_sources(kParse, [&](std::size_t s, const ParseOptions& options) {
     const SourceFiles& source = streams_[s];
     StreamStats& stats = stats_[s];
     LogRecordParser records;
     UserInfoParser users;
-    std::string log;
+    std::string_view log;  // the record's log text: a view into the batch or into `records`
+    TimestampCache timestamps;
     std::string key;
     const auto stream = static_cast<std::uint32_t>(s);
-    // An event is a line of about 110 bytes: size the columns once for the range (a hint only).
-    events_.reserve_rows(events_.num_rows() +
-                         static_cast<std::size_t>(range_bytes(source, comm_.rank(), comm_.size()) / 100));
     read_range_lines(source, comm_.rank(), comm_.size(), options.chunk_bytes, simdjson::SIMDJSON_PADDING,
                      options.on_progress, [&](const LineBatch& batch) {
                        for (const Line& line : batch.lines) {
@@ -505,7 +508,8 @@ void DelotonJob::parse() {
                            continue;
                          }
                          LogLine parsed;
-                         if (const LineProblem problem = parse_log_line(log, parsed); problem != LineProblem::none) {
+                         if (const LineProblem problem = parse_log_line(log, parsed, timestamps);
+                             problem != LineProblem::none) {
                            reject(reason_of(problem));
                            continue;
                          }

@@ -42,6 +42,17 @@ struct LogLine {
 // it, the last one to the end of the text.
 LineProblem parse_log_line(std::string_view text, LogLine& line);
 
+// The last timestamp's validated "YYYY-MM-DD HH" and its seconds since the epoch: consecutive lines
+// of a feed share them, so their date is checked and counted once.
+struct TimestampCache {
+  char prefix[13] = {};  // all zero: matches no timestamp (their fifth byte is '-')
+  std::int64_t seconds = 0;
+};
+// parse_log_line with `cache` kept between the lines of one reader: the same results.
+LineProblem parse_log_line(std::string_view text, LogLine& line, TimestampCache& cache);
+// parse_timestamp with `cache`: the same results.
+bool parse_timestamp(std::string_view text, std::int64_t& micros, TimestampCache& cache);
+
 // `YYYY-MM-DD HH:MM:SS` with an optional `.` and 1–6 fraction digits, years 0001–9999, a date that
 // exists (proleptic Gregorian), hours 00–23, minutes and seconds 00–59, nothing else; `micros` is the
 // time as µs since 1970-01-01T00:00:00 UTC (negative before). False (micros unchanged) otherwise.

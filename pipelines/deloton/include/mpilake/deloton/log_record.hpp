@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,9 @@ inline constexpr std::string_view kBadRecord = "bad_record";
 
 class LogRecordParser {
  public:
+  // `canonical_path`: take canonical records (below) without simdjson; false sends every record
+  // through simdjson (for tests that compare the two).
+  explicit LogRecordParser(bool canonical_path = true) : canonical_path_(canonical_path) {}
   // `data[0, length)` is one NDJSON line (without its '\n'; a trailing '\r' is JSON whitespace);
   // `capacity` readable bytes follow `data` and must be at least length + simdjson::SIMDJSON_PADDING.
   // True: `log_text` holds the unescaped value of the first "log" key, less one final "\n" and a "\r"
@@ -20,9 +24,21 @@ class LogRecordParser {
   // surrogate escape included; not one object; no string "log"), and `log_text` is unspecified.
   // Blank lines are the caller's to recognise.
   bool parse(const char* data, std::size_t length, std::size_t capacity, std::string& log_text);
+  // The same, with `log_text` a view valid until the next call. A canonical record, exactly
+  // `{"log": "<text>\n"}` or `{"log": "<text>"}` with <text> printable ASCII without escapes (what
+  // the feed writes for all but the ride starts), is read without simdjson: its text is a view into
+  // `data`, the bytes simdjson would give. Any other record goes through simdjson.
+  bool parse(const char* data, std::size_t length, std::size_t capacity, std::string_view& log_text);
+  // Records parse() took through the canonical path so far.
+  std::int64_t canonical_records() const { return canonical_records_; }
 
  private:
+  bool parse_simdjson(const char* data, std::size_t length, std::size_t capacity, std::string& log_text);
+
   simdjson::ondemand::parser parser_;
+  std::string text_;  // the last record's log text when simdjson read it
+  bool canonical_path_ = true;
+  std::int64_t canonical_records_ = 0;
 };
 
 // Walks a JSON value that is otherwise not read and reports the first thing that is not JSON: simdjson
