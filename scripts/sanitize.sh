@@ -13,6 +13,10 @@ bash scripts/install-deps.sh
 build_dir="${BUILD_DIR:-build-asan}"
 sanitize_flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 
+# Set before the build too: the build runs the binary (the man page is written from --help).
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
 start=$(date +%s)
 # -O1 keeps the sanitized binaries fast enough for the end-to-end tests; Debug keeps assert() on.
 cmake -S . -B "$build_dir" \
@@ -26,9 +30,6 @@ cmake -S . -B "$build_dir" \
 cmake --build "$build_dir" -j "$(nproc)"
 built=$(date +%s)
 echo "sanitize: build took $((built - start)) s"
-
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
-export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 cd "$build_dir"
 status=0
