@@ -33,8 +33,6 @@ echo "sanitize: build took $((built - start)) s"
 
 cd "$build_dir"
 status=0
-# e2e_faults runs in the plain build only for now: its full-disk case aborts a rank (signal 6) under
-# ASan since this stop's merges; open in the issue-19 note, to be found and fixed.
-ctest --output-on-failure -j "$(nproc)" -LE "slurm|multihost|install|pytorch" -E "^e2e_faults$" "$@" || status=$?
+ctest --output-on-failure -j "$(nproc)" -LE "slurm|multihost|install|pytorch" "$@" || status=$?
 echo "sanitize: ctest took $(( $(date +%s) - built )) s (exit $status)"
 exit "$status"

@@ -9,9 +9,20 @@
 namespace mpilake::job {
 namespace {
 
-std::atomic<const char*> stage{nullptr};
-std::atomic<const char*> last_stage{nullptr};  // the latest stage entered
+// Copies of the names, not pointers to them: the error line in main() and the SIGTERM handler read
+// them after the job (and its StageClock, which owns the names) may have been destroyed.
+constexpr std::size_t name_capacity = 128;
+char stage_text[name_capacity] = {};
+char last_stage_text[name_capacity] = {};
+std::atomic<bool> in_stage{false};
+std::atomic<bool> any_stage{false};  // a stage has been entered
 volatile std::sig_atomic_t reporting = 0;
+
+void copy_name(char* to, const char* from) {
+  std::size_t i = 0;
+  for (; from[i] != '\0' && i + 1 < name_capacity; ++i) to[i] = from[i];
+  to[i] = '\0';
+}
 
 // Appends `text` to line[0, *used) without passing `capacity` (async-signal-safe).
 void append(char* line, std::size_t capacity, std::size_t* used, const char* text) {
@@ -21,12 +32,12 @@ void append(char* line, std::size_t capacity, std::size_t* used, const char* tex
 void on_sigterm(int signal) {
   // Only while a job is under way: a rank that ends by itself (a usage error) may have the others
   // stopped by the launcher before any stage, with its own error line already out.
-  if (reporting != 0 && last_stage.load() != nullptr) {
+  if (reporting != 0 && any_stage.load()) {
     // One write() of the whole line, so the launcher forwards it whole even as the job ends.
     char line[512];
     std::size_t used = 0;
-    const char* name = stage.load();
-    const char* last = last_stage.load();
+    const char* name = current_stage();
+    const char* last = last_stage_text;
     append(line, sizeof line, &used,
            "mpilake: error: the job was stopped (SIGTERM from the MPI launcher or the batch system, e.g. after a "
            "rank or a host was lost) ");
@@ -47,12 +58,20 @@ void on_sigterm(int signal) {
 }  // namespace
 
 const char* current_stage() {
-  return stage.load();
+  return in_stage.load() ? stage_text : nullptr;
 }
 
 void set_current_stage(const char* name) {
-  stage.store(name);
-  if (name != nullptr) last_stage.store(name);
+  if (name == nullptr) {
+    in_stage.store(false);
+    return;
+  }
+  // Off while the text changes, so the handler never reads a half-copied name as the stage.
+  in_stage.store(false);
+  if (name != stage_text) copy_name(stage_text, name);
+  copy_name(last_stage_text, name);
+  in_stage.store(true);
+  any_stage.store(true);
 }
 
 void report_stop_signal(bool report) {

@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,17 +30,25 @@ class StageClock {
     struct Add {
       double& total;
       double start;
-      const char* outer_stage;
+      std::optional<std::string> outer_stage;
       int exceptions;
       ~Add() {
         total += MPI_Wtime() - start;
-        if (std::uncaught_exceptions() == exceptions) set_current_stage(outer_stage);
+        if (std::uncaught_exceptions() == exceptions) set_current_stage(outer_stage ? outer_stage->c_str() : nullptr);
       }
-    } add{seconds_[stage], MPI_Wtime(), current_stage(), std::uncaught_exceptions()};
+    } add{seconds_[stage], MPI_Wtime(), outer_stage_name(), std::uncaught_exceptions()};
     set_current_stage(names_[stage].c_str());
     return work();
   }
   const std::string& name(std::size_t stage) const { return names_[stage]; }
+
+ private:
+  static std::optional<std::string> outer_stage_name() {
+    const char* name = current_stage();
+    return name != nullptr ? std::optional<std::string>(name) : std::nullopt;
+  }
+
+ public:
 
   // Collective: every stage with the slowest rank's time.
   std::vector<StageTime> slowest(const Comm& comm) const {

@@ -5,7 +5,9 @@
 // the job was in, so the user knows which part of the run was lost.
 namespace mpilake::job {
 
-// The stage this process is in (StageClock sets it), or nullptr outside any stage.
+// The stage this process is in (StageClock sets it), or nullptr outside any stage. The text is a
+// copy held for the whole process (valid after the job that named it is gone), so it changes when
+// the next stage is set: keep a std::string to restore it later.
 const char* current_stage();
 void set_current_stage(const char* name);
 
