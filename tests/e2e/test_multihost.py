@@ -7,10 +7,8 @@ with `--mca btl tcp,self` (no shared memory) on the bridge subnet only.
 
 Equality mode (default): a run at HOSTS x RANKS_PER_HOST must give every zone (each dataset's
 values, dtype and shape; every root attribute but created_utc), quarantine.jsonl and Deloton's
-ride_offset byte for byte equal to a one-host run at 1 rank. DESIGN.md: "Row order is not part of
-the contract, except where an issue says so"; customer_trusted and customer_curated are STEDI's
-two zones whose row order depends on the rank count, so they are compared as sorted rows (each row
-the tuple of its columns' bytes), every other zone in stored order. The exchange figures of
+ride_offset byte for byte equal to a one-host run at 1 rank, every zone in stored order (STEDI's
+customer zones are written sorted by email for that). The exchange figures of
 summary.json are checked too: per exchange, the bytes sent over the ranks equal the bytes received,
 and a 1-rank run sends nothing.
 
@@ -39,7 +37,6 @@ import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTS_SH = os.path.join(HERE, "..", "..", "scripts", "hosts.sh")
-UNORDERED_ZONES = {"customer_trusted", "customer_curated"}  # row order depends on the rank count
 VOLATILE_ATTRIBUTES = {"created_utc"}
 # Open MPI's own failure detection for a host whose link is gone: TCP keepalive on the launcher's
 # out-of-band connections (probe after 2 s idle, every 1 s, give up after 3 unanswered probes), and
@@ -158,14 +155,6 @@ def zone_datasets(path):
     return datasets, attributes
 
 
-def sorted_rows(datasets):
-    """Rows as tuples of each column's bytes (the columns all have the zone's row count), sorted."""
-    names = sorted(datasets)
-    rows = len(datasets[names[0]]) if names else 0
-    columns = [[datasets[n][i].tobytes() for i in range(rows)] for n in names]
-    return sorted(zip(*columns))
-
-
 def compare_outputs(expected_dir, actual_dir, label):
     zones = sorted(n for n in os.listdir(expected_dir) if n.endswith(".h5"))
     check(zones, f"{label}: the one-host run wrote no zones")
@@ -186,13 +175,10 @@ def compare_outputs(expected_dir, actual_dir, label):
             e, a = exp_data[name], act_data[name]
             check(e.dtype == a.dtype and e.shape == a.shape,
                   f"{label}: {zone_file}/{name} is {a.dtype}{a.shape}, expected {e.dtype}{e.shape}")
-        if zone in UNORDERED_ZONES:
-            check(sorted_rows(exp_data) == sorted_rows(act_data), f"{label}: {zone_file} rows differ (as sorted rows)")
-        else:
-            for name in exp_data:
-                if name in act_data and exp_data[name].shape == act_data[name].shape:
-                    check(exp_data[name].tobytes() == act_data[name].tobytes(),
-                          f"{label}: {zone_file}/{name} differs byte for byte")
+        for name in exp_data:
+            if name in act_data and exp_data[name].shape == act_data[name].shape:
+                check(exp_data[name].tobytes() == act_data[name].tobytes(),
+                      f"{label}: {zone_file}/{name} differs byte for byte")
     with open(os.path.join(expected_dir, "quarantine.jsonl"), "rb") as f:
         expected = f.read()
     with open(os.path.join(actual_dir, "quarantine.jsonl"), "rb") as f:

@@ -42,6 +42,18 @@ PUBLISHED = {
 VARIANTS = ("customer_at_37deb11", "customer_at_ca6d482")
 
 
+def stored_datasets(out):
+    """Every zone's datasets as stored (bytes, dtype, shape): equal runs must agree in row order too."""
+    import h5py
+    stored = {}
+    for zone in ref.ZONES:
+        path = os.path.join(out, zone + ".h5")
+        if os.path.exists(path):
+            with h5py.File(path, "r") as f:
+                stored[zone] = {name: (f[name].dtype.str, f[name].shape, f[name][()].tobytes()) for name in f}
+    return stored
+
+
 def run_dataset(args, failures, data_name, landing, using_published, ranks_list, rules_list):
     parsed = ref.parse_landing(landing)
     expected_sources = {s: (len(parsed[s][0]), parsed[s][1], parsed[s][2]) for s in ref.SOURCES}
@@ -85,14 +97,19 @@ def run_dataset(args, failures, data_name, landing, using_published, ranks_list,
                     h.check_summary_zones(failures, summary, label, ref_counts)
                 except (OSError, ValueError) as exc:
                     failures.add("%s: summary.json unreadable: %s" % (label, exc))
+                stored = stored_datasets(out)
                 if first is None:
-                    first = (ranks, actual)
+                    first = (ranks, actual, stored)
                 else:
                     for zone in ref.ZONES:
                         if actual[zone] is not None and first[1][zone] is not None \
                                 and actual[zone] != first[1][zone]:
                             failures.add("%s: %s differs between ranks=%d and ranks=%d"
                                          % (label, zone, first[0], ranks))
+                        elif stored.get(zone) != first[2].get(zone):
+                            # Same rows: every zone is also stored in the same order at every rank count.
+                            failures.add("%s: %s is stored differently (row order) at ranks=%d than at ranks=%d"
+                                         % (label, zone, ranks, first[0]))
                 status = "ok" if len(failures) == before else "FAILED"
                 print("%s: %s (%s)" % (label, status,
                       " / ".join(str(len(actual[z])) if actual[z] is not None else "?"

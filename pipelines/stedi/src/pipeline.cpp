@@ -275,9 +275,17 @@ RunSummary StediJob::run() {
       if (trusted_first[r]) customer_curated.append_row(customer_trusted, r);
     }
   });
-  write("customer_trusted", customer_trusted);
+  // The customer rows sit on their email's owner rank, which depends on the rank count; both customer
+  // zones are written sorted by email (ties broken by every column), so they are the same file at
+  // every rank count and on any number of hosts.
+  const std::vector<std::size_t> by_email = {customer::kEmail};
+  const auto sorted_by_email = [&](const Table& rows) {
+    return time(kSort,
+                [&] { return sort_globally(comm_, rows, by_email, options_.job.exchange, &job_.exchange_stats()); });
+  };
+  write("customer_trusted", sorted_by_email(customer_trusted));
   write("accelerometer_trusted", accelerometer_trusted, {}, {{accelerometer::kUser, email_names}});
-  write("customer_curated", customer_curated);
+  write("customer_curated", sorted_by_email(customer_curated));
   customer_trusted = Table();
 
   // 5. Shared serial numbers (a data-quality report): every customer row's (serial, email) meets on
