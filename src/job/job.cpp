@@ -1,6 +1,7 @@
 #include "mpilake/job/job.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
@@ -59,6 +60,12 @@ std::int64_t my_landing_bytes(const Comm& comm, const std::vector<SourceFiles>& 
   std::int64_t mine = 0;
   for (const auto& source : landing) mine += range_bytes(source, comm.rank(), comm.size());
   return mine;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "unknown";
+  return name;
 }
 
 }  // namespace
@@ -178,7 +185,12 @@ void Job::finish(const std::function<std::string()>& summary_json) {
   stats_.exchange.bytes_received = comm_.allreduce_sum(exchange_.bytes_received);
   stats_.exchange.rounds = exchange_.rounds;
   stats_.exchanges = per_rank_exchanges(comm_, exchange_.calls);
-  stats_.peak_rss_bytes_max = comm_.allreduce_max(peak_rss_bytes());
+  const std::int64_t my_peak = peak_rss_bytes();
+  stats_.peak_rss_bytes_max = comm_.allreduce_max(my_peak);
+  std::vector<std::int64_t> peaks(static_cast<std::size_t>(comm_.size()), 0);
+  peaks[static_cast<std::size_t>(comm_.rank())] = my_peak;
+  stats_.peak_rss_bytes_per_rank = comm_.allreduce_sum(peaks);
+  stats_.rank_hosts = comm_.all_gather(host_name());
   stats_.total_seconds = comm_.allreduce_max(MPI_Wtime() - started_);
   comm_.on_root([&] { write_file_atomically(options_.out / "summary.json", summary_json()); });
 }

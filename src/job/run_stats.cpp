@@ -97,6 +97,11 @@ void write_run_results_json(JsonWriter& json, const RunStats& s) {
   }
   json.end_array().end_object();
   json.value("peak_rss_bytes_max", s.peak_rss_bytes_max);
+  json.begin_array("peak_rss_bytes_per_rank");
+  for (const auto bytes : s.peak_rss_bytes_per_rank) json.value(std::string_view{}, bytes);
+  json.end_array().begin_array("rank_hosts");
+  for (const auto& host : s.rank_hosts) json.value(std::string_view{}, host);
+  json.end_array();
 }
 
 std::string result_line(const std::string& key, const std::string& value) {
@@ -133,6 +138,10 @@ std::string result_run_lines(const RunStats& s) {
     out += result_line(key + "bytes_received_per_rank", joined(s.exchanges[i].bytes_received));
   }
   out += result_line("peak_rss_bytes_max", std::to_string(s.peak_rss_bytes_max));
+  out += result_line("peak_rss_bytes_per_rank", joined(s.peak_rss_bytes_per_rank));
+  std::string hosts;
+  for (const auto& host : s.rank_hosts) hosts += (hosts.empty() ? "" : ",") + host;
+  out += result_line("rank_hosts", hosts);
   return out;
 }
 

@@ -222,6 +222,19 @@ def check_result_lines(stdout, ranks, label):
         check(len(values) == ranks, f"{label}: {line} does not have {ranks} values")
 
 
+def check_summary_hosts(out, hosts, ranks_per_host, label):
+    """summary.json's rank_hosts: one entry per rank, each host's name ranks-per-host times; and one
+    peak RSS figure per rank."""
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    expected = sorted(h[2] for h in hosts.hosts for _ in range(ranks_per_host))
+    check(sorted(summary.get("rank_hosts", [])) == expected,
+          f"{label}: summary.json rank_hosts {summary.get('rank_hosts')}, expected {expected}")
+    peaks = summary.get("peak_rss_bytes_per_rank", [])
+    check(len(peaks) == len(expected) and all(p > 0 for p in peaks) and max(peaks) == summary.get("peak_rss_bytes_max"),
+          f"{label}: summary.json peak_rss_bytes_per_rank {peaks} does not fit peak_rss_bytes_max")
+
+
 def check_hostnames(args, hosts, ranks):
     """The ranks really are on separate hosts: each host's name appears ranks-per-host times."""
     result = subprocess.run(mpirun(args, hosts, ranks) + ["hostname"], capture_output=True, text=True, timeout=60,
@@ -375,6 +388,7 @@ def main():
                 if result:
                     zones = compare_outputs(baseline, out, label)
                     check_exchange_figures(out, ranks, label)
+                    check_summary_hosts(out, hosts, args.ranks_per_host, label)
                     check_result_lines(result.stdout, ranks, label)
                     print(f"{label}: compared {len(zones)} zone files and quarantine.jsonl", flush=True)
     finally:

@@ -32,6 +32,8 @@ struct RunStats {
   std::vector<StageTime> stages;
   ExchangeStats exchange;                  // summed over ranks (rounds: the most any exchange took, added up)
   std::int64_t peak_rss_bytes_max = 0;     // largest peak resident set of any rank
+  std::vector<std::int64_t> peak_rss_bytes_per_rank;  // in rank order
+  std::vector<std::string> rank_hosts;                // each rank's hostname, in rank order
   std::vector<ExchangeFigures> exchanges;  // each exchange_rows call, in call order
 };
 
@@ -60,7 +62,7 @@ std::string format_stage_table(const RunStats& stats);
 
 // summary.json parts: "ranks", "created_utc", "total_seconds", "landing_bytes" ...
 void write_run_header_json(JsonWriter& json, const RunStats& stats);
-// ... and "zones", "stages", "exchange", "peak_rss_bytes_max".
+// ... and "zones", "stages", "exchange", "peak_rss_bytes_max", "peak_rss_bytes_per_rank", "rank_hosts".
 void write_run_results_json(JsonWriter& json, const RunStats& stats);
 // `RESULT key=value` lines for benchmark scripts: ranks, landing bytes, time per stage, exchange,
 // peak memory (zone rows come from result_zone_lines).
