@@ -261,6 +261,8 @@ int main(int argc, char** argv) {
     exit_code = 2;
   } catch (const std::exception& e) {
     // Possibly raised on this rank only: the others may be waiting in a collective, so abort the job.
+    // This rank's line is the one: the ranks stopped by the abort stay silent (the stop marker).
+    job::claim_stop_report();
     job::report_stop_signal(false);
     const char* stage = job::current_stage();
     if (stage != nullptr)

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "mpilake/job/stop_report.hpp"
+
 namespace mpilake::job {
 
 OutputLock prepare_output(const Comm& comm, const std::filesystem::path& out, bool overwrite,
@@ -25,6 +27,14 @@ OutputLock prepare_output(const Comm& comm, const std::filesystem::path& out, bo
       throw std::runtime_error("output folder '" + out.string() + "' already holds zones (" + found +
                                "); pass --overwrite to replace them");
   });
+  // The stop marker (stop_report.hpp) of an earlier run that was stopped goes before any rank may
+  // create this run's (on_root returns on every rank only after rank 0 is done).
+  const fs::path marker = out / ".mpilake.stopped";
+  comm.on_root([&] {
+    std::error_code ec;
+    fs::remove(marker, ec);
+  });
+  set_stop_marker(marker.string());
   return lock;
 }
 

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -14,7 +15,8 @@ void fault_point(std::string_view point, const Comm& comm) {
   if (setting == nullptr) return;
   const std::string_view text(setting);
   // <point>:<rank> kills that rank; <point>:<rank>:stall pauses it for 5 s instead (lock tests),
-  // <point>:<rank>:stall=SECONDS for that long (lost-host tests).
+  // <point>:<rank>:stall=SECONDS for that long (lost-host tests); <point>:<rank>:throw makes it
+  // throw (a failure on one rank only).
   std::string_view rest = text;
   const auto first_colon = rest.find(':');
   if (first_colon == std::string_view::npos || rest.substr(0, first_colon) != point) return;
@@ -33,6 +35,7 @@ void fault_point(std::string_view point, const Comm& comm) {
     std::this_thread::sleep_for(std::chrono::seconds(seconds));
     return;
   }
+  if (mode == "throw") throw std::runtime_error("injected fault at " + std::string(point));
   std::raise(SIGKILL);
 }
 

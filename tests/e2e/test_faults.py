@@ -106,6 +106,19 @@ def main():
             same_contents(clean, zone_contents(out), f"{fault} rerun")
             check(not [n for n in os.listdir(out) if n.endswith(".tmp")], f"{fault}: rerun left temporary files")
 
+        # An error on one rank only (not rank 0): the job ends with that rank's line as the one
+        # mpilake error line (the ranks the abort stops add none), naming the rank and the stage.
+        for fault, stage in (("exchange:1:throw", "shuffle"), ("write:1:throw", "write")):
+            out = os.path.join(tmp, "throw-" + fault.split(":")[0])
+            result = run(args, landing, out, fault=fault)
+            errors = [l for l in result.stderr.splitlines() if l.startswith("mpilake: error")]
+            print(f"{fault}: exit {result.returncode}, error lines {errors}", flush=True)
+            check(result.returncode != 0, f"{fault}: exit code 0")
+            check(len(errors) == 1 and "rank 1" in errors[0] and f"stage '{stage}'" in errors[0]
+                  and "injected fault" in errors[0],
+                  f"{fault}: expected one error line from rank 1 in stage '{stage}', got {errors}")
+            complete_or_absent(out, fault)
+
         # Idempotence: --overwrite twice gives identical zones.
         result = run(args, landing, clean_out, extra=["--overwrite"])
         check(result.returncode == 0, f"overwrite run: {result.stderr}")

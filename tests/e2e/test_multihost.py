@@ -274,7 +274,8 @@ def file_digests(out):
 
 def lose_host(args, hosts, ranks, landing, out, baseline):
     mode = args.lost
-    victim = len(hosts.hosts) - 1
+    # The last host by default; --victim first loses rank 0's host (any surviving rank reports).
+    victim = 0 if args.victim == "first" else len(hosts.hosts) - 1
     ns, address, hostname, veth = hosts.hosts[victim]
     # The previous run's zones, to be left untouched by the failed run.
     run(args, hosts, ranks, landing, out, "previous run")
@@ -363,6 +364,8 @@ def main():
     parser.add_argument("--hosts", type=int, required=True)
     parser.add_argument("--ranks-per-host", type=int, required=True)
     parser.add_argument("--lost", choices=("kill", "link"))
+    parser.add_argument("--victim", choices=("first", "last"), default="last",
+                        help="which host is lost: the last (default) or the first, where rank 0 runs")
     args = parser.parse_args()
     ranks = args.hosts * args.ranks_per_host
 
