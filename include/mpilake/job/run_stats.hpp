@@ -30,11 +30,11 @@ struct RunStats {
   std::int64_t landing_bytes = 0;
   std::vector<std::pair<std::string, std::int64_t>> zones;  // zone -> rows, in writing order
   std::vector<StageTime> stages;
-  ExchangeStats exchange;                  // summed over ranks (rounds: the most any exchange took, added up)
-  std::int64_t peak_rss_bytes_max = 0;     // largest peak resident set of any rank
+  ExchangeStats exchange;               // summed over ranks (rounds: the most any exchange took, added up)
+  std::int64_t peak_rss_bytes_max = 0;  // largest peak resident set of any rank
   std::vector<std::int64_t> peak_rss_bytes_per_rank;  // in rank order
   std::vector<std::string> rank_hosts;                // each rank's hostname, in rank order
-  std::vector<ExchangeFigures> exchanges;  // each exchange_rows call, in call order
+  std::vector<ExchangeFigures> exchanges;             // each exchange_rows call, in call order
 };
 
 // Collective: every rank's `calls` (the same exchanges in the same order on each rank) as figures
