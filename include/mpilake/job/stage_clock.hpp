@@ -42,14 +42,6 @@ class StageClock {
   }
   const std::string& name(std::size_t stage) const { return names_[stage]; }
 
- private:
-  static std::optional<std::string> outer_stage_name() {
-    const char* name = current_stage();
-    return name != nullptr ? std::optional<std::string>(name) : std::nullopt;
-  }
-
- public:
-
   // Collective: every stage with the slowest rank's time.
   std::vector<StageTime> slowest(const Comm& comm) const {
     std::vector<StageTime> result;
@@ -58,6 +50,11 @@ class StageClock {
   }
 
  private:
+  static std::optional<std::string> outer_stage_name() {
+    const char* name = current_stage();
+    return name != nullptr ? std::optional<std::string>(name) : std::nullopt;
+  }
+
   std::vector<std::string> names_;
   std::vector<double> seconds_;
 };
