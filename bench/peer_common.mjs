@@ -3,10 +3,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+// What the usage line shows for an option's value (DIR unless listed).
+const PLACEHOLDER = { memoryLimit: 'SIZE' };
+
+// The DuckDB options of a budgeted run (issue 20): --memory-limit SIZE (DuckDB's memory_limit, e.g.
+// 256MB) and --temp-directory DIR (where it spills; default OUT/.duckdb_spill).
+export const DUCKDB_BUDGET_OPTIONS = { '--memory-limit': 'memoryLimit', '--temp-directory': 'tempDirectory' };
+
 // The usage error of a peer script: prints the message and the usage line, ends the process with
 // exit code 2. `extra` maps a script's own options to their argument names (e.g. {'--dump': 'dump'}).
 export function peerUsage(script, extra = {}) {
-  const options = Object.keys(extra).map((option) => ` [${option} DIR]`).join('');
+  const options = Object.entries(extra).map(([option, name]) => ` [${option} ${PLACEHOLDER[name] ?? 'DIR'}]`).join('');
   return (message) => {
     console.error(`${script}: ${message}\nusage: node ${script} --landing DIR --out DIR [--threads N]${options}`);
     process.exit(2);

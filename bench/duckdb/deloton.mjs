@@ -42,11 +42,11 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parsePeerArgs, peerUsage, resultTimings } from '../peer_common.mjs';
+import { DUCKDB_BUDGET_OPTIONS, parsePeerArgs, peerUsage, resultTimings } from '../peer_common.mjs';
 
 const started = performance.now();
 
-const OPTIONS = { '--dump': 'dump' };
+const OPTIONS = { '--dump': 'dump', ...DUCKDB_BUDGET_OPTIONS };
 const usage = peerUsage('deloton.mjs', OPTIONS);
 const args = parsePeerArgs('deloton.mjs', 2, OPTIONS);
 
@@ -429,8 +429,10 @@ const result = (key, value) => console.log(`RESULT duckdb_${key}=${value}`);
 
 // Spill files (large landings) go under OUT, not into the working directory; removed at the end.
 fs.mkdirSync(args.out, { recursive: true });
-const spill = path.join(args.out, '.duckdb_spill');
-const instance = await DuckDBInstance.create(':memory:', { threads: String(args.threads), temp_directory: spill });
+const spill = args.tempDirectory ?? path.join(args.out, '.duckdb_spill');
+const config = { threads: String(args.threads), temp_directory: spill };
+if (args.memoryLimit) config.memory_limit = args.memoryLimit;
+const instance = await DuckDBInstance.create(':memory:', config);
 const connection = await instance.connect();
 const scalar = async (sql) => (await connection.runAndReadAll(sql)).getRows()[0][0];
 // DELOTON_DUCKDB_TRACE=1 prints each statement's seconds on stderr.

@@ -2,7 +2,8 @@
 // computes the five STEDI zones with the `privacy` rules (DESIGN.md, "The zones and their rules")
 // from the same landing NDJSON files and writes each zone to Parquet.
 //
-// usage: node stedi_privacy.mjs --landing DIR --out DIR [--threads N]
+// usage: node stedi_privacy.mjs --landing DIR --out DIR [--threads N] [--memory-limit SIZE]
+//                               [--temp-directory DIR]
 //
 // It prints `RESULT duckdb_key=value` lines: wall time (total and per step), zone row counts, peak
 // memory. DuckDB runs with its default thread count (one per core) unless --threads is given.
@@ -35,11 +36,12 @@ import {
   parsePeerArgs,
   resultTimings,
   startsWithBom,
+  DUCKDB_BUDGET_OPTIONS,
 } from '../peer_common.mjs';
 
 const started = performance.now();
 
-const args = parsePeerArgs('stedi_privacy.mjs', null);
+const args = parsePeerArgs('stedi_privacy.mjs', null, DUCKDB_BUDGET_OPTIONS);
 const { files, landingBytes } = landingFiles(args.landing);
 
 
@@ -161,7 +163,13 @@ const ZONES = [
 const seconds = (from) => (performance.now() - from) / 1000;
 const result = (key, value) => console.log(`RESULT duckdb_${key}=${value}`);
 
-const instance = await DuckDBInstance.create(':memory:', args.threads ? { threads: String(args.threads) } : {});
+// Under --memory-limit DuckDB spills to --temp-directory (default OUT/.duckdb_spill), removed at the end.
+fs.mkdirSync(args.out, { recursive: true });
+const spill = args.tempDirectory ?? path.join(args.out, '.duckdb_spill');
+const config = { temp_directory: spill };
+if (args.threads) config.threads = String(args.threads);
+if (args.memoryLimit) config.memory_limit = args.memoryLimit;
+const instance = await DuckDBInstance.create(':memory:', config);
 const connection = await instance.connect();
 const scalar = async (sql) => (await connection.runAndReadAll(sql)).getRows()[0][0];
 
@@ -194,9 +202,11 @@ const total = seconds(started);
 
 result('version', await scalar('SELECT version()'));
 result('threads', await scalar("SELECT current_setting('threads')"));
+result('memory_limit', String(await scalar("SELECT current_setting('memory_limit')")).replaceAll(' ', ''));
 result('landing_bytes', landingBytes);
 result('bom_files', bomFiles);
 for (const source of SOURCES) result(`source_${source}_rows`, await scalar(`SELECT count(*) FROM ${source}`));
 for (const [zone] of ZONES) result(`zone_${zone}_rows`, await scalar(`SELECT count(*) FROM ${zone}`));
 resultTimings(result, times, total, landingBytes);
 connection.closeSync?.();
+fs.rmSync(spill, { recursive: true, force: true });
