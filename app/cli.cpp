@@ -33,9 +33,10 @@ bool parse_command(const std::vector<std::string>& args, const po::options_descr
   return true;
 }
 
-std::int64_t parse_memory_limit(const std::string& text) {
-  if (text == "auto") return -1;
-  if (text == "off") return 0;
+namespace {
+
+// The bytes `text` gives (a number, optionally with K, M, G or T and an optional B), or -1.
+std::int64_t parse_size(const std::string& text) {
   std::size_t end = 0;
   double value = -1;
   try {
@@ -56,9 +57,26 @@ std::int64_t parse_memory_limit(const std::string& text) {
     scale = 1024.0 * 1024 * 1024;
   else if (unit == "T" || unit == "t")
     scale = 1024.0 * 1024 * 1024 * 1024;
-  if (end == 0 || scale == 0 || !(value > 0) || value * scale > 9e18)
-    throw UsageError("--memory-limit must be auto, off, or a size such as 512M or 16G (got '" + text + "')");
+  if (end == 0 || scale == 0 || !(value >= 0) || value * scale > 9e18) return -1;
   return static_cast<std::int64_t>(value * scale);
+}
+
+}  // namespace
+
+std::int64_t parse_memory_limit(const std::string& text) {
+  if (text == "auto") return -1;
+  if (text == "off") return 0;
+  const std::int64_t bytes = parse_size(text);
+  if (bytes <= 0)
+    throw UsageError("--memory-limit must be auto, off, or a size such as 512M or 16G (got '" + text + "')");
+  return bytes;
+}
+
+std::int64_t parse_byte_count(const std::string& text, const std::string& option) {
+  const std::int64_t bytes = parse_size(text);
+  if (bytes < 0)
+    throw UsageError(option + " must be a number of bytes such as 2500000000, 2.5e9 or 2G (got '" + text + "')");
+  return bytes;
 }
 
 const std::vector<PipelineCli>& pipelines() {

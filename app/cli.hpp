@@ -32,6 +32,10 @@ bool parse_command(const std::vector<std::string>& args, const po::options_descr
 // "auto" -> -1, "off" -> 0, else a byte count with an optional K, M, G or T suffix (powers of 1024).
 std::int64_t parse_memory_limit(const std::string& text);
 
+// A byte count for `option`: 2500000, 2.5e9 or 512M / 2G (K, M, G, T: powers of 1024, an optional B);
+// zero allowed. UsageError naming the option otherwise.
+std::int64_t parse_byte_count(const std::string& text, const std::string& option);
+
 // What `run` hands a pipeline: the generic job options and how to report.
 struct RunRequest {
   job::JobOptions job;

@@ -35,7 +35,7 @@ int generate(const Comm& comm, const po::variables_map& values) {
   options.riders = values["riders"].as<std::int64_t>();
   options.hours_per_file = values["hours-per-file"].as<std::int64_t>();
   options.duplicate_rate = values["duplicate-rate"].as<double>();
-  options.target_bytes = values["target-bytes"].as<std::int64_t>();
+  options.target_bytes = parse_byte_count(values["target-bytes"].as<std::string>(), "--target-bytes");
   options.root_stream = values.count("root-stream") != 0U;
   options.overwrite = values.count("overwrite") != 0U;
   if (!values["days"].defaulted() && options.target_bytes > 0)
@@ -114,7 +114,7 @@ PipelineCli deloton_cli() {
         ("hours-per-file", po::value<std::int64_t>()->default_value(defaults.hours_per_file), "hours of a stream per file")
         ("duplicate-rate", po::value<double>()->default_value(defaults.duplicate_rate, "0.0005"),
          "chance per line that Kafka re-sends the few lines up to it")
-        ("target-bytes", po::value<std::int64_t>()->default_value(0), "aim for about this many bytes instead of --days")
+        ("target-bytes", po::value<std::string>()->default_value("0"), "aim for about this many bytes instead of --days")
         ("root-stream", "write stream 0's files directly in OUT/deloton/ (the stream named \"\")")
         ("overwrite", "replace an existing, non-empty OUT/deloton");
     // clang-format on

@@ -40,7 +40,7 @@ int generate(const Comm& comm, const po::variables_map& values) {
   options.consent_fraction = values["consent-fraction"].as<double>();
   options.shared_serial_fraction = values["shared-serial-fraction"].as<double>();
   options.bad_line_rate = values["bad-line-rate"].as<double>();
-  options.target_bytes = values["target-bytes"].as<std::int64_t>();
+  options.target_bytes = parse_byte_count(values["target-bytes"].as<std::string>(), "--target-bytes");
   const bool readings_given = !values["readings-per-customer"].defaulted();
   options.readings_per_customer = values["readings-per-customer"].as<std::int64_t>();
   if (readings_given && options.target_bytes > 0)
@@ -143,7 +143,7 @@ PipelineCli stedi_cli() {
         ("customers", po::value<std::int64_t>()->default_value(defaults.customers), "number of customers")
         ("readings-per-customer", po::value<std::int64_t>()->default_value(defaults.readings_per_customer),
          "mean step-trainer (and matching accelerometer) readings per device")
-        ("target-bytes", po::value<std::int64_t>()->default_value(0),
+        ("target-bytes", po::value<std::string>()->default_value("0"),
          "aim for about this many landing bytes instead (not with --readings-per-customer)")
         ("seed", po::value<std::uint64_t>()->default_value(defaults.seed), "random seed (same seed, same files, any rank count)")
         ("consent-fraction", po::value<double>()->default_value(defaults.consent_fraction),

@@ -127,6 +127,20 @@ def main():
         check(result.returncode == 2 and len(error_lines(result)) == 1 and "--memory-limit" in error_lines(result)[0],
               f"bad --memory-limit: one clear line, got {result.stderr!r}")
 
+        # --target-bytes takes what the bench scripts take: 2e6, 2M; anything else is one clear line.
+        # (Deloton's generator cannot go below about a day of its default fleet: 2M is only accepted.)
+        for pipeline, size, low, high in (("stedi", "2e6", 1.9e6, 2.3e6), ("stedi", "3M", 2.9 * 2**20, 3.4 * 2**20),
+                                          ("deloton", "2M", 1, 1e9)):
+            sized = os.path.join(tmp, f"sized-{pipeline}-{size}")
+            result = run("generate", "--pipeline", pipeline, "--out", sized, "--target-bytes", size)
+            total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(sized) for f in fs)
+            check(result.returncode == 0 and low <= total <= high,
+                  f"generate --target-bytes {size} ({pipeline}): exit {result.returncode}, {total} bytes "
+                  f"{result.stderr[-300:]!r}")
+        result = run("generate", "--out", os.path.join(tmp, "sized-bad"), "--target-bytes", "lots")
+        check(result.returncode == 2 and len(error_lines(result)) == 1 and "--target-bytes" in error_lines(result)[0],
+              f"bad --target-bytes: one clear line, got {result.stderr!r}")
+
         result = run("run", "--landing", landing, "--out", out, "--quiet", "--memory-limit", "64G")
         check(result.returncode == 0, f"first run succeeds: {result.stderr}")
         zone = os.path.join(out, "machine_learning_curated.h5")
