@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "mpilake/deloton/bike_cache.hpp"
 #include "mpilake/deloton/log_line.hpp"
 #include "mpilake/deloton/log_record.hpp"
 #include "mpilake/deloton/rider_rules.hpp"
@@ -487,10 +488,25 @@ void DelotonJob::parse() {
     UserInfoParser users;
     std::string_view log;  // the record's log text: a view into the batch or into `records`
     TimestampCache timestamps;
+    BikeIdCache bikes;  // this stream's bikes -> key ids, before the key text and its hash
     std::string key;
     const auto stream = static_cast<std::uint32_t>(s);
+    const auto bike_key_id = [&](std::string_view bike) {
+      key.resize(4);
+      std::memcpy(key.data(), &stream, 4);
+      key.append(bike);
+      return key_id(key);
+    };
     read_range_lines(source, comm_.rank(), comm_.size(), options.chunk_bytes, simdjson::SIMDJSON_PADDING,
                      options.on_progress, [&](const LineBatch& batch) {
+                       // The event columns, looked up once per batch rather than once per value.
+                       auto& keys = events_.ints(event::kKey);
+                       auto& positions = events_.ints(event::kPosition);
+                       auto& kinds = events_.ints(event::kKind);
+                       auto& times = events_.ints(event::kTime);
+                       auto& as = events_.floats(event::kA);
+                       auto& bs = events_.ints(event::kB);
+                       auto& cs = events_.ints(event::kC);
                        for (const Line& line : batch.lines) {
                          const char* text = batch.reader.data() + line.start;
                          ++stats.lines;
@@ -534,16 +550,13 @@ void DelotonJob::parse() {
                              c = parsed.rpm;
                              break;
                          }
-                         key.resize(4);
-                         std::memcpy(key.data(), &stream, 4);
-                         key.append(parsed.bike);
-                         events_.ints(event::kKey).push_back(key_id(key));
-                         events_.ints(event::kPosition).push_back(position_of(batch.file_index, line.file_offset));
-                         events_.ints(event::kKind).push_back(kind);
-                         events_.ints(event::kTime).push_back(parsed.timestamp_us);
-                         events_.floats(event::kA).push_back(a);
-                         events_.ints(event::kB).push_back(b);
-                         events_.ints(event::kC).push_back(c);
+                         keys.push_back(bikes.id(parsed.bike, bike_key_id));
+                         positions.push_back(position_of(batch.file_index, line.file_offset));
+                         kinds.push_back(kind);
+                         times.push_back(parsed.timestamp_us);
+                         as.push_back(a);
+                         bs.push_back(b);
+                         cs.push_back(c);
                          events_.commit_row();
                        }
                      });
