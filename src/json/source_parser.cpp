@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "mpilake/io/range_lines.hpp"
+#include "mpilake/util/huge_pages.hpp"
 
 namespace mpilake {
 
@@ -46,7 +47,7 @@ void reserve_for_range(Table& table, std::int64_t range_bytes, std::int64_t samp
             if constexpr (std::is_same_v<std::decay_t<decltype(column)>, StringColumn>) {
               column.reserve(rows, static_cast<std::size_t>(static_cast<double>(column.byte_size()) * scale));
             } else {
-              column.reserve(rows);
+              reserve_huge(column, rows);
             }
           },
           table.column(c));

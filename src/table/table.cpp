@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "mpilake/util/huge_pages.hpp"
+
 namespace mpilake {
 
 std::size_t StringColumn::max_length() const {
@@ -178,6 +180,12 @@ std::string_view column_type_name(ColumnType type) {
   return "?";
 }
 
+void StringColumn::reserve(std::size_t rows, std::size_t bytes) {
+  reserve_huge(offsets_, rows + 1);
+  bytes_.reserve(bytes);
+  advise_huge_pages(bytes_.data(), bytes_.capacity());
+}
+
 void Table::reserve_rows(std::size_t rows) {
   for (auto& column : columns_)
     std::visit(
@@ -185,7 +193,7 @@ void Table::reserve_rows(std::size_t rows) {
           if constexpr (std::is_same_v<std::decay_t<decltype(values)>, StringColumn>)
             values.reserve(rows, values.byte_size());
           else
-            values.reserve(rows);
+            reserve_huge(values, rows);
         },
         column);
 }

@@ -34,10 +34,8 @@ class StringColumn {
   std::size_t size() const { return offsets_.size() - 1; }
   std::size_t byte_size() const { return bytes_.size(); }
   std::size_t max_length() const;
-  void reserve(std::size_t rows, std::size_t bytes) {
-    offsets_.reserve(rows + 1);
-    bytes_.reserve(bytes);
-  }
+  // Room for `rows` rows and `bytes` bytes; large buffers get huge pages (util/huge_pages.hpp).
+  void reserve(std::size_t rows, std::size_t bytes);
   void clear() {
     offsets_.assign(1, 0);
     bytes_.clear();
@@ -102,6 +100,7 @@ class Table {
   // Keeps the first `rows` rows (rows <= num_rows()): drops rows appended since.
   void truncate_rows(std::size_t rows);
   // Room for `rows` rows in every column (string columns: their offsets; the bytes grow as needed).
+  // Large columns get huge pages (util/huge_pages.hpp).
   void reserve_rows(std::size_t rows);
   // Appends all rows of `other` (same schema).
   void append(const Table& other);
