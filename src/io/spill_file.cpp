@@ -53,16 +53,29 @@ const void* column_data(const Table& rows, std::size_t column) {
 
 }  // namespace
 
+std::filesystem::path ScratchFolder::rank_folder(const std::filesystem::path& scratch, int rank) {
+  return scratch / kScratchFolderName / ("rank-" + std::to_string(rank));
+}
+
 ScratchFolder::ScratchFolder(std::filesystem::path path) : path_(std::move(path)) {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
-  if (!ec) std::filesystem::create_directories(path_, ec);
+  // Another rank's folder may remove the shared .mpilake.scratch parent the moment it becomes empty,
+  // between the creation of the parent and ours: try again then.
+  for (int attempt = 0; !ec && attempt < 5; ++attempt) {
+    std::filesystem::create_directories(path_, ec);
+    if (ec != std::errc::no_such_file_or_directory) break;
+    ec.clear();
+  }
+  if (!ec && !std::filesystem::is_directory(path_, ec) && !ec) ec = std::make_error_code(std::errc::not_a_directory);
   if (ec) throw std::runtime_error("cannot create scratch folder " + path_.string() + ": " + ec.message());
 }
 
 ScratchFolder::~ScratchFolder() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
+  // The last rank's folder takes the shared parent with it (removing a folder that is not empty fails).
+  if (path_.parent_path().filename() == kScratchFolderName) std::filesystem::remove(path_.parent_path(), ignored);
 }
 
 SpillWriter::SpillWriter(ScratchFolder& folder, std::string_view name, Schema schema)
@@ -72,7 +85,11 @@ SpillWriter::SpillWriter(ScratchFolder& folder, std::string_view name, Schema sc
       throw std::invalid_argument("spill file " + path_.string() + ": column '" + column.name +
                                   "' is a string column; spill files hold int64 and float64 columns only");
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd_ < 0) throw std::runtime_error("cannot create spill file " + path_.string() + ": " + std::strerror(errno));
+  if (fd_ < 0) {
+    const int error = errno;
+    if (error == ENOSPC || error == EDQUOT) throw_write_error(error);
+    throw std::runtime_error("cannot create spill file " + path_.string() + ": " + std::strerror(error));
+  }
 }
 
 SpillWriter::~SpillWriter() {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <random>
 #include <regex>
 #include <string>
@@ -239,6 +240,28 @@ TEST(ScratchFolder, RemovedWithItsFilesOnDestructionAndOnException) {
     EXPECT_EQ(folder.bytes_spilled(), 0);
   }
   EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(ScratchFolder, TheLastRankFolderTakesTheSharedParentWithIt) {
+  const auto scratch = test_folder("shared");
+  std::filesystem::create_directories(scratch);
+  EXPECT_EQ(ScratchFolder::rank_folder(scratch, 3), scratch / ".mpilake.scratch" / "rank-3");
+  {
+    std::optional<ScratchFolder> rank0(std::in_place, ScratchFolder::rank_folder(scratch, 0));
+    {
+      ScratchFolder rank1(ScratchFolder::rank_folder(scratch, 1));
+      write_blocks(rank1, "a", {3}, 1);
+    }
+    EXPECT_FALSE(std::filesystem::exists(ScratchFolder::rank_folder(scratch, 1)));
+    EXPECT_TRUE(std::filesystem::is_directory(ScratchFolder::rank_folder(scratch, 0)));
+    rank0.reset();
+  }
+  EXPECT_FALSE(std::filesystem::exists(scratch / ".mpilake.scratch"));
+  EXPECT_TRUE(std::filesystem::is_directory(scratch));  // the user's folder stays
+  // A folder elsewhere leaves its parent alone, even an empty one.
+  { ScratchFolder plain(scratch / "mine" / "rank-0"); }
+  EXPECT_TRUE(std::filesystem::is_directory(scratch / "mine"));
+  std::filesystem::remove_all(scratch);
 }
 
 TEST(ScratchFolder, AnUncreatableFolderIsOneLine) {

@@ -26,11 +26,19 @@
 
 namespace mpilake {
 
-// A folder owned by one rank of a run (e.g. <scratch>/.mpilake.scratch/rank-N): created on
+// The folder under a run's scratch location (--scratch DIR, default under --out) that holds the ranks'
+// folders.
+inline constexpr std::string_view kScratchFolderName = ".mpilake.scratch";
+
+// A folder owned by one rank of a run (rank_folder(): <scratch>/.mpilake.scratch/rank-N): created on
 // construction (with its parents; a folder of that name left by a killed run is emptied first), removed
-// with everything in it on destruction, also while an exception unwinds. Counts the bytes spilled.
+// with everything in it on destruction, also while an exception unwinds; the .mpilake.scratch parent
+// goes with the last rank's folder. Counts the bytes spilled.
 class ScratchFolder {
  public:
+  // <scratch>/.mpilake.scratch/rank-<rank>
+  static std::filesystem::path rank_folder(const std::filesystem::path& scratch, int rank);
+
   // Throws std::runtime_error("cannot create scratch folder PATH: REASON").
   explicit ScratchFolder(std::filesystem::path path);
   ~ScratchFolder();  // removes the folder; errors are ignored (nothing can be reported from here)
@@ -55,7 +63,8 @@ inline constexpr std::size_t kSpillBlockHeaderBytes = 40;
 // Appends blocks to a new file in a scratch folder. Only Int64 and Float64 columns.
 class SpillWriter {
  public:
-  // Creates folder.file(name) (it must not exist); throws std::runtime_error naming it, or
+  // Creates folder.file(name) (it must not exist); throws std::runtime_error naming it (a full disk:
+  // the line of append()), or
   // std::invalid_argument when `schema` has a string column. The folder must outlive the writer.
   SpillWriter(ScratchFolder& folder, std::string_view name, Schema schema);
   ~SpillWriter();  // closes without checking; call close() to see errors
