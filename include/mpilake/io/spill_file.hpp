@@ -111,7 +111,8 @@ class SpillReader {
   SpillReader(const SpillReader&) = delete;
   SpillReader& operator=(const SpillReader&) = delete;
 
-  // Replaces `block` with the next block; false at the end of the file.
+  // Replaces `block` with the next block; false at the end of the file. A `block` of the reader's
+  // schema keeps its columns' memory (pass the same Table in every time).
   bool next(Table& block);
 
   const std::filesystem::path& path() const { return path_; }
