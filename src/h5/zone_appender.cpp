@@ -143,11 +143,9 @@ void ZoneAppender::append(const Table& rows, const std::vector<const Table*>& ex
     } else {
       // A compressed chunk is written once, whole, in one collective call (as write_zone writes it):
       // rows past the last complete chunk wait on their ranks for the next call.
-      for (std::size_t c = 0; c < schema_.size(); ++c)
-        append_stored_bytes(rows, c, columns_[c].dictionary, columns_[c].width, columns_[c].pending);
       if (local > 0) pending_ranges_.push_back({start, local});
       appended_ += call_rows;
-      write_pending(appended_ / chunk_rows_ * chunk_rows_);
+      write_pending(appended_ / chunk_rows_ * chunk_rows_, &rows);
     }
 
     std::vector<std::int64_t> extra_local(extra_.size(), 0);
@@ -169,8 +167,13 @@ void ZoneAppender::append(const Table& rows, const std::vector<const Table*>& ex
   }
 }
 
-void ZoneAppender::write_pending(std::int64_t below) {
-  if (below <= written_) return;  // the same on every rank: all or none take part
+void ZoneAppender::write_pending(std::int64_t below, const Table* rows) {
+  if (below <= written_) {  // the same on every rank: all or none write
+    if (rows != nullptr)
+      for (std::size_t c = 0; c < schema_.size(); ++c)
+        append_stored_bytes(*rows, c, columns_[c].dictionary, columns_[c].width, columns_[c].pending);
+    return;
+  }
   std::vector<RowRange> ranges;
   std::size_t flushed = 0;
   std::vector<Range> left;
@@ -185,8 +188,10 @@ void ZoneAppender::write_pending(std::int64_t below) {
       left.push_back({from, range.start + range.count - from});
     }
   }
+  // Column by column, so that only one column of the call's rows is held twice at a time.
   for (std::size_t c = 0; c < schema_.size(); ++c) {
     Column& column = columns_[c];
+    if (rows != nullptr) append_stored_bytes(*rows, c, column.dictionary, column.width, column.pending);
     write_ranges(column.dataset.get(), column.type.get(), transfer_.get(), ranges, below - written_,
                  column.pending.data(), where_ + ": column '" + schema_[c].name + "'");
     column.pending.erase(0, flushed * column.width);
@@ -201,7 +206,7 @@ ZoneWriteResult ZoneAppender::finish(const std::vector<Attribute>& attributes) {
     if (appended_ != plan_.rows)
       throw ConsistentError(where_ + ": " + std::to_string(appended_) + " rows appended, the plan has " +
                             std::to_string(plan_.rows));
-    if (layout_.compress) write_pending(appended_);
+    if (layout_.compress) write_pending(appended_, nullptr);
 
     ZoneWriteResult result;
     result.rows = appended_;

@@ -77,7 +77,9 @@ class ZoneAppender {
     std::int64_t start = 0;
     std::int64_t count = 0;
   };
-  void write_pending(std::int64_t below);
+  // Compressed zones: takes `rows` (the call's rows, or null) into the pending rows, then writes those
+  // that land below row `below` (collective when below > written_).
+  void write_pending(std::int64_t below, const Table* rows);
   void abandon() noexcept;
   void check_usable() const;
 
