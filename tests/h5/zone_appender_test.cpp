@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <set>
 
@@ -17,6 +18,7 @@
 #include "mpilake/h5/zone_chunks.hpp"
 #include "mpilake/h5/zone_reader.hpp"
 #include "mpilake/h5/zone_writer.hpp"
+#include "mpilake/io/spill_file.hpp"
 
 namespace mpilake {
 namespace {
@@ -389,6 +391,102 @@ TEST(ZoneAppender, RandomAppendsEqualWriteZoneCompressed) {
 TEST(ZoneAppender, RandomAppendsEqualWriteZoneWithTheDefaultChunks) {
   for (std::uint64_t seed = 41; seed <= 44; ++seed) check_random_case(seed, {}, true);
   for (std::uint64_t seed = 45; seed <= 46; ++seed) check_random_case(seed, layout_of(kDefaultChunkRows, true), true);
+}
+
+// The two pieces together as a run larger than memory would use them: each rank spills its rows into
+// one file per key range (in small blocks), then takes the ranges in passes, reads its file of that
+// range back, sorts it and appends it. The zone must equal write_zone of the same rows in the same
+// order (pass after pass, ranks in rank order), and the scratch folders must be gone afterwards.
+TEST(ZoneAppender, SpilledPartitionsAppendedInPassesEqualWriteZone) {
+  const Comm comm(MPI_COMM_WORLD);
+  const Schema schema = {{"key", ColumnType::Int64}, {"value", ColumnType::Float64}, {"id", ColumnType::Int64}};
+  constexpr int kPartitions = 4;
+  constexpr std::int64_t kKeys = 1000;
+  const auto rows_of_rank = [&](int rank) {
+    std::mt19937_64 random(1000 + static_cast<std::uint64_t>(rank));
+    Table table(schema);
+    const std::size_t rows = rank % 3 == 1 ? 0 : 50 + random() % 300;
+    for (std::size_t r = 0; r < rows; ++r) {
+      table.ints(0).push_back(static_cast<std::int64_t>(random() % kKeys));
+      table.floats(1).push_back(static_cast<double>(random() % 1000) / 8.0);
+      table.ints(2).push_back(rank * 100000 + static_cast<std::int64_t>(r));
+      table.commit_row();
+    }
+    return table;
+  };
+  const auto partition_of = [&](std::int64_t key) { return static_cast<int>(key * kPartitions / kKeys); };
+  // Rows of `table` in partition `p`, sorted by (key, id).
+  const auto sorted_part = [&](const Table& table, int p) {
+    std::vector<std::size_t> rows;
+    for (std::size_t r = 0; r < table.num_rows(); ++r)
+      if (partition_of(table.ints(0)[r]) == p) rows.push_back(r);
+    std::sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) {
+      return std::pair(table.ints(0)[a], table.ints(2)[a]) < std::pair(table.ints(0)[b], table.ints(2)[b]);
+    });
+    return table.take(rows);
+  };
+
+  const auto scratch = shared_temp_path(comm, "scratch");
+  const auto path = shared_temp_path(comm, "passes");
+  const auto reference_path = shared_temp_path(comm, "passes_reference");
+  const Table mine = rows_of_rank(comm.rank());
+  {
+    ScratchFolder folder(ScratchFolder::rank_folder(scratch, comm.rank()));
+    std::vector<std::unique_ptr<SpillWriter>> writers;
+    for (int p = 0; p < kPartitions; ++p)
+      writers.push_back(std::make_unique<SpillWriter>(folder, "part-" + std::to_string(p), schema));
+    // Route in blocks of up to 37 rows, as a streaming parse would.
+    for (std::size_t begin = 0; begin < mine.num_rows(); begin += 37) {
+      const Table block = slice(mine, begin, std::min(mine.num_rows(), begin + 37));
+      for (int p = 0; p < kPartitions; ++p) {
+        std::vector<std::size_t> rows;
+        for (std::size_t r = 0; r < block.num_rows(); ++r)
+          if (partition_of(block.ints(0)[r]) == p) rows.push_back(r);
+        writers[static_cast<std::size_t>(p)]->append(block.take(rows));
+      }
+    }
+    std::int64_t spilled_rows = 0;
+    for (auto& writer : writers) {
+      writer->close();
+      spilled_rows += writer->rows();
+    }
+    EXPECT_EQ(spilled_rows, static_cast<std::int64_t>(mine.num_rows()));
+
+    ZoneAppender zone(comm, path, schema, ZoneAppendPlan{comm.allreduce_sum(spilled_rows), {}});
+    Table block;
+    for (int p = 0; p < kPartitions; ++p) {
+      SpillReader reader(folder.file("part-" + std::to_string(p)), schema);
+      Table part(schema);
+      while (reader.next(block)) part.append(block);
+      zone.append(sorted_part(part, p));
+    }
+    zone.finish({{"zone", std::string("passes")}});
+  }
+  comm.barrier();
+  EXPECT_FALSE(std::filesystem::exists(scratch / ".mpilake.scratch"));
+
+  // The reference, from the rows regenerated: pass after pass, ranks in rank order.
+  Table all(schema);
+  for (int p = 0; p < kPartitions; ++p)
+    for (int r = 0; r < comm.size(); ++r) all.append(sorted_part(rows_of_rank(r), p));
+  const std::size_t n = all.num_rows(), rank = static_cast<std::size_t>(comm.rank()),
+                    size = static_cast<std::size_t>(comm.size());
+  write_zone(comm, reference_path, slice(all, n * rank / size, n * (rank + 1) / size),
+             {{"zone", std::string("passes")}});
+  if (comm.is_root()) {
+    for (const auto& line : zone_differences(path, reference_path)) ADD_FAILURE() << line;
+    const ZoneFile zone = read_zone(path);
+    ASSERT_EQ(zone.rows, static_cast<std::int64_t>(n));
+    for (std::size_t r = 0; r < n; ++r) {
+      ASSERT_EQ(zone.table.ints(0)[r], all.ints(0)[r]) << r;
+      ASSERT_EQ(zone.table.floats(1)[r], all.floats(1)[r]) << r;
+      ASSERT_EQ(zone.table.ints(2)[r], all.ints(2)[r]) << r;
+    }
+    std::filesystem::remove(path);
+    std::filesystem::remove(reference_path);
+    std::filesystem::remove(scratch);
+  }
+  comm.barrier();
 }
 
 // Runs `action` and returns its error text ("(no error)" when none).
