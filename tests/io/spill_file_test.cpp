@@ -21,9 +21,23 @@ namespace {
 
 const Schema kSchema = {{"key", ColumnType::Int64}, {"x", ColumnType::Float64}, {"id", ColumnType::Int64}};
 
-std::filesystem::path test_folder(const std::string& name) {
-  return std::filesystem::temp_directory_path() / ("mpilake_spill_test_" + std::to_string(::getpid())) / name;
+std::filesystem::path test_root() {
+  return std::filesystem::temp_directory_path() / ("mpilake_spill_test_" + std::to_string(::getpid()));
 }
+
+std::filesystem::path test_folder(const std::string& name) {
+  return test_root() / name;
+}
+
+// Removes what the tests leave under test_root() (the tests' own folders are gone already).
+class RemoveTestRoot : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(test_root(), ignored);
+  }
+};
+[[maybe_unused]] const auto* const kRemoveTestRoot = ::testing::AddGlobalTestEnvironment(new RemoveTestRoot);
 
 Table random_table(std::mt19937_64& random, std::size_t rows) {
   const double specials[] = {0.0, -0.0, std::numeric_limits<double>::infinity(),
