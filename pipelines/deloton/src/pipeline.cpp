@@ -41,17 +41,26 @@ constexpr std::int64_t position_of(std::size_t file, std::int64_t offset) {
 }
 
 // The parsed events: ride starts, ride lines and telemetry lines, one row each, in this rank's stream
-// order. kKey is the id of the line's (stream, bike) in this rank's key list: a ride never leaves its
-// key. The key's text is the stream index (4 bytes) followed by the bike.
+// order. kKeyKind holds the id of the line's (stream, bike) in this rank's key list (a ride never
+// leaves its key; the key's text is the stream index, 4 bytes, followed by the bike) and the line's
+// kind in its low two bits: one column less to fill, 8 of 56 bytes per event (issue 21).
 namespace event {
-enum : std::size_t { kKey, kPosition, kKind, kTime, kA, kB, kC };
+enum : std::size_t { kKeyKind, kPosition, kTime, kA, kB, kC };
 enum Kind : std::int64_t { kStart = 0, kRideLine = 1, kTelemetry = 2 };
+constexpr std::int64_t key_kind(std::int64_t key, std::int64_t kind) {
+  return key << 2 | kind;
+}
+constexpr std::size_t key_of(std::int64_t key_kind) {
+  return static_cast<std::size_t>(key_kind >> 2);
+}
+constexpr std::int64_t kind_of(std::int64_t key_kind) {
+  return key_kind & 3;
+}
 // kA: duration (ride line) or power (telemetry); kB: resistance (ride line), hrt (telemetry) or the
 // index of the start's user JSON in this rank's list (start); kC: rpm (telemetry).
 Schema schema() {
-  return {{"key", ColumnType::Int64},  {"position", ColumnType::Int64}, {"kind", ColumnType::Int64},
-          {"time", ColumnType::Int64}, {"a", ColumnType::Float64},      {"b", ColumnType::Int64},
-          {"c", ColumnType::Int64}};
+  return {{"key_kind", ColumnType::Int64}, {"position", ColumnType::Int64}, {"time", ColumnType::Int64},
+          {"a", ColumnType::Float64},      {"b", ColumnType::Int64},        {"c", ColumnType::Int64}};
 }
 }  // namespace event
 
@@ -500,9 +509,8 @@ void DelotonJob::parse() {
     read_range_lines(source, comm_.rank(), comm_.size(), options.chunk_bytes, simdjson::SIMDJSON_PADDING,
                      options.on_progress, [&](const LineBatch& batch) {
                        // The event columns, looked up once per batch rather than once per value.
-                       auto& keys = events_.ints(event::kKey);
+                       auto& key_kinds = events_.ints(event::kKeyKind);
                        auto& positions = events_.ints(event::kPosition);
-                       auto& kinds = events_.ints(event::kKind);
                        auto& times = events_.ints(event::kTime);
                        auto& as = events_.floats(event::kA);
                        auto& bs = events_.ints(event::kB);
@@ -550,9 +558,8 @@ void DelotonJob::parse() {
                              c = parsed.rpm;
                              break;
                          }
-                         keys.push_back(bikes.id(parsed.bike, bike_key_id));
+                         key_kinds.push_back(event::key_kind(bikes.id(parsed.bike, bike_key_id), kind));
                          positions.push_back(position_of(batch.file_index, line.file_offset));
-                         kinds.push_back(kind);
                          times.push_back(parsed.timestamp_us);
                          as.push_back(a);
                          bs.push_back(b);
@@ -570,12 +577,11 @@ void DelotonJob::parse() {
 //     rank: one per-key scan over the ranks brings its timestamp. Starts are counted here, on the
 //     rank that parsed them (they never move).
 void DelotonJob::find_duplicate_starts() {
-  const auto& keys = events_.ints(event::kKey);
-  const auto& kinds = events_.ints(event::kKind);
+  const auto& key_kinds = events_.ints(event::kKeyKind);
   const auto& times = events_.ints(event::kTime);
   std::vector<std::int64_t> last_start(key_texts_.size(), kNullInt64);  // per key: its last start line's time here
   for (std::size_t r = 0; r < events_.num_rows(); ++r)
-    if (kinds[r] == event::kStart) last_start[static_cast<std::size_t>(keys[r])] = times[r];
+    if (event::kind_of(key_kinds[r]) == event::kStart) last_start[event::key_of(key_kinds[r])] = times[r];
   std::vector<KeyedValue> passed;
   std::vector<std::size_t> passed_ids;
   for (std::size_t id = 0; id < last_start.size(); ++id) {
@@ -589,8 +595,8 @@ void DelotonJob::find_duplicate_starts() {
   for (std::size_t i = 0; i < passed.size(); ++i) previous[passed_ids[i]] = before[i];
   is_start_.assign(events_.num_rows(), 0);
   for (std::size_t r = 0; r < events_.num_rows(); ++r) {
-    if (kinds[r] != event::kStart) continue;
-    const auto key = static_cast<std::size_t>(keys[r]);
+    if (event::kind_of(key_kinds[r]) != event::kStart) continue;
+    const std::size_t key = event::key_of(key_kinds[r]);
     auto& last = previous[key];
     const std::uint32_t stream = stream_of_key(key_texts_[key]);
     const bool duplicate = last && *last == times[r];
@@ -716,12 +722,12 @@ void DelotonJob::rebuild_rides() {
   Table heads(head::schema());
   std::vector<int> head_owner;
   job_.time(kRides, [&] {
-    const auto& key_of = events_.ints(event::kKey);
-    std::vector<std::uint32_t> keys(key_of.begin(), key_of.end());
+    const auto& key_kinds = events_.ints(event::kKeyKind);
+    std::vector<std::uint32_t> keys(key_kinds.size());
+    for (std::size_t r = 0; r < keys.size(); ++r) keys[r] = static_cast<std::uint32_t>(event::key_of(key_kinds[r]));
     std::vector<std::string_view> texts(key_texts_.begin(), key_texts_.end());
     const GroupHeads lead = find_group_heads(comm_, keys, texts, is_start_);
     const auto& positions = events_.ints(event::kPosition);
-    const auto& kinds = events_.ints(event::kKind);
     const auto& times = events_.ints(event::kTime);
     const auto& as = events_.floats(event::kA);
     const auto& bs = events_.ints(event::kB);
@@ -730,7 +736,7 @@ void DelotonJob::rebuild_rides() {
       if (lead.owner[r] >= 0) {
         heads.strings(head::kKey).push_back(key_texts_[keys[r]]);
         heads.ints(head::kPosition).push_back(positions[r]);
-        heads.ints(head::kKind).push_back(kinds[r]);
+        heads.ints(head::kKind).push_back(event::kind_of(key_kinds[r]));
         heads.ints(head::kTime).push_back(times[r]);
         heads.floats(head::kA).push_back(as[r]);
         heads.ints(head::kB).push_back(bs[r]);
@@ -739,7 +745,7 @@ void DelotonJob::rebuild_rides() {
         head_owner.push_back(lead.owner[r]);
         continue;
       }
-      step(keys[r], kinds[r], positions[r], times[r], as[r], bs[r], cs[r],
+      step(keys[r], event::kind_of(key_kinds[r]), positions[r], times[r], as[r], bs[r], cs[r],
            is_start_[r] != 0 ? static_cast<std::int64_t>(r) : -1);
     }
   });
@@ -767,7 +773,7 @@ void DelotonJob::rebuild_rides() {
     for (std::size_t i = 0; i < rides.size(); ++i) {
       const RideState& r = rides[i];
       const auto row = static_cast<std::size_t>(r.start_row);
-      const std::string_view key = key_texts_[static_cast<std::size_t>(events_.ints(event::kKey)[row])];
+      const std::string_view key = key_texts_[event::key_of(events_.ints(event::kKeyKind)[row])];
       const UserInfo& user = starts_[static_cast<std::size_t>(events_.ints(event::kB)[row])];
       t.ints(ride::kStartTime).push_back(events_.ints(event::kTime)[row]);
       if (key.substr(4).find('\0') == std::string_view::npos) {  // (the first 4 bytes: the stream)
