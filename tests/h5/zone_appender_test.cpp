@@ -14,6 +14,7 @@
 #include <random>
 #include <set>
 
+#include "../error_of.hpp"
 #include "mpilake/h5/handle.hpp"
 #include "mpilake/h5/zone_chunks.hpp"
 #include "mpilake/h5/zone_reader.hpp"
@@ -489,15 +490,7 @@ TEST(ZoneAppender, SpilledPartitionsAppendedInPassesEqualWriteZone) {
   comm.barrier();
 }
 
-// Runs `action` and returns its error text ("(no error)" when none).
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
+using mpilake::test_support::error_of;
 
 TEST(ZoneAppender, AWrongPlanOrNoFinishLeavesTheOldFileAndNoTemporary) {
   const Comm comm(MPI_COMM_WORLD);

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "../error_of.hpp"
+
 namespace mpilake {
 namespace {
 
@@ -88,14 +90,7 @@ std::vector<Table> write_blocks(ScratchFolder& folder, const std::string& name, 
   return blocks;
 }
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
+using mpilake::test_support::error_of;
 
 TEST(SpillFile, RandomBlocksRoundTripInWriteOrder) {
   ScratchFolder folder(test_folder("round_trip"));
