@@ -2,7 +2,7 @@
 // Transparent huge pages for the large column buffers. Debian's default THP mode is "madvise": a
 // buffer gets 2 MiB pages only when asked. A column reserved for a whole byte range (tens to
 // hundreds of MB) otherwise fills through one page fault per 4 KiB, which on a virtual machine
-// costs more than parsing the bytes (measured: bench/README.md, "Huge pages"). The advice changes
+// costs more than parsing the bytes (measured: bench/README.md, "Issue 21: parse at the floor"). The advice changes
 // no byte and no result; the resident size grows in 2 MiB steps instead of 4 KiB ones.
 #include <cstddef>
 #include <vector>
