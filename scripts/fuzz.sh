@@ -37,7 +37,7 @@ if [ -n "${FUZZ_ARCH-x86-64-v3 -mpclmul}" ] && grep -qw avx2 /proc/cpuinfo && gr
 fi
 
 binary="$fuzz_dir/record_parser_fuzz"
-sources=(tests/fuzz/record_parser_fuzz.cpp src/json/record_parser.cpp pipelines/stedi/src/schema.cpp src/table/table.cpp)
+sources=(tests/fuzz/record_parser_fuzz.cpp src/json/record_parser.cpp pipelines/stedi/src/schema.cpp src/table/table.cpp src/util/huge_pages.cpp)
 echo "fuzz: building $binary"
 clang++ -std=c++20 -g -O1 "${arch_flags[@]}" -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
