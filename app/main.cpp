@@ -76,7 +76,7 @@ int command_run(const Comm& comm, const std::vector<std::string>& args) {
   const PipelineCli& pipeline = pipeline_from(args);
   RunRequest request;
   auto& job = request.job;
-  std::string landing, out, memory_limit = "auto";
+  std::string landing, out, memory_limit = "auto", scratch;
   long long max_round_mb = 256;
   long long chunk_rows = 32768;
   po::options_description options("options");
@@ -98,7 +98,11 @@ int command_run(const Comm& comm, const std::vector<std::string>& args) {
        "bytes each rank sends per exchange round, in MB (bounds memory; < 2048)")
       ("memory-limit", po::value(&memory_limit)->default_value(memory_limit),
        "memory the ranks of one node may use together, e.g. 16G; auto: what the node has available "
-       "(MemAvailable or the cgroup limit); off: no check. A run that would need more stops at once");
+       "(MemAvailable or the cgroup limit, e.g. a Slurm job's --mem); off: no limit. A STEDI run that would need "
+       "more spills to --scratch and writes its zones in passes (docs/spill.md); a Deloton run stops at once")
+      ("scratch", po::value(&scratch),
+       "folder for a budgeted run's spill files (default: --out; on a cluster, node-local disk such as Slurm's "
+       "$TMPDIR); removed at the end and on every failure");
   // clang-format on
   po::options_description own(pipeline.name + " options");
   pipeline.run.add_options(own);
@@ -119,6 +123,7 @@ int command_run(const Comm& comm, const std::vector<std::string>& args) {
   job.layout.chunk_rows = chunk_rows;
   if (job.layout.chunk_rows < 1) throw UsageError("--chunk-rows must be at least 1");
   job.memory_limit = parse_memory_limit(memory_limit);
+  job.scratch = scratch;
   request.values = &values;
   request.print_results = values.count("results") != 0U;
   return pipeline.run.action(comm, request);

@@ -112,7 +112,8 @@ PipelineCli stedi_cli() {
   cli.run.usage =
       "usage: mpirun -np P mpilake run [--pipeline stedi] --landing DIR --out DIR [--rules privacy|serial|rubric]\n"
       "                                [--overwrite] [--quiet] [--results] [--compress] [--chunk-rows N]\n"
-      "                                [--max-round-mb MB] [--memory-limit auto|off|SIZE] [--progress-interval S]\n";
+      "                                [--max-round-mb MB] [--memory-limit auto|off|SIZE] [--scratch DIR]\n"
+      "                                [--progress-interval S]\n";
   cli.run.description =
       "Reads the landing JSON (each rank its own byte range of every source), quarantines bad lines,\n"
       "applies the rule set and writes OUT/<zone>.h5 for customer_trusted, accelerometer_trusted,\n"

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <limits>
 
 #include "mpilake/io/atomic_file.hpp"
 #include "mpilake/io/range_lines.hpp"
@@ -79,6 +80,28 @@ void Job::check_memory(double peak_per_landing_byte, std::int64_t extra_bytes) c
                     "about " + format_bytes(need) + " per rank for " + format_bytes(mine) + " of landing JSON");
 }
 
+MemoryShare Job::share_memory(double peak_per_landing_byte, std::int64_t extra_bytes) {
+  constexpr std::int64_t kBaseBytes = std::int64_t{96} << 20;
+  const std::int64_t mine = my_landing_bytes(comm_, landing_);
+  const auto need =
+      static_cast<std::int64_t>(peak_per_landing_byte * static_cast<double>(mine)) + extra_bytes + kBaseBytes;
+  const MemoryShare share = share_node_memory(comm_, need, options_.memory_limit);
+  // Every node may report another limit (auto): the figures are those of the tightest node (-1: none
+  // known anywhere). Both reductions run on every rank.
+  const auto tightest = [&](std::int64_t bytes) {
+    constexpr std::int64_t kNone = std::numeric_limits<std::int64_t>::max();
+    const std::int64_t least = -comm_.allreduce_max(-(bytes < 0 ? kNone : bytes));
+    return least == kNone ? std::int64_t{-1} : least;
+  };
+  stats_.memory.limit_bytes_per_node = tightest(share.node_limit);
+  stats_.memory.budget_bytes_per_rank = tightest(share.per_rank);
+  return share;
+}
+
+std::filesystem::path Job::scratch_root() const {
+  return options_.scratch.empty() ? options_.out : options_.scratch;
+}
+
 OutputLock Job::prepare_output(const std::vector<std::string>& zones) const {
   return job::prepare_output(comm_, options_.out, options_.overwrite, zones);
 }
@@ -122,6 +145,7 @@ void Job::parse_one(std::size_t stage, std::size_t s,
 
 Table Job::exchange(const Table& rows, std::span<const int> destination, std::size_t stage) {
   ExchangeOptions options = options_.exchange;
+  if (round_cap_bytes_ > 0) options.max_round_bytes = std::min(options.max_round_bytes, round_cap_bytes_);
   progress_.begin("exchange", 0, ProgressUnit::Rounds);
   options.on_round = progress_.callback();
   Table result = time(stage, [&] { return exchange_rows(comm_, rows, destination, options, &exchange_); });
@@ -165,6 +189,56 @@ void Job::write(const std::string& zone, const Table& rows, const std::vector<At
   progress_.line("wrote " + zone + ".h5: " + std::to_string(result.rows) + " rows");
 }
 
+std::unique_ptr<ZoneAppender> Job::open_zone(const std::string& zone, Schema schema, ZoneAppendPlan plan,
+                                             std::vector<Schema> extra,
+                                             std::vector<DictionaryColumn> dictionaries) const {
+  ZoneLayout layout = options_.layout;
+  layout.on_column = {};
+  return std::make_unique<ZoneAppender>(comm_, options_.out / (zone + ".h5"), std::move(schema), std::move(plan),
+                                        layout, std::move(extra), std::move(dictionaries));
+}
+
+void Job::finish_zone(const std::string& zone, ZoneAppender& appender,
+                      const std::vector<Attribute>& pipeline_attributes, std::size_t stage) {
+  const auto result = time(stage, [&] { return appender.finish(zone_attributes(zone, pipeline_attributes)); });
+  stats_.zones.emplace_back(zone, result.rows);
+  progress_.line("wrote " + zone + ".h5: " + std::to_string(result.rows) + " rows");
+}
+
+void Job::cap_exchange_round(std::int64_t bytes) { round_cap_bytes_ = std::max<std::int64_t>(1, bytes); }
+
+void Job::write_collected(const std::string& zone, const SpillableRows& rows,
+                          std::map<std::string, std::size_t> string_widths,
+                          const std::vector<Attribute>& pipeline_attributes, std::size_t stage,
+                          const std::vector<DictionaryColumn>& dictionaries) {
+  std::vector<std::int64_t> blocks(static_cast<std::size_t>(comm_.size()), 0);
+  blocks[static_cast<std::size_t>(comm_.rank())] = rows.blocks();
+  blocks = comm_.allreduce_sum(blocks);
+  const ZoneAppendPlan plan{comm_.allreduce_sum(rows.rows()), std::move(string_widths)};
+  const auto appender = open_zone(zone, rows.tail().schema(), plan, {}, dictionaries);
+  progress_.begin("write " + zone + ".h5", plan.rows, ProgressUnit::Rows);
+  time(stage, [&] {
+    const Table none(rows.tail().schema());
+    SpillableRows::Blocks mine = rows.blocks_in_order();
+    for (int turn = 0; turn < comm_.size(); ++turn)
+      for (std::int64_t b = 0; b < blocks[static_cast<std::size_t>(turn)]; ++b) {
+        const Table* block = &none;
+        std::string error;
+        if (turn == comm_.rank()) try {
+            block = mine.next();
+            if (block == nullptr) error = "writing '" + zone + "': the spilled rows end early";
+          } catch (const std::exception& e) {
+            error = e.what();
+          }
+        comm_.throw_if_any(error);
+        appender->append(*block);
+        progress_.update(appender->rows_appended());
+      }
+  });
+  progress_.end();
+  finish_zone(zone, *appender, pipeline_attributes, stage);
+}
+
 std::int64_t Job::write_quarantine(const Quarantine& quarantine, const std::vector<Attribute>& pipeline_attributes,
                                    std::size_t stage) {
   // Gathered on rank 0: rejects are few and small.
@@ -191,6 +265,10 @@ void Job::finish(const std::function<std::string()>& summary_json) {
   peaks[static_cast<std::size_t>(comm_.rank())] = my_peak;
   stats_.peak_rss_bytes_per_rank = comm_.allreduce_sum(peaks);
   stats_.rank_hosts = comm_.all_gather(host_name());
+  std::vector<std::int64_t> spilled(static_cast<std::size_t>(comm_.size()), 0);
+  spilled[static_cast<std::size_t>(comm_.rank())] = stats_.memory.bytes_spilled_here;
+  stats_.memory.bytes_spilled_per_rank = comm_.allreduce_sum(spilled);
+  stats_.memory.bytes_spilled = comm_.allreduce_sum(stats_.memory.bytes_spilled_here);
   stats_.total_seconds = comm_.allreduce_max(MPI_Wtime() - started_);
   comm_.on_root([&] { write_file_atomically(options_.out / "summary.json", summary_json()); });
 }

@@ -60,6 +60,10 @@ std::string format_stage_table(const RunStats& s) {
   out += printf_string("exchanged %.1f MB between ranks in %lld rounds; peak memory %.1f MB (largest rank)\n",
                        megabytes(s.exchange.bytes_sent), static_cast<long long>(s.exchange.rounds),
                        megabytes(s.peak_rss_bytes_max));
+  if (s.memory.budgeted)
+    out += printf_string("memory budget %.1f MB per rank (%.1f MB per node): %lld passes, %.1f MB spilled\n",
+                         megabytes(s.memory.budget_bytes_per_rank), megabytes(s.memory.limit_bytes_per_node),
+                         static_cast<long long>(s.memory.passes), megabytes(s.memory.bytes_spilled));
   return out;
 }
 
@@ -102,6 +106,21 @@ void write_run_results_json(JsonWriter& json, const RunStats& s) {
   json.end_array().begin_array("rank_hosts");
   for (const auto& host : s.rank_hosts) json.value(std::string_view{}, host);
   json.end_array();
+  json.begin_object("memory");
+  const auto bytes_or_null = [&](const char* key, std::int64_t bytes) {
+    if (bytes < 0)
+      json.null(key);
+    else
+      json.value(key, bytes);
+  };
+  bytes_or_null("limit_bytes_per_node", s.memory.limit_bytes_per_node);
+  bytes_or_null("budget_bytes_per_rank", s.memory.budget_bytes_per_rank);
+  json.value("budgeted", s.memory.budgeted)
+      .value("passes", s.memory.passes)
+      .value("bytes_spilled", s.memory.bytes_spilled)
+      .begin_array("bytes_spilled_per_rank");
+  for (const auto bytes : s.memory.bytes_spilled_per_rank) json.value(std::string_view{}, bytes);
+  json.end_array().end_object();
 }
 
 std::string result_line(const std::string& key, const std::string& value) {
@@ -139,6 +158,9 @@ std::string result_run_lines(const RunStats& s) {
   }
   out += result_line("peak_rss_bytes_max", std::to_string(s.peak_rss_bytes_max));
   out += result_line("peak_rss_bytes_per_rank", joined(s.peak_rss_bytes_per_rank));
+  out += result_line("memory_budgeted", s.memory.budgeted ? "1" : "0");
+  out += result_line("memory_passes", std::to_string(s.memory.passes));
+  out += result_line("bytes_spilled", std::to_string(s.memory.bytes_spilled));
   std::string hosts;
   for (const auto& host : s.rank_hosts) hosts += (hosts.empty() ? "" : ",") + host;
   out += result_line("rank_hosts", hosts);

@@ -86,4 +86,29 @@ void check_memory_fits(const Comm& comm, std::int64_t need_bytes, std::int64_t l
   comm.throw_if_any(error);
 }
 
+MemoryShare share_node_memory(const Comm& comm, std::int64_t need_bytes, std::int64_t limit_per_node) {
+  MemoryShare share;
+  if (limit_per_node == 0) return share;
+  MPI_Comm node_comm = MPI_COMM_NULL;
+  check_mpi(MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node_comm),
+            "MPI_Comm_split_type(shared)");
+  std::int64_t node_need = 0;
+  try {
+    const Comm node(node_comm);
+    node_need = node.allreduce_sum(need_bytes);
+    share.node_ranks = node.size();
+    share.node_limit = limit_per_node;
+    if (share.node_limit < 0)
+      share.node_limit = std::stoll(node.broadcast(node.is_root() ? std::to_string(available_memory_bytes()) : ""));
+  } catch (...) {
+    MPI_Comm_free(&node_comm);
+    throw;
+  }
+  MPI_Comm_free(&node_comm);
+  if (share.node_limit >= 0) share.per_rank = share.node_limit / share.node_ranks;
+  const std::int64_t over = share.node_limit >= 0 && node_need > share.node_limit ? 1 : 0;
+  share.fits = comm.allreduce_max(over) == 0;
+  return share;
+}
+
 }  // namespace mpilake

@@ -116,4 +116,10 @@ JsonWriter& JsonWriter::value(std::string_view key, bool flag) {
   return *this;
 }
 
+JsonWriter& JsonWriter::null(std::string_view key) {
+  prefix(key);
+  out_ += "null";
+  return *this;
+}
+
 }  // namespace mpilake

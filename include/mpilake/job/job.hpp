@@ -8,18 +8,23 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "mpilake/h5/zone_appender.hpp"
 #include "mpilake/h5/zone_writer.hpp"
 #include "mpilake/io/landing.hpp"
 #include "mpilake/io/output_lock.hpp"
+#include "mpilake/io/spillable_rows.hpp"
 #include "mpilake/job/progress.hpp"
 #include "mpilake/job/run_stats.hpp"
 #include "mpilake/job/stage_clock.hpp"
 #include "mpilake/json/source_parser.hpp"
 #include "mpilake/mpi/comm.hpp"
+#include "mpilake/mpi/memory_guard.hpp"
 #include "mpilake/quarantine/quarantine.hpp"
 #include "mpilake/shuffle/exchange.hpp"
 
@@ -38,6 +43,8 @@ struct JobOptions {
   // Memory the ranks of one node may use together: -1 detects what the node has available, 0 skips
   // the check.
   std::int64_t memory_limit = -1;
+  // Where a budgeted run spills (its rank folders go under <scratch>/.mpilake.scratch): empty is `out`.
+  std::filesystem::path scratch;
 };
 
 class Job {
@@ -74,6 +81,12 @@ class Job {
   // Collective: stops the run before any work when the ranks of a node would not fit in its memory.
   // A rank's peak is taken as `peak_per_landing_byte` x its landing bytes + `extra_bytes` + a base.
   void check_memory(double peak_per_landing_byte, std::int64_t extra_bytes) const;
+  // Collective: for a pipeline that can run under a budget: this rank's share of its node's memory
+  // and whether the in-memory path (its peak estimated as for check_memory) fits every node. Records
+  // the limit and the share in the run figures.
+  MemoryShare share_memory(double peak_per_landing_byte, std::int64_t extra_bytes);
+  // The folder under which a budgeted run spills (--scratch, or the output folder).
+  std::filesystem::path scratch_root() const;
   // Collective: see job/output_folder.hpp.
   OutputLock prepare_output(const std::vector<std::string>& zones) const;
 
@@ -98,6 +111,25 @@ class Job {
   void write(const std::string& zone, const Table& rows, const std::vector<Attribute>& pipeline_attributes,
              std::size_t stage, const std::vector<const Table*>& extra = {},
              const std::vector<DictionaryColumn>& dictionaries = {});
+  // Collective: OUT/<zone>.h5 written in appends (a run larger than memory), with the job's layout.
+  std::unique_ptr<ZoneAppender> open_zone(const std::string& zone, Schema schema, ZoneAppendPlan plan,
+                                          std::vector<Schema> extra = {},
+                                          std::vector<DictionaryColumn> dictionaries = {}) const;
+  // Collective: finishes `appender` with the zone's root attributes (timed as `stage`), records its
+  // rows and reports it, as write() does.
+  void finish_zone(const std::string& zone, ZoneAppender& appender, const std::vector<Attribute>& pipeline_attributes,
+                   std::size_t stage);
+  // Collective: OUT/<zone>.h5 from the rows each rank collected (spilled or in memory): rank 0's rows,
+  // then rank 1's ..., the file write() gives for the same rows. Rank by rank, block by block, so a
+  // rank holds one block at a time. `string_widths` are the plan's widths of the String and dictionary
+  // columns (the longest value in the zone, at least 1; the same on every rank). A block that cannot be
+  // read stops every rank with its line, before the zone is in place.
+  void write_collected(const std::string& zone, const SpillableRows& rows,
+                       std::map<std::string, std::size_t> string_widths,
+                       const std::vector<Attribute>& pipeline_attributes, std::size_t stage,
+                       const std::vector<DictionaryColumn>& dictionaries = {});
+  // From now on, each rank sends at most `bytes` per exchange round (a budgeted run's share).
+  void cap_exchange_round(std::int64_t bytes);
   // Collective: quarantine.jsonl and quarantine.h5 (timed as `stage`); returns the number of
   // quarantined records (all ranks).
   std::int64_t write_quarantine(const Quarantine& quarantine, const std::vector<Attribute>& pipeline_attributes,
@@ -120,6 +152,7 @@ class Job {
   Progress progress_;
   RunStats stats_;
   ExchangeStats exchange_;
+  std::int64_t round_cap_bytes_ = -1;  // cap_exchange_round (-1: the options' rounds)
   std::vector<SourceFiles> landing_;
   double started_ = 0;
 };

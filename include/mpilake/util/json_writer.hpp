@@ -25,6 +25,7 @@ class JsonWriter {
   JsonWriter& value(std::string_view key, std::int64_t number);
   JsonWriter& value(std::string_view key, double number);
   JsonWriter& value(std::string_view key, bool flag);
+  JsonWriter& null(std::string_view key);
   const std::string& str() const { return out_; }
 
  private:

@@ -2,14 +2,20 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "mpilake/h5/zone_writer.hpp"
 #include "mpilake/io/landing.hpp"
+#include "mpilake/io/range_lines.hpp"
+#include "mpilake/io/spill_file.hpp"
+#include "mpilake/io/spillable_rows.hpp"
+#include "mpilake/mpi/fault.hpp"
 #include "mpilake/quarantine/quarantine.hpp"
 #include "mpilake/shuffle/partitioner.hpp"
 #include "mpilake/shuffle/replicate.hpp"
@@ -108,6 +114,84 @@ class IdRuns {
 
 enum Stage : std::size_t { kSplit, kParse, kShuffle, kJoin, kSort, kWrite };
 
+// machine_learning_curated's rows and its device index (device_serial[i] owns rows device_offset[i] ..
+// device_offset[i + 1]; the last offset is the row count).
+struct MlZoneRows {
+  Table rows{machine_learning_schema()};
+  Table device_serial{{{"device_serial", ColumnType::String}}};
+  Table device_offset{{{"device_offset", ColumnType::Int64}}};
+};
+
+// The join's id rows (consumed) as zone rows: the ids become strings again. `first_row` is the zone row
+// number of the first row; a `closing_offset` >= 0 is appended as the last device_offset (the zone's row
+// count: by the last rank, with the zone's last rows). `emails_by_rank[i]` is the i-th email in byte order.
+MlZoneRows ml_zone_rows(Table&& ml_ids, std::int64_t first_row, std::int64_t closing_offset,
+                        const std::vector<std::string_view>& serial_names,
+                        const std::vector<std::string_view>& emails_by_rank) {
+  MlZoneRows zone;
+  Table& machine_learning = zone.rows;
+  const std::size_t rows = ml_ids.num_rows();
+  const auto& serial_ids = ml_ids.ints(1);
+  const auto& user_ranks = ml_ids.ints(3);
+  machine_learning.ints(0) = std::move(ml_ids.ints(0));
+  machine_learning.ints(2) = std::move(ml_ids.ints(2));
+  machine_learning.ints(4) = std::move(ml_ids.ints(4));
+  machine_learning.floats(5) = std::move(ml_ids.floats(5));
+  machine_learning.floats(6) = std::move(ml_ids.floats(6));
+  machine_learning.floats(7) = std::move(ml_ids.floats(7));
+  std::size_t serial_bytes = 0, user_bytes = 0;
+  for (std::size_t r = 0; r < rows; ++r) {
+    serial_bytes += serial_names[static_cast<std::size_t>(serial_ids[r])].size();
+    user_bytes += emails_by_rank[static_cast<std::size_t>(user_ranks[r])].size();
+  }
+  machine_learning.strings(1).reserve(rows, serial_bytes);
+  machine_learning.strings(3).reserve(rows, user_bytes);
+  for (std::size_t r = 0; r < rows; ++r) {
+    machine_learning.strings(1).push_back(serial_names[static_cast<std::size_t>(serial_ids[r])]);
+    machine_learning.strings(3).push_back(emails_by_rank[static_cast<std::size_t>(user_ranks[r])]);
+  }
+  machine_learning.set_rows_from_columns();
+
+  const Table starts = group_starts(ml_ids, 1, first_row);  // runs of equal serial ids
+  for (std::size_t g = 0; g < starts.num_rows(); ++g) {
+    zone.device_serial.strings(0).push_back(serial_names[static_cast<std::size_t>(starts.ints(0)[g])]);
+    zone.device_serial.commit_row();
+    zone.device_offset.ints(0).push_back(starts.ints(1)[g]);
+    zone.device_offset.commit_row();
+  }
+  if (closing_offset >= 0) {
+    zone.device_offset.ints(0).push_back(closing_offset);
+    zone.device_offset.commit_row();
+  }
+  return zone;
+}
+
+// A positive whole number from the environment (test knobs), or 0.
+std::int64_t env_count(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr) return 0;
+  char* end = nullptr;
+  const long long value = std::strtoll(text, &end, 10);
+  if (end == text || *end != '\0' || value < 1)
+    throw ConsistentError(std::string(name) + " must be a whole number of 1 or more (got '" + text + "')");
+  return value;
+}
+
+// A rank's memory when the run is larger than its budget (issue 20; docs/spill.md): the kept facts go
+// to spill files in blocks, and the machine-learning join runs in passes over serial ranges.
+struct Budget {
+  bool on = false;
+  std::int64_t work_bytes = 0;      // the budget less the fixed overhead and the customer dimension
+  std::size_t block_rows = 0;       // kept fact rows per spill block
+  std::int64_t pass_rows = 0;       // ML join input rows per rank and pass (about)
+};
+
+// Bytes a rank takes whatever the landing size: the program, MPI, HDF5 and parse buffers (measured
+// in bench/README.md, "Issue 20").
+constexpr std::int64_t kFixedBytes = std::int64_t{72} << 20;
+// Less work memory than this is refused: blocks and passes would be too small to make progress.
+constexpr std::int64_t kLeastWorkBytes = std::int64_t{16} << 20;
+
 // The rules' root attribute on every zone.
 std::vector<Attribute> rules_attribute(Rules rules) {
   return {{"rules", std::string(rules_name(rules))}};
@@ -139,11 +223,231 @@ class StediJob {
     job_.write(zone, rows, rules_attribute(options_.rules), kWrite, extra, dictionaries);
   }
 
+  // Decides the budgeted path (or stays in memory) from the node's share; see Budget.
+  void plan_budget(const MemoryShare& share, const std::vector<SourceFiles>& landing);
+  // Budgeted: machine_learning_curated from the spilled kept rows (privacy and serial rules), in passes
+  // over contiguous ranges of serial ids, so that a device never spans two passes and pass after pass
+  // gives the zone's global order. Each pass's joined rows are spilled (their count and string widths
+  // make the zone's plan), then appended pass by pass.
+  void join_in_passes(const SpillableRows& accelerometer, const SpillableRows& steps,
+                      const std::vector<std::vector<std::int64_t>>& serials_of,
+                      const std::vector<std::int64_t>& email_rank, const std::vector<std::string_view>& serial_names,
+                      const std::vector<std::string_view>& emails_by_rank);
+  // Runs `work`; a std::exception it throws on this rank becomes every rank's ConsistentError (for
+  // spill-file work between collectives: a full disk, a corrupt block).
+  template <class Work>
+  void on_every_rank(Work&& work) {
+    std::string error;
+    try {
+      work();
+    } catch (const ConsistentError&) {
+      throw;
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    comm_.throw_if_any(error);
+  }
+
   const Comm& comm_;
   const RunOptions& options_;
   job::Job job_;
   RunSummary summary_;
+  Budget budget_;
+  std::optional<ScratchFolder> scratch_;  // budgeted runs: this rank's spill folder
 };
+
+void StediJob::plan_budget(const MemoryShare& share, const std::vector<SourceFiles>& landing) {
+  const std::int64_t forced_pass_rows = env_count("MPILAKE_STEDI_PASS_ROWS");
+  const std::int64_t forced_block_rows = env_count("MPILAKE_SPILL_BLOCK_ROWS");
+  if (share.fits && forced_pass_rows == 0) return;
+  const std::string budget_text =
+      share.per_rank < 0 ? std::string("no limit")
+                         : format_bytes(share.per_rank) + " per rank (" + format_bytes(share.node_limit) + " for " +
+                               std::to_string(share.node_ranks) + (share.node_ranks == 1 ? " rank" : " ranks") +
+                               (options_.job.memory_limit < 0 ? " available" : " of --memory-limit") + ")";
+  if (options_.rules == Rules::Rubric)
+    throw ConsistentError((share.fits ? std::string("MPILAKE_STEDI_PASS_ROWS asks for the budgeted path")
+                                      : "this run does not fit in memory (" + budget_text + ")") +
+                          " and the rubric rules have no budgeted path: their ML join sorts every row on the "
+                          "timestamp alone; raise --memory-limit, run on more nodes, or use --rules privacy or serial");
+  // The customers stay in memory (the dimension): this rank's range of them, parsed, and the replicated
+  // emails and curated keys (about half the customer bytes).
+  const std::int64_t dimension =
+      static_cast<std::int64_t>(1.3 * static_cast<double>(range_bytes(landing[0], comm_.rank(), comm_.size()))) +
+      landing[0].total_bytes() / 2;
+  std::int64_t work = share.per_rank < 0 ? std::int64_t{1} << 30 : share.per_rank - kFixedBytes - dimension;
+  work = -comm_.allreduce_max(-work);  // the tightest rank's, so every rank plans alike
+  if (work < kLeastWorkBytes)
+    throw ConsistentError("--memory-limit is too small for this run: " + budget_text + " leaves " +
+                          format_bytes(std::max<std::int64_t>(0, work)) + " per rank after the fixed overhead (" +
+                          format_bytes(kFixedBytes) + ") and the customer dimension (about " +
+                          format_bytes(dimension) + " per rank, kept in memory); give at least " +
+                          format_bytes((kFixedBytes + dimension + kLeastWorkBytes) * share.node_ranks) +
+                          " per node, or run on more nodes");
+  budget_.on = true;
+  budget_.work_bytes = work;
+  // A spill block of the widest kept fact (5 columns of 8 bytes) takes an eighth of the work memory;
+  // a pass's join holds its input about four times over (read, exchanged, joined, as zone rows) at
+  // up to 80 bytes a row.
+  budget_.block_rows = forced_block_rows > 0 ? static_cast<std::size_t>(forced_block_rows)
+                                             : static_cast<std::size_t>(std::max<std::int64_t>(1024, work / 8 / 40));
+  budget_.pass_rows = forced_pass_rows > 0 ? forced_pass_rows : std::max<std::int64_t>(1024, work / 320);
+  job_.cap_exchange_round(work / 8);
+  job_.stats().memory.budgeted = true;
+  job_.progress().line("memory: " + budget_text + " is less than an in-memory run needs: spilling to " +
+                       (job_.scratch_root() / std::string(kScratchFolderName)).string() + " and joining in passes");
+}
+
+void StediJob::join_in_passes(const SpillableRows& accelerometer, const SpillableRows& steps,
+                              const std::vector<std::vector<std::int64_t>>& serials_of,
+                              const std::vector<std::int64_t>& email_rank,
+                              const std::vector<std::string_view>& serial_names,
+                              const std::vector<std::string_view>& emails_by_rank) {
+  // Rows of the join's input per serial id, all ranks: a reading counts once per serial of its email.
+  std::vector<std::int64_t> rows_of(serial_names.size(), 0);
+  time(kJoin, [&] {
+    on_every_rank([&] {
+      accelerometer.visit([&](const Table& block) {
+        for (const std::int64_t email : block.ints(accelerometer::kUser))
+          for (const std::int64_t serial : serials_of[static_cast<std::size_t>(email)])
+            ++rows_of[static_cast<std::size_t>(serial)];
+      });
+      steps.visit([&](const Table& block) {
+        for (const std::int64_t serial : block.ints(step_trainer::kSerialNumber))
+          ++rows_of[static_cast<std::size_t>(serial)];
+      });
+    });
+  });
+  rows_of = time(kShuffle, [&] { return comm_.allreduce_sum(rows_of); });
+  // Passes: consecutive serial ids, each pass about pass_rows per rank (a device larger than that is a
+  // pass of its own).
+  std::vector<std::size_t> pass_first = {0};
+  {
+    const std::int64_t target = budget_.pass_rows * comm_.size();
+    std::int64_t in_pass = 0;
+    for (std::size_t serial = 0; serial < rows_of.size(); ++serial) {
+      if (in_pass > 0 && in_pass + rows_of[serial] > target) {
+        pass_first.push_back(serial);
+        in_pass = 0;
+      }
+      in_pass += rows_of[serial];
+    }
+    pass_first.push_back(rows_of.size());
+  }
+  const std::size_t passes = pass_first.size() - 1;
+  job_.stats().memory.passes = static_cast<std::int64_t>(passes);
+
+  const Schema id_schema = machine_learning_id_schema();
+  std::optional<SpillWriter> joined;
+  on_every_rank([&] { joined.emplace(*scratch_, "machine_learning_curated", id_schema); });
+  std::vector<std::int64_t> pass_rows(passes, 0);  // joined rows of each pass, this rank
+  std::size_t serial_width = 1, user_width = 1;
+  for (std::size_t p = 0; p < passes; ++p) {
+    const auto first = static_cast<std::int64_t>(pass_first[p]), end = static_cast<std::int64_t>(pass_first[p + 1]);
+    Table readings(ml_readings_schema());
+    Table step_keys(ml_step_keys_schema());
+    time(kJoin, [&] {
+      on_every_rank([&] {
+        accelerometer.visit([&](const Table& block) {
+          const auto& users = block.ints(accelerometer::kUser);
+          for (std::size_t r = 0; r < block.num_rows(); ++r) {
+            const auto email = static_cast<std::size_t>(users[r]);
+            for (const std::int64_t serial : serials_of[email]) {
+              if (serial < first || serial >= end) continue;
+              readings.ints(0).push_back(serial);
+              readings.ints(1).push_back(email_rank[email]);
+              readings.ints(2).push_back(block.ints(accelerometer::kTimestamp)[r]);
+              readings.floats(3).push_back(block.floats(accelerometer::kX)[r]);
+              readings.floats(4).push_back(block.floats(accelerometer::kY)[r]);
+              readings.floats(5).push_back(block.floats(accelerometer::kZ)[r]);
+              readings.commit_row();
+            }
+          }
+        });
+        steps.visit([&](const Table& block) {
+          const auto& serials = block.ints(step_trainer::kSerialNumber);
+          for (std::size_t r = 0; r < block.num_rows(); ++r) {
+            if (serials[r] < first || serials[r] >= end) continue;
+            step_keys.ints(0).push_back(serials[r]);
+            step_keys.ints(1).push_back(block.ints(step_trainer::kSensorReadingTime)[r]);
+            step_keys.ints(2).push_back(block.ints(step_trainer::kDistanceFromObject)[r]);
+            step_keys.commit_row();
+          }
+        });
+      });
+    });
+    // The pass's serials in contiguous ranges of about equal rows, one per rank: the ranks' sorted
+    // results follow each other in the zone's order, as in the in-memory join.
+    std::vector<int> owner(static_cast<std::size_t>(end - first));
+    {
+      std::int64_t total = 0, before = 0;
+      for (auto serial = first; serial < end; ++serial) total += rows_of[static_cast<std::size_t>(serial)];
+      for (auto serial = first; serial < end; ++serial) {
+        owner[static_cast<std::size_t>(serial - first)] = static_cast<int>(
+            std::min<std::int64_t>(comm_.size() - 1, total == 0 ? 0 : (before * comm_.size()) / total));
+        before += rows_of[static_cast<std::size_t>(serial)];
+      }
+    }
+    const auto destinations = [&](const Table& rows) {
+      std::vector<int> destination(rows.num_rows());
+      for (std::size_t r = 0; r < rows.num_rows(); ++r)
+        destination[r] = owner[static_cast<std::size_t>(rows.ints(0)[r] - first)];
+      return destination;
+    };
+    Table readings_by_serial = shuffle(readings, destinations(readings));
+    readings = Table();
+    Table steps_by_serial = shuffle(step_keys, destinations(step_keys));
+    step_keys = Table();
+    Table ml_ids = time(kJoin, [&] {
+      return join_readings_with_steps(std::move(readings_by_serial), std::move(steps_by_serial), true);
+    });
+    for (const std::int64_t serial : ml_ids.ints(1))
+      serial_width = std::max(serial_width, serial_names[static_cast<std::size_t>(serial)].size());
+    for (const std::int64_t user : ml_ids.ints(3))
+      user_width = std::max(user_width, emails_by_rank[static_cast<std::size_t>(user)].size());
+    pass_rows[p] = static_cast<std::int64_t>(ml_ids.num_rows());
+    time(kWrite, [&] { on_every_rank([&] { joined->append(ml_ids); }); });
+    const std::int64_t pass_total = comm_.allreduce_sum(pass_rows[p]);
+    const std::int64_t spilled = comm_.allreduce_sum(scratch_->bytes_spilled());
+    job_.progress().line("pass " + std::to_string(p + 1) + " of " + std::to_string(passes) + ": " +
+                         std::to_string(end - first) + " devices, " + std::to_string(pass_total) + " joined rows; " +
+                         format_bytes(spilled) + " spilled so far");
+    fault_point("pass", comm_);
+  }
+  on_every_rank([&] { joined->close(); });
+
+  // The zone: its plan from the passes, then pass after pass, each rank its rows of the pass.
+  const std::vector<std::int64_t> rows_per_pass = comm_.allreduce_sum(pass_rows);
+  std::int64_t total_rows = 0;
+  for (const std::int64_t rows : rows_per_pass) total_rows += rows;
+  const auto widest = [&](std::size_t mine) {
+    return static_cast<std::size_t>(comm_.allreduce_max(static_cast<std::int64_t>(mine)));
+  };
+  const ZoneAppendPlan plan{total_rows, {{"serialNumber", widest(serial_width)}, {"user", widest(user_width)}}};
+  const auto zone = job_.open_zone("machine_learning_curated", machine_learning_schema(), plan,
+                                   {{{"device_serial", ColumnType::String}}, {{"device_offset", ColumnType::Int64}}});
+  job_.progress().begin("write machine_learning_curated.h5", total_rows, job::ProgressUnit::Rows);
+  time(kWrite, [&] {
+    std::optional<SpillReader> reader;
+    on_every_rank([&] { reader.emplace(joined->path(), id_schema); });
+    std::int64_t before_pass = 0;
+    for (std::size_t p = 0; p < passes; ++p) {
+      Table block(id_schema);
+      on_every_rank([&] {
+        if (!reader->next(block)) throw std::runtime_error("corrupt spill file " + joined->path().string() +
+                                                           ": it ends before pass " + std::to_string(p + 1));
+      });
+      const std::int64_t first_row = before_pass + comm_.exscan_sum(static_cast<std::int64_t>(block.num_rows()));
+      const bool last = p + 1 == passes && comm_.rank() == comm_.size() - 1;
+      MlZoneRows rows = ml_zone_rows(std::move(block), first_row, last ? total_rows : -1, serial_names, emails_by_rank);
+      zone->append(rows.rows, {&rows.device_serial, &rows.device_offset});
+      before_pass += rows_per_pass[p];
+      job_.progress().update(zone->rows_appended());
+    }
+  });
+  job_.progress().end();
+  job_.finish_zone("machine_learning_curated", *zone, rules_attribute(options_.rules), kWrite);
+}
 
 RunSummary StediJob::run() {
   const bool privacy = options_.rules == Rules::Privacy;
@@ -151,9 +455,13 @@ RunSummary StediJob::run() {
 
   // 1. Discover and split. The peak per rank is about 1.3 x its landing bytes (measured:
   //    bench/README.md), plus the replicated customer dimension (a fraction of the customer files).
+  //    When that does not fit the node's budget, the run takes the budgeted path (plan_budget).
   const auto& landing = job_.discover(kSources, kSplit);
-  job_.check_memory(1.3, landing[0].total_bytes() / 2);
+  plan_budget(job_.share_memory(1.3, landing[0].total_bytes() / 2), landing);
   const OutputLock lock = job_.prepare_output(kZones);
+  if (budget_.on)
+    on_every_rank([&] { scratch_.emplace(ScratchFolder::rank_folder(job_.scratch_root(), comm_.rank())); });
+  ScratchFolder* const scratch = scratch_ ? &*scratch_ : nullptr;
   job_.progress().line("landing " + options_.job.landing.string() + ": " + std::to_string(job_.stats().landing_bytes) +
                        " bytes in " +
                        std::to_string(landing[0].files.size() + landing[1].files.size() + landing[2].files.size()) +
@@ -167,20 +475,33 @@ RunSummary StediJob::run() {
   const std::vector<RecordSchema> schemas = {customer_schema(), accelerometer_schema(), step_trainer_schema()};
   std::vector<SourceStats> source_stats(kSources.size());
   // Parses source s with `parser` into `into`, keeping of each batch of parsed rows the ones
-  // `select(rows, kept)` records in `kept`.
-  const auto parse_filtered = [&](std::size_t s, RecordParser& parser, Table& into, const auto& select) {
+  // `select(rows, kept)` records in `kept`. Budgeted, the kept rows go to `into`'s spill file block by
+  // block; a spill error (a full scratch disk) stops every rank once the parse is over.
+  const auto parse_filtered = [&](std::size_t s, RecordParser& parser, SpillableRows& into, const auto& select) {
     KeptRuns kept;
     RangeReservation reservation;
+    std::string spill_error;
     job_.parse_source(kParse, s, [&](const ParseOptions& parse) {
       parse_source_into(comm_, landing[s], parser, quarantine, source_stats[s], parse,
                         [&](Table& rows, std::int64_t parsed_bytes, std::int64_t range_bytes) {
+                          if (!spill_error.empty()) return;
                           kept = {};
                           select(rows, kept);
-                          append_kept_runs(into, rows, kept);
-                          into.set_rows_from_columns();
-                          reservation.after_batch(into, parsed_bytes, range_bytes);
+                          append_kept_runs(into.tail(), rows, kept);
+                          into.tail().set_rows_from_columns();
+                          if (!into.spilling()) {
+                            reservation.after_batch(into.tail(), parsed_bytes, range_bytes);
+                            return;
+                          }
+                          try {
+                            into.after_append();
+                          } catch (const std::exception& e) {
+                            spill_error = e.what();
+                          }
                         });
     });
+    comm_.throw_if_any(spill_error);
+    on_every_rank([&] { into.close(); });
   };
   Table customers(schemas[0].table_schema());
   job_.parse_source(kParse, 0, [&](const ParseOptions& parse) {
@@ -240,8 +561,16 @@ RunSummary StediJob::run() {
   // accelerometer_trusted: filtered as it is parsed; its user column holds email ids (the parser
   // turns each email into its id).
   RecordParser accelerometer_parser = parser_with_key_ids(schemas[1], accelerometer::kUser, email_index);
-  Table accelerometer_trusted(accelerometer_parser.table_schema());
-  parse_filtered(1, accelerometer_parser, accelerometer_trusted, [&](const Table& rows, KeptRuns& kept) {
+  SpillableRows accelerometer_kept(accelerometer_parser.table_schema(), scratch, "accelerometer_trusted",
+                                   budget_.block_rows);
+  Table& accelerometer_trusted = accelerometer_kept.tail();  // in memory: every kept row
+  // Budgeted: the longest email of a kept row (the width of the zone's user column), and no per-row
+  // email runs (the spilled user column holds the ids).
+  std::vector<std::size_t> email_length;
+  std::size_t kept_email_width = 1;
+  if (budget_.on)
+    for (const auto name : email_names) email_length.push_back(name.size());
+  parse_filtered(1, accelerometer_parser, accelerometer_kept, [&](const Table& rows, KeptRuns& kept) {
     const auto& timestamps = rows.ints(accelerometer::kTimestamp);
     const auto& email_ids = rows.ints(accelerometer::kUser);
     for (std::size_t r = 0; r < rows.num_rows(); ++r) {
@@ -254,7 +583,10 @@ RunSummary StediJob::run() {
       if (consent == kNullInt64) continue;
       if (privacy && timestamps[r] < consent) continue;
       kept.keep(r);
-      reading_email.push(id);
+      if (budget_.on)
+        kept_email_width = std::max(kept_email_width, email_length[static_cast<std::size_t>(id)]);
+      else
+        reading_email.push(id);
       auto& latest = latest_reading[static_cast<std::size_t>(id)];
       latest = std::max(latest, timestamps[r]);
     }
@@ -284,7 +616,9 @@ RunSummary StediJob::run() {
                 [&] { return sort_globally(comm_, rows, by_email, options_.job.exchange, &job_.exchange_stats()); });
   };
   write("customer_trusted", sorted_by_email(customer_trusted));
-  write("accelerometer_trusted", accelerometer_trusted, {}, {{accelerometer::kUser, email_names}});
+  // Budgeted, accelerometer_trusted is written from its spill file once the step-trainer rows are
+  // spilled too (below).
+  if (!budget_.on) write("accelerometer_trusted", accelerometer_trusted, {}, {{accelerometer::kUser, email_names}});
   write("customer_curated", sorted_by_email(customer_curated));
   customer_trusted = Table();
 
@@ -344,8 +678,10 @@ RunSummary StediJob::run() {
   });
   // step_trainer_trusted: filtered as it is parsed; its serialNumber column holds serial ids.
   RecordParser step_parser = parser_with_key_ids(schemas[2], step_trainer::kSerialNumber, serial_index);
-  Table step_trainer_trusted(step_parser.table_schema());
-  parse_filtered(2, step_parser, step_trainer_trusted, [&](const Table& rows, KeptRuns& kept) {
+  SpillableRows step_kept(step_parser.table_schema(), scratch, "step_trainer_trusted", budget_.block_rows);
+  Table& step_trainer_trusted = step_kept.tail();  // in memory: every kept row
+  std::size_t kept_serial_width = 1;                // budgeted: the longest serial of a kept row
+  parse_filtered(2, step_parser, step_kept, [&](const Table& rows, KeptRuns& kept) {
     const auto& times = rows.ints(step_trainer::kSensorReadingTime);
     const auto& serial_ids = rows.ints(step_trainer::kSerialNumber);
     for (std::size_t r = 0; r < rows.num_rows(); ++r) {
@@ -353,6 +689,8 @@ RunSummary StediJob::run() {
       if (id == StringKeyIndex::kAbsent) continue;
       if (privacy && times[r] < serial_consent[static_cast<std::size_t>(id)]) continue;
       kept.keep(r);
+      if (budget_.on)
+        kept_serial_width = std::max(kept_serial_width, serial_names[static_cast<std::size_t>(id)].size());
     }
   });
   for (std::size_t s = 0; s < kSources.size(); ++s)
@@ -360,7 +698,22 @@ RunSummary StediJob::run() {
   job_.progress().line("parsed " + std::to_string(summary_.sources[0].second.accepted) + " customers, " +
                        std::to_string(summary_.sources[1].second.accepted) + " accelerometer and " +
                        std::to_string(summary_.sources[2].second.accepted) + " step-trainer rows");
-  write("step_trainer_trusted", step_trainer_trusted, {}, {{step_trainer::kSerialNumber, serial_names}});
+  if (budget_.on) {
+    fault_point("spilled", comm_);
+    const auto width = [&](std::size_t mine) {
+      return static_cast<std::size_t>(comm_.allreduce_max(static_cast<std::int64_t>(mine)));
+    };
+    job_.progress().line("spilled " + format_bytes(comm_.allreduce_sum(scratch_->bytes_spilled())) +
+                         " of kept accelerometer and step-trainer rows");
+    job_.write_collected("accelerometer_trusted", accelerometer_kept,
+                         {{accelerometer_kept.tail().schema()[accelerometer::kUser].name, width(kept_email_width)}},
+                         rules_attribute(options_.rules), kWrite, {{accelerometer::kUser, email_names}});
+    job_.write_collected("step_trainer_trusted", step_kept,
+                         {{step_kept.tail().schema()[step_trainer::kSerialNumber].name, width(kept_serial_width)}},
+                         rules_attribute(options_.rules), kWrite, {{step_trainer::kSerialNumber, serial_names}});
+  } else {
+    write("step_trainer_trusted", step_trainer_trusted, {}, {{step_trainer::kSerialNumber, serial_names}});
+  }
 
   // 7. Machine-learning join, on ids rather than strings (serial and email ids are numbered in byte
   //    order, so sorting ids sorts the strings). privacy/serial: an accelerometer row takes the serial
@@ -374,6 +727,11 @@ RunSummary StediJob::run() {
               [&](std::size_t a, std::size_t b) { return email_table.strings(0)[a] < email_table.strings(0)[b]; });
     for (std::size_t i = 0; i < email_by_rank.size(); ++i) email_rank[email_by_rank[i]] = static_cast<std::int64_t>(i);
   });
+  std::vector<std::string_view> emails_by_rank;  // the emails in byte order
+  for (const std::size_t id : email_by_rank) emails_by_rank.push_back(email_table.strings(0)[id]);
+  if (budget_.on) {
+    join_in_passes(accelerometer_kept, step_kept, serials_of, email_rank, serial_names, emails_by_rank);
+  } else {
   const bool by_serial = options_.rules != Rules::Rubric;
   Table readings(ml_readings_schema());
   Table step_keys(ml_step_keys_schema());
@@ -494,51 +852,18 @@ RunSummary StediJob::run() {
     ml_ids = time(kSort,
                   [&] { return sort_globally(comm_, ml_ids, ml_key, options_.job.exchange, &job_.exchange_stats()); });
   }
-  Table machine_learning(machine_learning_schema());
-  Table device_serial({{"device_serial", ColumnType::String}});
-  Table device_offset({{"device_offset", ColumnType::Int64}});
+  MlZoneRows zone;
   time(kSort, [&] {
-    const std::size_t rows = ml_ids.num_rows();
-    const auto& serial_ids = ml_ids.ints(1);
-    const auto& user_ranks = ml_ids.ints(3);
-    machine_learning.ints(0) = std::move(ml_ids.ints(0));
-    machine_learning.ints(2) = std::move(ml_ids.ints(2));
-    machine_learning.ints(4) = std::move(ml_ids.ints(4));
-    machine_learning.floats(5) = std::move(ml_ids.floats(5));
-    machine_learning.floats(6) = std::move(ml_ids.floats(6));
-    machine_learning.floats(7) = std::move(ml_ids.floats(7));
-    std::size_t serial_bytes = 0, user_bytes = 0;
-    for (std::size_t r = 0; r < rows; ++r) {
-      serial_bytes += serial_names[static_cast<std::size_t>(serial_ids[r])].size();
-      user_bytes += email_table.strings(0)[email_by_rank[static_cast<std::size_t>(user_ranks[r])]].size();
-    }
-    machine_learning.strings(1).reserve(rows, serial_bytes);
-    machine_learning.strings(3).reserve(rows, user_bytes);
-    for (std::size_t r = 0; r < rows; ++r) {
-      machine_learning.strings(1).push_back(serial_names[static_cast<std::size_t>(serial_ids[r])]);
-      machine_learning.strings(3).push_back(
-          email_table.strings(0)[email_by_rank[static_cast<std::size_t>(user_ranks[r])]]);
-    }
-    machine_learning.set_rows_from_columns();
-
-    const auto local_rows = static_cast<std::int64_t>(rows);
+    const auto local_rows = static_cast<std::int64_t>(ml_ids.num_rows());
     const std::int64_t first_row = comm_.exscan_sum(local_rows);
     const std::int64_t total_rows = comm_.allreduce_sum(local_rows);
-    const Table starts = group_starts(ml_ids, 1, first_row);  // runs of equal serial ids
-    for (std::size_t g = 0; g < starts.num_rows(); ++g) {
-      device_serial.strings(0).push_back(serial_names[static_cast<std::size_t>(starts.ints(0)[g])]);
-      device_serial.commit_row();
-      device_offset.ints(0).push_back(starts.ints(1)[g]);
-      device_offset.commit_row();
-    }
-    if (comm_.rank() == comm_.size() - 1) {
-      device_offset.ints(0).push_back(total_rows);
-      device_offset.commit_row();
-    }
+    zone = ml_zone_rows(std::move(ml_ids), first_row, comm_.rank() == comm_.size() - 1 ? total_rows : -1,
+                        serial_names, emails_by_rank);
   });
   ml_ids = Table();
-  write("machine_learning_curated", machine_learning, {&device_serial, &device_offset});
-  machine_learning = Table();
+  write("machine_learning_curated", zone.rows, {&zone.device_serial, &zone.device_offset});
+  zone = {};
+  }
 
   // 9. Quarantine and the data-quality report.
   summary_.quarantined = job_.write_quarantine(quarantine, rules_attribute(options_.rules), kWrite);
@@ -568,6 +893,7 @@ RunSummary StediJob::run() {
     if (examples.size() > 5) examples.resize(5);
   }
 
+  if (scratch_) job_.stats().memory.bytes_spilled_here = scratch_->bytes_spilled();
   job_.finish([&] {
     summary_.run = job_.stats();
     return summary_json(summary_);
