@@ -58,4 +58,20 @@ void SpillableRows::visit(const std::function<void(const Table& block)>& visit) 
   while (const Table* block = blocks.next()) visit(*block);
 }
 
+Table SpillableRows::all_rows() const {
+  if (!writer_ && closed_) return tail_;
+  Table all(tail_.schema());
+  all.reserve_rows(static_cast<std::size_t>(rows()));
+  visit([&](const Table& block) { all.append(block); });
+  return all;
+}
+
+void SpillableRows::discard() {
+  tail_ = Table(tail_.schema());
+  if (!writer_) return;
+  writer_->close();
+  std::error_code ignored;
+  std::filesystem::remove(writer_->path(), ignored);
+}
+
 }  // namespace mpilake

@@ -442,6 +442,89 @@ def compare_run_with_reference(mpilake, mpiexec, landing, rules, ranks, out, tim
     return list(failures.messages)
 
 
+# ---------------------------------------------------------------------------
+# Two output folders of the same landing (moved here from test_multihost.py; test_budget.py uses it too)
+# ---------------------------------------------------------------------------
+VOLATILE_ATTRIBUTES = {"created_utc"}
+
+
+def attribute_bytes(value):
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, bytes):
+        return value
+    return repr(value)
+
+
+def zone_datasets(path):
+    """{dataset path: numpy array}, root attributes {name: comparable value} (every attribute but
+    created_utc; each dataset's own attributes as 'dataset@name')."""
+    datasets, attributes = {}, {}
+    with h5py.File(path, "r") as f:
+        for name, value in f.attrs.items():
+            if name not in VOLATILE_ATTRIBUTES:
+                attributes[name] = attribute_bytes(value)
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                datasets[name] = obj[()]
+                for a, v in obj.attrs.items():
+                    attributes[name + "@" + a] = attribute_bytes(v)
+        f.visititems(visit)
+    return datasets, attributes
+
+
+def compare_zone_files(check, expected_path, actual_path, label):
+    """One zone file against another: every attribute but created_utc, every dataset's dtype, shape
+    and bytes (in stored order). check(condition, message) records a failure."""
+    zone_file = os.path.basename(expected_path)
+    exp_data, exp_attrs = zone_datasets(expected_path)
+    act_data, act_attrs = zone_datasets(actual_path)
+    check(exp_attrs == act_attrs, f"{label}: {zone_file} attributes differ: " +
+          ", ".join(sorted(k for k in set(exp_attrs) | set(act_attrs) if exp_attrs.get(k) != act_attrs.get(k))))
+    check(sorted(exp_data) == sorted(act_data), f"{label}: {zone_file} datasets differ")
+    for name in exp_data:
+        if name not in act_data:
+            continue
+        e, a = exp_data[name], act_data[name]
+        check(e.dtype == a.dtype and e.shape == a.shape,
+              f"{label}: {zone_file}/{name} is {a.dtype}{a.shape}, expected {e.dtype}{e.shape}")
+    for name in exp_data:
+        if name in act_data and exp_data[name].shape == act_data[name].shape:
+            check(exp_data[name].tobytes() == act_data[name].tobytes(),
+                  f"{label}: {zone_file}/{name} differs byte for byte")
+
+
+def compare_output_folders(check, expected_dir, actual_dir, label, baseline="the baseline run",
+                           expect_quarantine=True):
+    """Every OUT/*.h5 of ACTUAL equals EXPECTED's (compare_zone_files) and quarantine.jsonl is equal
+    byte for byte. expect_quarantine: the baseline must have quarantined lines (data with bad
+    lines). Returns the zone file names compared."""
+    zones = sorted(n for n in os.listdir(expected_dir) if n.endswith(".h5"))
+    check(zones, f"{label}: {baseline} wrote no zones")
+    actual_zones = sorted(n for n in os.listdir(actual_dir) if n.endswith(".h5"))
+    check(zones == actual_zones, f"{label}: zone files differ: {zones} vs {actual_zones}")
+    for zone_file in zones:
+        if zone_file in actual_zones:
+            compare_zone_files(check, os.path.join(expected_dir, zone_file), os.path.join(actual_dir, zone_file),
+                               label)
+    with open(os.path.join(expected_dir, "quarantine.jsonl"), "rb") as f:
+        expected = f.read()
+    actual = None
+    if check(os.path.isfile(os.path.join(actual_dir, "quarantine.jsonl")), f"{label}: no quarantine.jsonl"):
+        with open(os.path.join(actual_dir, "quarantine.jsonl"), "rb") as f:
+            actual = f.read()
+    if expect_quarantine:
+        check(expected, f"{label}: {baseline} quarantined nothing (the data should have bad lines)")
+    if actual is not None:
+        check(expected == actual,
+              f"{label}: quarantine.jsonl differs ({len(actual)} bytes, expected {len(expected)})")
+        lines = expected.count(b"\n")
+        print(f"{label}: quarantine.jsonl {len(expected)} bytes, {lines} lines: "
+              f"{'equal' if expected == actual else 'DIFFERENT'}", flush=True)
+    return zones
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on now (for the servers a test starts)."""
     import socket

@@ -33,11 +33,11 @@ import time
 sys.dont_write_bytecode = True
 
 import h5py  # noqa: E402
-import numpy as np  # noqa: E402
+
+import e2e_harness as harness  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOSTS_SH = os.path.join(HERE, "..", "..", "scripts", "hosts.sh")
-VOLATILE_ATTRIBUTES = {"created_utc"}
 # Open MPI's own failure detection for a host whose link is gone: TCP keepalive on the launcher's
 # out-of-band connections (probe after 2 s idle, every 1 s, give up after 3 unanswered probes), and
 # the TCP BTL's own keepalive between ranks with the same settings.
@@ -130,64 +130,9 @@ def generate(args, landing):
 # ---------------------------------------------------------------------------
 # Comparing two output folders
 # ---------------------------------------------------------------------------
-def attribute_bytes(value):
-    if isinstance(value, np.ndarray):
-        return (value.dtype.str, value.shape, value.tobytes())
-    if isinstance(value, bytes):
-        return value
-    return repr(value)
-
-
-def zone_datasets(path):
-    """{dataset path: numpy array}, root attributes {name: comparable value}."""
-    datasets, attributes = {}, {}
-    with h5py.File(path, "r") as f:
-        for name, value in f.attrs.items():
-            if name not in VOLATILE_ATTRIBUTES:
-                attributes[name] = attribute_bytes(value)
-
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset):
-                datasets[name] = obj[()]
-                for a, v in obj.attrs.items():
-                    attributes[name + "@" + a] = attribute_bytes(v)
-        f.visititems(visit)
-    return datasets, attributes
-
-
 def compare_outputs(expected_dir, actual_dir, label):
-    zones = sorted(n for n in os.listdir(expected_dir) if n.endswith(".h5"))
-    check(zones, f"{label}: the one-host run wrote no zones")
-    actual_zones = sorted(n for n in os.listdir(actual_dir) if n.endswith(".h5"))
-    check(zones == actual_zones, f"{label}: zone files differ: {zones} vs {actual_zones}")
-    for zone_file in zones:
-        zone = zone_file[:-3]
-        if zone_file not in actual_zones:
-            continue
-        exp_data, exp_attrs = zone_datasets(os.path.join(expected_dir, zone_file))
-        act_data, act_attrs = zone_datasets(os.path.join(actual_dir, zone_file))
-        check(exp_attrs == act_attrs, f"{label}: {zone_file} attributes differ: " +
-              ", ".join(sorted(k for k in set(exp_attrs) | set(act_attrs) if exp_attrs.get(k) != act_attrs.get(k))))
-        check(sorted(exp_data) == sorted(act_data), f"{label}: {zone_file} datasets differ")
-        for name in exp_data:
-            if name not in act_data:
-                continue
-            e, a = exp_data[name], act_data[name]
-            check(e.dtype == a.dtype and e.shape == a.shape,
-                  f"{label}: {zone_file}/{name} is {a.dtype}{a.shape}, expected {e.dtype}{e.shape}")
-        for name in exp_data:
-            if name in act_data and exp_data[name].shape == act_data[name].shape:
-                check(exp_data[name].tobytes() == act_data[name].tobytes(),
-                      f"{label}: {zone_file}/{name} differs byte for byte")
-    with open(os.path.join(expected_dir, "quarantine.jsonl"), "rb") as f:
-        expected = f.read()
-    with open(os.path.join(actual_dir, "quarantine.jsonl"), "rb") as f:
-        actual = f.read()
-    check(expected, f"{label}: the one-host run quarantined nothing (the data should have bad lines)")
-    check(expected == actual, f"{label}: quarantine.jsonl differs ({len(actual)} bytes, expected {len(expected)})")
-    lines = expected.count(b"\n")
-    print(f"{label}: quarantine.jsonl {len(expected)} bytes, {lines} lines: equal", flush=True)
-    return zones
+    """Every zone (datasets, dtypes, shapes, bytes; attributes but created_utc) and quarantine.jsonl."""
+    return harness.compare_output_folders(check, expected_dir, actual_dir, label, baseline="the one-host run")
 
 
 def check_exchange_figures(out, ranks, label):

@@ -52,6 +52,10 @@ class SpillableRows {
   Blocks blocks_in_order() const { return Blocks(*this); }
   // Calls `visit(block)` for each block, as Blocks gives them.
   void visit(const std::function<void(const Table& block)>& visit) const;
+  // All rows in one table (for rows sized to fit, e.g. one pass's partition).
+  Table all_rows() const;
+  // Done with the rows: removes the spill file (scratch space comes back at once) and the tail.
+  void discard();
 
  private:
   Table tail_;

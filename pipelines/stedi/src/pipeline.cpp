@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -188,7 +189,7 @@ struct Budget {
 
 // Bytes a rank takes whatever the landing size: the program, MPI, HDF5 and parse buffers (measured
 // in bench/README.md, "Issue 20").
-constexpr std::int64_t kFixedBytes = std::int64_t{72} << 20;
+constexpr std::int64_t kFixedBytes = std::int64_t{40} << 20;
 // Less work memory than this is refused: blocks and passes would be too small to make progress.
 constexpr std::int64_t kLeastWorkBytes = std::int64_t{16} << 20;
 
@@ -318,19 +319,26 @@ void StediJob::join_in_passes(const SpillableRows& accelerometer, const Spillabl
       });
     });
   });
-  rows_of = time(kShuffle, [&] { return comm_.allreduce_sum(rows_of); });
-  // Passes: consecutive serial ids, each pass about pass_rows per rank (a device larger than that is a
-  // pass of its own).
+  // The most rows of a serial on any one rank: a pass's rows may sit on one rank before the exchange.
+  std::vector<std::int64_t> most_on_a_rank = rows_of;
+  time(kShuffle, [&] {
+    rows_of = comm_.allreduce_sum(rows_of);
+    comm_.allreduce_max_in_place(most_on_a_rank);
+  });
+  // Passes: consecutive serial ids, each pass about pass_rows per rank after the exchange and at most
+  // that on any rank before it (a device larger than that is a pass of its own).
   std::vector<std::size_t> pass_first = {0};
   {
     const std::int64_t target = budget_.pass_rows * comm_.size();
-    std::int64_t in_pass = 0;
+    std::int64_t in_pass = 0, most_in_pass = 0;
     for (std::size_t serial = 0; serial < rows_of.size(); ++serial) {
-      if (in_pass > 0 && in_pass + rows_of[serial] > target) {
+      if (in_pass > 0 && (in_pass + rows_of[serial] > target ||
+                          most_in_pass + most_on_a_rank[serial] > budget_.pass_rows)) {
         pass_first.push_back(serial);
-        in_pass = 0;
+        in_pass = most_in_pass = 0;
       }
       in_pass += rows_of[serial];
+      most_in_pass += most_on_a_rank[serial];
     }
     pass_first.push_back(rows_of.size());
   }
@@ -340,40 +348,78 @@ void StediJob::join_in_passes(const SpillableRows& accelerometer, const Spillabl
   const Schema id_schema = machine_learning_id_schema();
   std::optional<SpillWriter> joined;
   on_every_rank([&] { joined.emplace(*scratch_, "machine_learning_curated", id_schema); });
+  // The join's input of each pass, routed from the spilled rows into a partition file per pass, so a
+  // pass reads only its own rows. In waves of at most kWave passes: a rank keeps at most 2 x kWave
+  // files open and reads the spilled rows once per wave.
+  constexpr std::size_t kWave = 256;
+  std::vector<std::size_t> pass_of_serial(serial_names.size());
+  for (std::size_t p = 0; p < passes; ++p)
+    for (std::size_t serial = pass_first[p]; serial < pass_first[p + 1]; ++serial) pass_of_serial[serial] = p;
+  std::vector<std::unique_ptr<SpillableRows>> reading_parts(passes), step_parts(passes);
+  const auto route_wave = [&](std::size_t first_pass) {
+    const std::size_t end_pass = std::min(passes, first_pass + kWave);
+    // A quarter of the work memory buffers the wave's partitions (a reading row is 48 bytes).
+    const auto buffered = static_cast<std::size_t>(std::max<std::int64_t>(
+        256, budget_.work_bytes / 4 / 48 / static_cast<std::int64_t>(end_pass - first_pass)));
+    for (std::size_t p = first_pass; p < end_pass; ++p) {
+      reading_parts[p] = std::make_unique<SpillableRows>(ml_readings_schema(), &*scratch_,
+                                                         "readings-pass-" + std::to_string(p + 1), buffered);
+      step_parts[p] = std::make_unique<SpillableRows>(ml_step_keys_schema(), &*scratch_,
+                                                      "steps-pass-" + std::to_string(p + 1), buffered);
+    }
+    const auto first = static_cast<std::int64_t>(pass_first[first_pass]);
+    const auto end = static_cast<std::int64_t>(pass_first[end_pass]);
+    accelerometer.visit([&](const Table& block) {
+      const auto& users = block.ints(accelerometer::kUser);
+      for (std::size_t r = 0; r < block.num_rows(); ++r) {
+        const auto email = static_cast<std::size_t>(users[r]);
+        for (const std::int64_t serial : serials_of[email]) {
+          if (serial < first || serial >= end) continue;
+          SpillableRows& part = *reading_parts[pass_of_serial[static_cast<std::size_t>(serial)]];
+          Table& rows = part.tail();
+          rows.ints(0).push_back(serial);
+          rows.ints(1).push_back(email_rank[email]);
+          rows.ints(2).push_back(block.ints(accelerometer::kTimestamp)[r]);
+          rows.floats(3).push_back(block.floats(accelerometer::kX)[r]);
+          rows.floats(4).push_back(block.floats(accelerometer::kY)[r]);
+          rows.floats(5).push_back(block.floats(accelerometer::kZ)[r]);
+          rows.commit_row();
+          part.after_append();
+        }
+      }
+    });
+    steps.visit([&](const Table& block) {
+      const auto& serials = block.ints(step_trainer::kSerialNumber);
+      for (std::size_t r = 0; r < block.num_rows(); ++r) {
+        if (serials[r] < first || serials[r] >= end) continue;
+        SpillableRows& part = *step_parts[pass_of_serial[static_cast<std::size_t>(serials[r])]];
+        Table& rows = part.tail();
+        rows.ints(0).push_back(serials[r]);
+        rows.ints(1).push_back(block.ints(step_trainer::kSensorReadingTime)[r]);
+        rows.ints(2).push_back(block.ints(step_trainer::kDistanceFromObject)[r]);
+        rows.commit_row();
+        part.after_append();
+      }
+    });
+    for (std::size_t p = first_pass; p < end_pass; ++p) {
+      reading_parts[p]->close();
+      step_parts[p]->close();
+    }
+  };
   std::vector<std::int64_t> pass_rows(passes, 0);  // joined rows of each pass, this rank
   std::size_t serial_width = 1, user_width = 1;
   for (std::size_t p = 0; p < passes; ++p) {
     const auto first = static_cast<std::int64_t>(pass_first[p]), end = static_cast<std::int64_t>(pass_first[p + 1]);
-    Table readings(ml_readings_schema());
-    Table step_keys(ml_step_keys_schema());
+    Table readings, step_keys;
     time(kJoin, [&] {
       on_every_rank([&] {
-        accelerometer.visit([&](const Table& block) {
-          const auto& users = block.ints(accelerometer::kUser);
-          for (std::size_t r = 0; r < block.num_rows(); ++r) {
-            const auto email = static_cast<std::size_t>(users[r]);
-            for (const std::int64_t serial : serials_of[email]) {
-              if (serial < first || serial >= end) continue;
-              readings.ints(0).push_back(serial);
-              readings.ints(1).push_back(email_rank[email]);
-              readings.ints(2).push_back(block.ints(accelerometer::kTimestamp)[r]);
-              readings.floats(3).push_back(block.floats(accelerometer::kX)[r]);
-              readings.floats(4).push_back(block.floats(accelerometer::kY)[r]);
-              readings.floats(5).push_back(block.floats(accelerometer::kZ)[r]);
-              readings.commit_row();
-            }
-          }
-        });
-        steps.visit([&](const Table& block) {
-          const auto& serials = block.ints(step_trainer::kSerialNumber);
-          for (std::size_t r = 0; r < block.num_rows(); ++r) {
-            if (serials[r] < first || serials[r] >= end) continue;
-            step_keys.ints(0).push_back(serials[r]);
-            step_keys.ints(1).push_back(block.ints(step_trainer::kSensorReadingTime)[r]);
-            step_keys.ints(2).push_back(block.ints(step_trainer::kDistanceFromObject)[r]);
-            step_keys.commit_row();
-          }
-        });
+        if (!reading_parts[p]) route_wave(p);
+        readings = reading_parts[p]->all_rows();
+        step_keys = step_parts[p]->all_rows();
+        reading_parts[p]->discard();
+        step_parts[p]->discard();
+        reading_parts[p].reset();
+        step_parts[p].reset();
       });
     });
     // The pass's serials in contiguous ranges of about equal rows, one per rank: the ranks' sorted
