@@ -68,7 +68,12 @@ LANDING_BYTES=$(du -sb --apparent-size "$LANDING" | cut -f1)
 [ -n "$BUDGET" ] || BUDGET=$((LANDING_BYTES / 8))
 BUDGET_MIB=$((BUDGET / 1048576))
 [ "$BUDGET_MIB" -ge 1 ] || die "--budget must be at least 1 MiB"
-warm() { find "$LANDING" -type f -exec cat {} + >/dev/null; }
+# The landing in the page cache, and the previous run's outputs on disk (their write-back would
+# otherwise land in the next run's time).
+warm() {
+  find "$LANDING" -type f -exec cat {} + >/dev/null
+  sync
+}
 value() { sed -n "s/^RESULT $2=//p" "$1" | head -n 1; }
 
 # 3. Runs. Each writes $DATA/NAME.txt: the tool's RESULT lines plus wall_seconds, peak_kb (summed over
