@@ -57,6 +57,11 @@ std::filesystem::path ScratchFolder::rank_folder(const std::filesystem::path& sc
   return scratch / kScratchFolderName / ("rank-" + std::to_string(rank));
 }
 
+std::filesystem::path ScratchFolder::rank_folder(const std::filesystem::path& scratch, const std::string& run,
+                                                 int rank) {
+  return scratch / kScratchFolderName / run / ("rank-" + std::to_string(rank));
+}
+
 ScratchFolder::ScratchFolder(std::filesystem::path path) : path_(std::move(path)) {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
@@ -74,8 +79,14 @@ ScratchFolder::ScratchFolder(std::filesystem::path path) : path_(std::move(path)
 ScratchFolder::~ScratchFolder() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
-  // The last rank's folder takes the shared parent with it (removing a folder that is not empty fails).
-  if (path_.parent_path().filename() == kScratchFolderName) std::filesystem::remove(path_.parent_path(), ignored);
+  // The last rank's folder takes the shared parents with it, up to .mpilake.scratch (removing a folder
+  // that is not empty fails, and stops the walk).
+  const auto parent = path_.parent_path();
+  if (parent.filename() == kScratchFolderName) {
+    std::filesystem::remove(parent, ignored);
+  } else if (parent.parent_path().filename() == kScratchFolderName) {
+    if (std::filesystem::remove(parent, ignored)) std::filesystem::remove(parent.parent_path(), ignored);
+  }
 }
 
 SpillWriter::SpillWriter(ScratchFolder& folder, std::string_view name, Schema schema)

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <limits>
 
@@ -11,6 +12,7 @@
 #include "mpilake/io/range_lines.hpp"
 #include "mpilake/job/output_folder.hpp"
 #include "mpilake/mpi/memory_guard.hpp"
+#include "mpilake/util/crc32c.hpp"
 #include "mpilake/version.hpp"
 
 namespace mpilake::job {
@@ -100,6 +102,18 @@ MemoryShare Job::share_memory(double peak_per_landing_byte, std::int64_t extra_b
 
 std::filesystem::path Job::scratch_root() const {
   return options_.scratch.empty() ? options_.out : options_.scratch;
+}
+
+std::filesystem::path Job::scratch_folder() const {
+  // Named after the output folder: runs sharing a --scratch (their outputs differ: each holds its
+  // output's lock) keep apart, and a rerun into the same output finds what a killed run left.
+  std::error_code ec;
+  const std::string out = std::filesystem::weakly_canonical(std::filesystem::absolute(options_.out), ec).string();
+  char tag[16];
+  std::snprintf(tag, sizeof tag, "%08x", crc32c(out));
+  const std::string name = options_.out.filename().empty() ? options_.out.parent_path().filename().string()
+                                                           : options_.out.filename().string();
+  return ScratchFolder::rank_folder(scratch_root(), name + "-" + tag, comm_.rank());
 }
 
 OutputLock Job::prepare_output(const std::vector<std::string>& zones) const {

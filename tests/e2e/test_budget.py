@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """STEDI's budgeted path (issue 20): a run whose per-rank share of --memory-limit is below what an
 in-memory run needs spills the kept accelerometer and step-trainer rows to checksummed files under
-<scratch>/.mpilake.scratch/rank-N/, writes the trusted zones by appends from the spill and joins
+<scratch>/.mpilake.scratch/[<run>/]rank-N/, writes the trusted zones by appends from the spill and joins
 machine_learning_curated in passes over serial-number ranges. Every zone it writes must equal the
 unlimited run's (`--memory-limit off`, same landing, same rank count, same layout options): every
 dataset's dtype, shape and bytes in stored order, every attribute but created_utc, plus
@@ -9,26 +9,28 @@ quarantine.jsonl byte for byte and summary.json's sources / zones / data_quality
 (e2e_harness.compare_output_folders, the comparer test_multihost.py uses too).
 
 Parts (--part, comma-separated; default all):
-  equal    generated messy data with many shared serials (one step reading joins several users'
-           readings), at each --ranks count, for each --rules (privacy, serial): the budgeted path is
-           forced with MPILAKE_STEDI_PASS_ROWS / MPILAKE_SPILL_BLOCK_ROWS set small (many passes, many
+  equal    generated messy data (3 files per source) plus one more file per source of crafted
+           readings (a step reading joined with several users, an accelerometer reading under several
+           serials, one device larger than a pass; checked on the unlimited zone), at each --ranks
+           count, for each --rules (privacy, serial): the budgeted path is forced with MPILAKE_STEDI_PASS_ROWS / MPILAKE_SPILL_BLOCK_ROWS set small (many passes, many
            spill blocks), the smallest exchange rounds (--max-round-mb 1) and small HDF5 chunks; once
            more with --compress (appended compressed chunks). summary.json's "memory" object, the
            `pass K of P` progress lines and the removed scratch folder are checked; the unlimited run
            must report budgeted false and 0 bytes spilled and leave no scratch folder.
   starter  the same on ../shared/data/stedi/landing (exit 77 when it is absent).
-  limit    ~100 MB of generated data under a real --memory-limit (no test knob), at 1 and 2 ranks:
-           the run must go budgeted (and take several passes of its own planning), equal the unlimited
-           run, and the unlimited run's peak memory must exceed the per-rank budget (so the data
-           really does not fit).
+  limit    ~400 MB of generated data under a real --memory-limit (100M per rank, no test knob), at
+           1 and 2 ranks: the unlimited run's measured peak must exceed the per-rank budget (the data
+           really does not fit); the limited run must go budgeted (several passes of its own
+           planning), keep its peak within the budget, and equal the unlimited run.
   faults   at 2 ranks: SIGKILL at `append`, `pass` and `spilled` on either rank (no hang, no
            half-written zone, an older complete run's zones untouched, the rerun cleans the scratch
            folder and equals the unlimited run); a throw on one rank (one error line); a spill file
            corrupted while rank 0 stalls at `spilled` (one `corrupt spill file` line); a full scratch
-           disk (a 256 KiB tmpfs as --scratch; skipped with a note where mount is refused); --rules
+           disk (a 256 KiB tmpfs as --scratch at 1 and 2 ranks, and one that holds the kept rows but
+           not the passes' files; skipped with a note where mount is refused); --rules
            rubric on the budgeted path (one line naming rubric, no zone); a --memory-limit too small
-           for any budget (one line, no zone); two runs sharing one --scratch (neither may exit 0
-           with zones other than its unlimited run's).
+           for any budget (one line, no zone); two overlapping runs sharing one --scratch (both
+           succeed and equal their unlimited runs).
 
     /usr/bin/python3 tests/e2e/test_budget.py --mpilake build/mpilake --mpiexec mpiexec [--part equal --ranks 3]
 
@@ -97,6 +99,20 @@ def temp_files(out):
 
 def scratch_folder(root):
     return os.path.join(root, SCRATCH)
+
+
+def rank_folders(root, rank):
+    """A rank's spill folders under ROOT/.mpilake.scratch: rank-N, or <run>/rank-N (a run's own
+    folder in a shared --scratch)."""
+    top = scratch_folder(root)
+    found = []
+    if os.path.isdir(top):
+        for d, subdirs, _ in os.walk(top):
+            if os.path.basename(d) == f"rank-{rank}":
+                found.append(d)
+            if os.path.relpath(d, top).count(os.sep) >= 1:
+                subdirs[:] = []  # no deeper than <run>/rank-N
+    return sorted(found)
 
 
 # ---------------------------------------------------------------------------
@@ -388,7 +404,8 @@ def check_shared_serials(out, label, pass_rows):
 # ---------------------------------------------------------------------------
 # Parts
 # ---------------------------------------------------------------------------
-def equality_cases(runner, landing, ranks_list, rules_list, tmp, tag, budget, layout, starter=False):
+def equality_cases(runner, landing, ranks_list, rules_list, tmp, tag, budget, layout, starter=False,
+                   check_data=True):
     """For each rank count and rule set: the unlimited run, then the forced budgeted run, compared."""
     for ranks in ranks_list:
         for i, rules in enumerate(rules_list):
@@ -398,7 +415,7 @@ def equality_cases(runner, landing, ranks_list, rules_list, tmp, tag, budget, la
             if not ran_ok(result, base, label + " unlimited"):
                 continue
             check_unlimited(base, label + " unlimited")
-            if not starter and ranks == ranks_list[0] and i == 0:
+            if check_data and not starter and ranks == ranks_list[0] and i == 0:
                 check_shared_serials(base, label + " unlimited", int(budget["MPILAKE_STEDI_PASS_ROWS"]))
             # The knob forces the budgeted path whatever the limit: off (no limit) for the first rule
             # set, auto (the node's memory) for the others.
@@ -424,7 +441,7 @@ def part_equal(runner, args, tmp):
     equality_cases(runner, landing, args.ranks, args.rules, tmp, "generated", SMALL_BUDGET, SMALL_LAYOUT)
     # Compressed zones: appended rows wait for whole chunks.
     equality_cases(runner, landing, args.ranks, args.rules[:1], tmp, "generated+compress", COMPRESSED_BUDGET,
-                   COMPRESSED_LAYOUT)
+                   COMPRESSED_LAYOUT, check_data=False)
 
 
 def part_starter(runner, args, tmp):
@@ -444,7 +461,9 @@ def landing_size(landing):
 
 def part_limit(runner, args, tmp):
     landing = os.path.join(tmp, "landing-limit")
-    runner.generate(2, landing, ["--customers", "2000", "--target-bytes", "100000000", "--seed", "21",
+    # 400 MB: big enough that the unlimited run's measured peak exceeds the budget of 100 MiB per rank
+    # (the planner's estimate of the need is far larger still).
+    runner.generate(2, landing, ["--customers", "4000", "--target-bytes", "400000000", "--seed", "21",
                                  "--shared-serial-fraction", "0.1", "--bad-line-rate", "0.0005"])
     size = landing_size(landing)
     for ranks, limit_text in ((1, "100M"), (2, "200M")):
@@ -469,8 +488,8 @@ def part_limit(runner, args, tmp):
             print(f"{label} budgeted: {result.seconds:.1f} s, {memory.get('passes')} passes, "
                   f"{memory.get('bytes_spilled') / 1e6:.1f} MB spilled, peak {budgeted_peak / 1e6:.0f} MB per rank "
                   f"(budget {limit // ranks / 1e6:.0f} MB)", flush=True)
-        check(budgeted_peak < peak, f"{label}: the budgeted run's peak ({budgeted_peak}) is not below the unlimited "
-              f"run's ({peak})")
+        check(0 < budgeted_peak <= limit // ranks, f"{label}: the budgeted run's peak ({budgeted_peak} bytes on its "
+              f"largest rank) is over its budget of {limit // ranks} bytes per rank")
         same_zones(base, out, label + " budgeted")
 
 
@@ -543,14 +562,22 @@ def part_faults(runner, args, tmp):
     scratch = os.path.join(tmp, "corrupt-scratch")
     os.makedirs(scratch)
 
+    kept_sizes = []
+
     def corrupt():
-        folder = os.path.join(scratch_folder(scratch), "rank-0")
+        folders = rank_folders(scratch, 0)
+        check(len(folders) == 1, f"{label}: expected one rank-0 folder under {scratch_folder(scratch)}, found {folders}")
+        folder = folders[0] if folders else os.path.join(scratch_folder(scratch), "rank-0")
         check(not os.path.exists(scratch_folder(out)), f"{label}: with --scratch the spill went into --out")
         names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
         targets = [n for n in names if n.startswith("accelerometer_trusted")]
         if not check(targets, f"{label}: no accelerometer_trusted spill file in {folder} while rank 0 stalls at "
                      f"'spilled' (it holds {names})"):
             return None
+        # Every rank's kept rows are spilled and closed by now: their size, for the disk-full case below
+        # (tmpfs counts whole pages).
+        for d, _, files in os.walk(scratch_folder(scratch)):
+            kept_sizes.extend(-(-os.path.getsize(os.path.join(d, n)) // 4096) * 4096 for n in files)
         path = os.path.join(folder, targets[0])
         size = os.path.getsize(path)
         with open(path, "r+b") as f:
@@ -576,33 +603,55 @@ def part_faults(runner, args, tmp):
         check(not os.path.exists(scratch_folder(scratch)),
               f"{label}: the failed run left {scratch_folder(scratch)}")
         rerun(out, label, scratch)
+    kept_bytes = sum(kept_sizes)
 
-    # A full scratch disk: a 256 KiB tmpfs cannot hold the spilled rows.
-    label = "full scratch disk"
-    small = os.path.join(tmp, "small-scratch")
-    os.makedirs(small)
-    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small], capture_output=True, text=True)
-    if mount.returncode != 0:
-        print(f"note: cannot mount a tmpfs here ({mount.stderr.strip() or 'no privilege'}): {label} case skipped",
-              flush=True)
+    # A full scratch disk (a tmpfs as --scratch). 256 KiB cannot hold the kept rows: at 1 rank the rank
+    # itself filled it (N > 0); at 2 ranks the rank named may find it already full (N >= 0). Then a disk
+    # that holds the kept rows (their size seen during the stall above) with 128 KiB to spare: the run
+    # fails later, in the passes, with trusted zones already written.
+    cases = [("full scratch disk, 1 rank", 1, 256 * 1024, True, True),
+             ("full scratch disk, 2 ranks", ranks, 256 * 1024, True, False)]
+    if kept_bytes:
+        cases.append(("full scratch disk in the passes", ranks, kept_bytes + 128 * 1024, False, True))
     else:
+        check(False, "full scratch disk in the passes: the size of the kept rows' spill files is unknown")
+    for label, run_ranks, size, kept_rows_file, positive in cases:
+        small = os.path.join(tmp, "small-scratch")
+        os.makedirs(small, exist_ok=True)
+        mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", small], capture_output=True,
+                               text=True)
+        if mount.returncode != 0:
+            print(f"note: cannot mount a tmpfs here ({mount.stderr.strip() or 'no privilege'}): {label} case "
+                  "skipped", flush=True)
+            continue
         try:
-            out = os.path.join(tmp, "disk-full")
-            result = runner.run(ranks, landing, out, "privacy", ["--scratch", small], FAULT_BUDGET)
-            if result is not None:
-                errors = error_lines(result.stderr)
-                print(f"{label}: exit {result.returncode}, error lines {errors}", flush=True)
-                check(result.returncode != 0, f"{label}: a full scratch disk must fail the run (exit 0)")
-                matched = [DISK_FULL.search(e) for e in errors]
-                if check(len(errors) == 1 and matched[0],
-                         f"{label}: expected one line 'scratch disk full: PATH (N bytes spilled on this rank); free "
-                         f"space or pass --scratch DIR', got {errors}\n{tail(result.stderr)}"):
-                    path, spilled = matched[0].group(1), int(matched[0].group(2))
-                    check(path.startswith(small), f"{label}: the line names {path}, not a file under {small}")
-                    check(0 < spilled <= 256 * 1024, f"{label}: {spilled} bytes spilled on a 256 KiB disk")
-                nothing_half_written(out, base, label)
-                check(not os.path.exists(scratch_folder(small)), f"{label}: the failed run left {scratch_folder(small)}")
-                rerun(out, label)
+            out = os.path.join(tmp, "disk-full-" + str(len(os.listdir(tmp))))
+            result = runner.run(run_ranks, landing, out, "privacy", ["--scratch", small], FAULT_BUDGET)
+            if result is None:
+                continue
+            errors = error_lines(result.stderr)
+            print(f"{label} ({size} bytes): exit {result.returncode}, error lines {errors}", flush=True)
+            check(result.returncode != 0, f"{label}: a full scratch disk must fail the run (exit 0)")
+            matched = [DISK_FULL.search(e) for e in errors]
+            if check(len(errors) == 1 and matched[0],
+                     f"{label}: expected one line 'scratch disk full: PATH (N bytes spilled on this rank); free "
+                     f"space or pass --scratch DIR', got {errors}\n{tail(result.stderr)}"):
+                path, spilled = matched[0].group(1), int(matched[0].group(2))
+                check(path.startswith(scratch_folder(small) + os.sep) and os.sep + "rank-" in path,
+                      f"{label}: the line names {path}, not a spill file under {scratch_folder(small)}")
+                check((0 < spilled if positive else 0 <= spilled) and spilled <= size,
+                      f"{label}: {spilled} bytes spilled on this rank, on a disk of {size} bytes")
+                name = os.path.basename(path)
+                is_kept = name.startswith("accelerometer_trusted") or name.startswith("step_trainer_trusted")
+                check(is_kept == kept_rows_file, f"{label}: the disk filled up while writing {name}, expected "
+                      + ("a kept rows' spill file" if kept_rows_file else "a file of the passes"))
+            nothing_half_written(out, base, label)
+            if not kept_rows_file:
+                present = sorted(n for n in os.listdir(out) if n.endswith(".h5"))
+                print(f"{label}: zones left by the failed run (each equal to the unlimited run's): {present}",
+                      flush=True)
+            check(not os.path.exists(scratch_folder(small)), f"{label}: the failed run left {scratch_folder(small)}")
+            rerun(out, label)
         finally:
             subprocess.run(["umount", small], capture_output=True)
 
@@ -622,9 +671,9 @@ def part_faults(runner, args, tmp):
         no_zone_written(out, label)
 
     # A limit below any budget (the fixed overhead alone is larger): one line, no zone.
-    label = "--memory-limit 40M"
+    label = "--memory-limit 16M"
     out = os.path.join(tmp, "too-small")
-    result = runner.run(1, landing, out, "privacy", ["--memory-limit", "40M"])
+    result = runner.run(1, landing, out, "privacy", ["--memory-limit", "16M"])
     if result is not None:
         errors = error_lines(result.stderr)
         print(f"{label}: exit {result.returncode}, error lines {errors}", flush=True)
@@ -633,9 +682,10 @@ def part_faults(runner, args, tmp):
               f"{label}: expected one error line naming --memory-limit, got {errors}\n{tail(result.stderr)}")
         no_zone_written(out, label)
 
-    # Two budgeted runs sharing one --scratch (different --out, different landing): the second starts
-    # while the first holds its closed spill files. Neither may exit 0 with zones other than its own
-    # unlimited run's; a failure must be one error line.
+    # Two budgeted runs sharing one --scratch (different --out, different landing), overlapping: the
+    # second starts while the first stalls with its kept rows spilled, and stalls there itself for
+    # longer, so the first reads back while the second's spill files are in the shared folder. Each run
+    # keeps to its own folder: both must succeed and equal their own unlimited runs.
     label = "shared --scratch"
     other = os.path.join(tmp, "landing-other")
     runner.generate(1, other, ["--customers", "200", "--readings-per-customer", "50", "--seed", "23",
@@ -646,26 +696,41 @@ def part_faults(runner, args, tmp):
         shared = os.path.join(tmp, "shared-scratch")
         os.makedirs(shared)
         first_out, second_out = os.path.join(tmp, "shared-first"), os.path.join(tmp, "shared-second")
+        command, env = runner.command(ranks, ["run", "--landing", other, "--out", second_out, "--rules", "privacy",
+                                              "--scratch", shared],
+                                      dict(FAULT_BUDGET, MPILAKE_FAULT="spilled:0:stall=10"))
+        errors_file = os.path.join(tmp, "shared-second.stderr")
 
-        def second_run():
-            return runner.run(ranks, other, second_out, "privacy", ["--scratch", shared], FAULT_BUDGET)
+        def start_second():
+            with open(errors_file, "w") as stderr:
+                return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
-        first, stalled, second = runner.run_with_action(ranks, landing, first_out, "mpilake: fault: rank 0 stalls", second_run,
-                                               "privacy", ["--scratch", shared],
-                                               dict(FAULT_BUDGET, MPILAKE_FAULT="spilled:0:stall=6"))
+        first, stalled, second_proc = runner.run_with_action(
+            ranks, landing, first_out, "mpilake: fault: rank 0 stalls", start_second, "privacy", ["--scratch", shared],
+            dict(FAULT_BUDGET, MPILAKE_FAULT="spilled:0:stall=8"))
         check(stalled, f"{label}: the first run never announced its stall at 'spilled':\n{tail(first.stderr)}")
-        for name, result, out, expected in (("first", first, first_out, base), ("second", second, second_out,
-                                                                                  other_base)):
+        second = None
+        if second_proc is not None:
+            try:
+                second_proc.wait(timeout=240)
+            except subprocess.TimeoutExpired:
+                second_proc.kill()
+                second_proc.wait()
+                check(False, f"{label}: the second run hung")
+            with open(errors_file) as f:
+                second = subprocess.CompletedProcess(command, second_proc.returncode, "", f.read())
+        for name, result, out, expected in (("first", first, first_out, base),
+                                            ("second", second, second_out, other_base)):
             if result is None:
                 check(False, f"{label}: the {name} run did not run")
                 continue
             errors = error_lines(result.stderr)
             print(f"{label}: {name} run exit {result.returncode}, error lines {errors}", flush=True)
-            if result.returncode == 0:
+            if check(result.returncode == 0 and not errors,
+                     f"{label}: the {name} run failed beside another run on the same --scratch: exit "
+                     f"{result.returncode}, {errors}\n{tail(result.stderr)}"):
                 same_zones(expected, out, f"{label}: {name} run")
             else:
-                check(len(errors) == 1, f"{label}: the failed {name} run gave {len(errors)} error lines: {errors}\n"
-                      f"{tail(result.stderr)}")
                 nothing_half_written(out, expected, f"{label}: {name} run")
         check(not os.path.exists(scratch_folder(shared)), f"{label}: {scratch_folder(shared)} left after both runs")
 
@@ -696,15 +761,18 @@ def main():
         for part in parts:
             part_started = time.time()
             print(f"== {part}", flush=True)
-            if part == "equal":
-                part_equal(runner, args, tmp)
-            elif part == "starter":
-                if not part_starter(runner, args, tmp):
-                    continue
-            elif part == "limit":
-                part_limit(runner, args, tmp)
-            else:
-                part_faults(runner, args, tmp)
+            try:
+                if part == "equal":
+                    part_equal(runner, args, tmp)
+                elif part == "starter":
+                    if not part_starter(runner, args, tmp):
+                        continue
+                elif part == "limit":
+                    part_limit(runner, args, tmp)
+                else:
+                    part_faults(runner, args, tmp)
+            except (RuntimeError, OSError, KeyError, ValueError) as error:
+                check(False, f"{part}: {type(error).__name__}: {error}")
             ran_any = True
             print(f"== {part}: {time.time() - part_started:.1f} s", flush=True)
     finally:

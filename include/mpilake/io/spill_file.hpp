@@ -33,11 +33,15 @@ inline constexpr std::string_view kScratchFolderName = ".mpilake.scratch";
 // A folder owned by one rank of a run (rank_folder(): <scratch>/.mpilake.scratch/rank-N): created on
 // construction (with its parents; a folder of that name left by a killed run is emptied first), removed
 // with everything in it on destruction, also while an exception unwinds; the .mpilake.scratch parent
-// goes with the last rank's folder. Counts the bytes spilled.
+// goes with the last rank's folder (and a run's folder between them, see rank_folder). Counts the bytes
+// spilled.
 class ScratchFolder {
  public:
   // <scratch>/.mpilake.scratch/rank-<rank>
   static std::filesystem::path rank_folder(const std::filesystem::path& scratch, int rank);
+  // <scratch>/.mpilake.scratch/<run>/rank-<rank>: for a scratch location that several runs may share
+  // (--scratch DIR), each run in its own folder, e.g. one named after its output folder.
+  static std::filesystem::path rank_folder(const std::filesystem::path& scratch, const std::string& run, int rank);
 
   // Throws std::runtime_error("cannot create scratch folder PATH: REASON").
   explicit ScratchFolder(std::filesystem::path path);

@@ -87,6 +87,8 @@ class Job {
   MemoryShare share_memory(double peak_per_landing_byte, std::int64_t extra_bytes);
   // The folder under which a budgeted run spills (--scratch, or the output folder).
   std::filesystem::path scratch_root() const;
+  // This rank's spill folder: <scratch_root>/.mpilake.scratch/<output folder's name>-<tag>/rank-N.
+  std::filesystem::path scratch_folder() const;
   // Collective: see job/output_folder.hpp.
   OutputLock prepare_output(const std::vector<std::string>& zones) const;
 

@@ -295,7 +295,10 @@ void StediJob::plan_budget(const MemoryShare& share, const std::vector<SourceFil
   budget_.pass_rows = forced_pass_rows > 0 ? forced_pass_rows : std::max<std::int64_t>(1024, work / 320);
   job_.cap_exchange_round(work / 8);
   job_.stats().memory.budgeted = true;
-  job_.progress().line("memory: " + budget_text + " is less than an in-memory run needs: spilling to " +
+  job_.progress().line("memory: " +
+                       (share.fits ? std::string("MPILAKE_STEDI_PASS_ROWS forces the budgeted path")
+                                   : budget_text + " is less than an in-memory run needs") +
+                       ": spilling to " +
                        (job_.scratch_root() / std::string(kScratchFolderName)).string() + " and joining in passes");
 }
 
@@ -506,7 +509,7 @@ RunSummary StediJob::run() {
   plan_budget(job_.share_memory(1.3, landing[0].total_bytes() / 2), landing);
   const OutputLock lock = job_.prepare_output(kZones);
   if (budget_.on)
-    on_every_rank([&] { scratch_.emplace(ScratchFolder::rank_folder(job_.scratch_root(), comm_.rank())); });
+    on_every_rank([&] { scratch_.emplace(job_.scratch_folder()); });
   ScratchFolder* const scratch = scratch_ ? &*scratch_ : nullptr;
   job_.progress().line("landing " + options_.job.landing.string() + ": " + std::to_string(job_.stats().landing_bytes) +
                        " bytes in " +
