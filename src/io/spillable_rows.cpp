@@ -29,9 +29,13 @@ void SpillableRows::close() {
   writer_->close();
 }
 
-std::int64_t SpillableRows::blocks() const { return writer_ ? writer_->blocks() : 1; }
+std::int64_t SpillableRows::blocks() const {
+  return writer_ ? writer_->blocks() : 1;
+}
 
-std::int64_t SpillableRows::bytes_spilled() const { return writer_ ? writer_->bytes() : 0; }
+std::int64_t SpillableRows::bytes_spilled() const {
+  return writer_ ? writer_->bytes() : 0;
+}
 
 SpillableRows::Blocks::Blocks(const SpillableRows& rows) : rows_(rows) {
   if (!rows.closed_) throw std::logic_error("SpillableRows: blocks read before close()");

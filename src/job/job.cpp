@@ -219,7 +219,9 @@ void Job::finish_zone(const std::string& zone, ZoneAppender& appender,
   progress_.line("wrote " + zone + ".h5: " + std::to_string(result.rows) + " rows");
 }
 
-void Job::cap_exchange_round(std::int64_t bytes) { round_cap_bytes_ = std::max<std::int64_t>(1, bytes); }
+void Job::cap_exchange_round(std::int64_t bytes) {
+  round_cap_bytes_ = std::max<std::int64_t>(1, bytes);
+}
 
 void Job::write_collected(const std::string& zone, const SpillableRows& rows,
                           std::map<std::string, std::size_t> string_widths,

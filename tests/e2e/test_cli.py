@@ -116,11 +116,13 @@ def main():
         result = run("run", "--landing", landing, "--out", out, "--rules", "nonsense")
         check(result.returncode != 0 and len(error_lines(result)) == 1, "unknown rules: one line, non-zero")
 
-        # The memory guard: a run that would not fit stops before any work, with one line naming the
-        # need; a bad --memory-limit is a usage error.
+        # The memory budget: a budget too small even for the spill path stops before any work, with
+        # one line saying what the budget leaves and the least that would do (larger budgets spill:
+        # test_budget.py); a bad --memory-limit is a usage error.
         result = run("run", "--landing", landing, "--out", out, "--memory-limit", "1M")
-        check(result.returncode == 2 and len(error_lines(result)) == 1 and "memory" in error_lines(result)[0]
-              and "1 MB is allowed by --memory-limit" in error_lines(result)[0],
+        check(result.returncode == 2 and len(error_lines(result)) == 1
+              and "--memory-limit is too small for this run: 1 MB per rank" in error_lines(result)[0]
+              and "give at least" in error_lines(result)[0],
               f"a run over --memory-limit: one clear line, exit 2, got {result.returncode} {result.stderr!r}")
         check(not os.path.exists(out), "a run over --memory-limit writes nothing")
         result = run("run", "--landing", landing, "--out", out, "--memory-limit", "lots")

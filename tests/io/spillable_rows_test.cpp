@@ -19,8 +19,7 @@ namespace {
 const Schema kSchema = {{"key", ColumnType::Int64}, {"x", ColumnType::Float64}};
 
 std::filesystem::path test_folder(const std::string& name) {
-  return std::filesystem::temp_directory_path() /
-         ("mpilake_spillable_test_" + std::to_string(::getpid())) / name;
+  return std::filesystem::temp_directory_path() / ("mpilake_spillable_test_" + std::to_string(::getpid())) / name;
 }
 
 // The reference: every appended row, in order, as plain vectors.

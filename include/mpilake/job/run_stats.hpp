@@ -24,12 +24,12 @@ struct ExchangeFigures {
 
 // How the run kept to its memory budget (--memory-limit, issue 20).
 struct MemoryFigures {
-  std::int64_t limit_bytes_per_node = -1;   // the node's budget (-1: none)
-  std::int64_t budget_bytes_per_rank = -1;  // each rank's share of it (-1: none)
-  bool budgeted = false;                    // the run spilled and took its zones in passes
-  std::int64_t passes = 0;                  // passes of the budgeted path's largest zone
-  std::int64_t bytes_spilled_here = 0;      // this rank (set by the pipeline before Job::finish)
-  std::int64_t bytes_spilled = 0;           // all ranks (Job::finish)
+  std::int64_t limit_bytes_per_node = -1;            // the node's budget (-1: none)
+  std::int64_t budget_bytes_per_rank = -1;           // each rank's share of it (-1: none)
+  bool budgeted = false;                             // the run spilled and took its zones in passes
+  std::int64_t passes = 0;                           // passes of the budgeted path's largest zone
+  std::int64_t bytes_spilled_here = 0;               // this rank (set by the pipeline before Job::finish)
+  std::int64_t bytes_spilled = 0;                    // all ranks (Job::finish)
   std::vector<std::int64_t> bytes_spilled_per_rank;  // in rank order (Job::finish)
 };
 

@@ -182,9 +182,9 @@ std::int64_t env_count(const char* name) {
 // to spill files in blocks, and the machine-learning join runs in passes over serial ranges.
 struct Budget {
   bool on = false;
-  std::int64_t work_bytes = 0;      // the budget less the fixed overhead and the customer dimension
-  std::size_t block_rows = 0;       // kept fact rows per spill block
-  std::int64_t pass_rows = 0;       // ML join input rows per rank and pass (about)
+  std::int64_t work_bytes = 0;  // the budget less the fixed overhead and the customer dimension
+  std::size_t block_rows = 0;   // kept fact rows per spill block
+  std::int64_t pass_rows = 0;   // ML join input rows per rank and pass (about)
 };
 
 // Bytes a rank takes whatever the landing size: the program, MPI, HDF5 and parse buffers (measured
@@ -281,8 +281,8 @@ void StediJob::plan_budget(const MemoryShare& share, const std::vector<SourceFil
   if (work < kLeastWorkBytes)
     throw ConsistentError("--memory-limit is too small for this run: " + budget_text + " leaves " +
                           format_bytes(std::max<std::int64_t>(0, work)) + " per rank after the fixed overhead (" +
-                          format_bytes(kFixedBytes) + ") and the customer dimension (about " +
-                          format_bytes(dimension) + " per rank, kept in memory); give at least " +
+                          format_bytes(kFixedBytes) + ") and the customer dimension (about " + format_bytes(dimension) +
+                          " per rank, kept in memory); give at least " +
                           format_bytes((kFixedBytes + dimension + kLeastWorkBytes) * share.node_ranks) +
                           " per node, or run on more nodes");
   budget_.on = true;
@@ -298,8 +298,8 @@ void StediJob::plan_budget(const MemoryShare& share, const std::vector<SourceFil
   job_.progress().line("memory: " +
                        (share.fits ? std::string("MPILAKE_STEDI_PASS_ROWS forces the budgeted path")
                                    : budget_text + " is less than an in-memory run needs") +
-                       ": spilling to " +
-                       (job_.scratch_root() / std::string(kScratchFolderName)).string() + " and joining in passes");
+                       ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() +
+                       " and joining in passes");
 }
 
 void StediJob::join_in_passes(const SpillableRows& accelerometer, const SpillableRows& steps,
@@ -335,8 +335,8 @@ void StediJob::join_in_passes(const SpillableRows& accelerometer, const Spillabl
     const std::int64_t target = budget_.pass_rows * comm_.size();
     std::int64_t in_pass = 0, most_in_pass = 0;
     for (std::size_t serial = 0; serial < rows_of.size(); ++serial) {
-      if (in_pass > 0 && (in_pass + rows_of[serial] > target ||
-                          most_in_pass + most_on_a_rank[serial] > budget_.pass_rows)) {
+      if (in_pass > 0 &&
+          (in_pass + rows_of[serial] > target || most_in_pass + most_on_a_rank[serial] > budget_.pass_rows)) {
         pass_first.push_back(serial);
         in_pass = most_in_pass = 0;
       }
@@ -362,8 +362,8 @@ void StediJob::join_in_passes(const SpillableRows& accelerometer, const Spillabl
   const auto route_wave = [&](std::size_t first_pass) {
     const std::size_t end_pass = std::min(passes, first_pass + kWave);
     // A quarter of the work memory buffers the wave's partitions (a reading row is 48 bytes).
-    const auto buffered = static_cast<std::size_t>(std::max<std::int64_t>(
-        256, budget_.work_bytes / 4 / 48 / static_cast<std::int64_t>(end_pass - first_pass)));
+    const auto buffered = static_cast<std::size_t>(
+        std::max<std::int64_t>(256, budget_.work_bytes / 4 / 48 / static_cast<std::int64_t>(end_pass - first_pass)));
     for (std::size_t p = first_pass; p < end_pass; ++p) {
       reading_parts[p] = std::make_unique<SpillableRows>(ml_readings_schema(), &*scratch_,
                                                          "readings-pass-" + std::to_string(p + 1), buffered);
@@ -483,8 +483,9 @@ void StediJob::join_in_passes(const SpillableRows& accelerometer, const Spillabl
     for (std::size_t p = 0; p < passes; ++p) {
       Table block(id_schema);
       on_every_rank([&] {
-        if (!reader->next(block)) throw std::runtime_error("corrupt spill file " + joined->path().string() +
-                                                           ": it ends before pass " + std::to_string(p + 1));
+        if (!reader->next(block))
+          throw std::runtime_error("corrupt spill file " + joined->path().string() + ": it ends before pass " +
+                                   std::to_string(p + 1));
       });
       const std::int64_t first_row = before_pass + comm_.exscan_sum(static_cast<std::int64_t>(block.num_rows()));
       const bool last = p + 1 == passes && comm_.rank() == comm_.size() - 1;
@@ -508,8 +509,7 @@ RunSummary StediJob::run() {
   const auto& landing = job_.discover(kSources, kSplit);
   plan_budget(job_.share_memory(1.3, landing[0].total_bytes() / 2), landing);
   const OutputLock lock = job_.prepare_output(kZones);
-  if (budget_.on)
-    on_every_rank([&] { scratch_.emplace(job_.scratch_folder()); });
+  if (budget_.on) on_every_rank([&] { scratch_.emplace(job_.scratch_folder()); });
   ScratchFolder* const scratch = scratch_ ? &*scratch_ : nullptr;
   job_.progress().line("landing " + options_.job.landing.string() + ": " + std::to_string(job_.stats().landing_bytes) +
                        " bytes in " +
@@ -729,7 +729,7 @@ RunSummary StediJob::run() {
   RecordParser step_parser = parser_with_key_ids(schemas[2], step_trainer::kSerialNumber, serial_index);
   SpillableRows step_kept(step_parser.table_schema(), scratch, "step_trainer_trusted", budget_.block_rows);
   Table& step_trainer_trusted = step_kept.tail();  // in memory: every kept row
-  std::size_t kept_serial_width = 1;                // budgeted: the longest serial of a kept row
+  std::size_t kept_serial_width = 1;               // budgeted: the longest serial of a kept row
   parse_filtered(2, step_parser, step_kept, [&](const Table& rows, KeptRuns& kept) {
     const auto& times = rows.ints(step_trainer::kSensorReadingTime);
     const auto& serial_ids = rows.ints(step_trainer::kSerialNumber);
@@ -781,137 +781,138 @@ RunSummary StediJob::run() {
   if (budget_.on) {
     join_in_passes(accelerometer_kept, step_kept, serials_of, email_rank, serial_names, emails_by_rank);
   } else {
-  const bool by_serial = options_.rules != Rules::Rubric;
-  Table readings(ml_readings_schema());
-  Table step_keys(ml_step_keys_schema());
-  time(kJoin, [&] {
-    const std::size_t accelerometer_rows = accelerometer_trusted.num_rows();
-    std::size_t reading_rows = accelerometer_rows;
-    bool one_serial_each = true;  // every reading takes exactly one serial (always under rubric)
-    if (by_serial) {
-      reading_rows = 0;
-      for (const auto& [email, rows] : reading_email.runs()) {
-        const std::size_t serials = serials_of[static_cast<std::size_t>(email)].size();
-        reading_rows += serials * rows;
-        one_serial_each = one_serial_each && serials == 1;
-      }
-    }
-    auto& out_serial = readings.ints(0);
-    auto& out_user = readings.ints(1);
-    out_serial.resize(reading_rows);
-    out_user.resize(reading_rows);
-    auto& in_time = accelerometer_trusted.ints(accelerometer::kTimestamp);
-    auto& in_x = accelerometer_trusted.floats(accelerometer::kX);
-    auto& in_y = accelerometer_trusted.floats(accelerometer::kY);
-    auto& in_z = accelerometer_trusted.floats(accelerometer::kZ);
-    if (one_serial_each) {
-      // The accelerometer zone is written: its columns move into the join's input unchanged.
-      std::size_t r = 0;
-      for (const auto& [id, rows] : reading_email.runs()) {
-        const auto email = static_cast<std::size_t>(id);
-        const std::int64_t serial = by_serial ? serials_of[email][0] : -1;  // rubric: the key has no serial
-        std::fill_n(out_serial.begin() + static_cast<std::ptrdiff_t>(r), rows, serial);
-        std::fill_n(out_user.begin() + static_cast<std::ptrdiff_t>(r), rows, email_rank[email]);
-        r += rows;
-      }
-      if (r != accelerometer_rows) throw std::logic_error("reading email ids out of step");
-      readings.ints(2) = std::move(in_time);
-      readings.floats(3) = std::move(in_x);
-      readings.floats(4) = std::move(in_y);
-      readings.floats(5) = std::move(in_z);
-    } else {
-      // A reading repeats once per serial of its customer.
-      auto& out_time = readings.ints(2);
-      auto& out_x = readings.floats(3);
-      auto& out_y = readings.floats(4);
-      auto& out_z = readings.floats(5);
-      out_time.resize(reading_rows);
-      out_x.resize(reading_rows);
-      out_y.resize(reading_rows);
-      out_z.resize(reading_rows);
-      std::size_t at = 0, r = 0;
-      for (const auto& [id, rows] : reading_email.runs())
-        for (const std::size_t run_end = r + rows; r < run_end; ++r) {
-          const auto email = static_cast<std::size_t>(id);
-          for (const std::int64_t serial : serials_of[email]) {
-            out_serial[at] = serial;
-            out_user[at] = email_rank[email];
-            out_time[at] = in_time[r];
-            out_x[at] = in_x[r];
-            out_y[at] = in_y[r];
-            out_z[at] = in_z[r];
-            ++at;
-          }
+    const bool by_serial = options_.rules != Rules::Rubric;
+    Table readings(ml_readings_schema());
+    Table step_keys(ml_step_keys_schema());
+    time(kJoin, [&] {
+      const std::size_t accelerometer_rows = accelerometer_trusted.num_rows();
+      std::size_t reading_rows = accelerometer_rows;
+      bool one_serial_each = true;  // every reading takes exactly one serial (always under rubric)
+      if (by_serial) {
+        reading_rows = 0;
+        for (const auto& [email, rows] : reading_email.runs()) {
+          const std::size_t serials = serials_of[static_cast<std::size_t>(email)].size();
+          reading_rows += serials * rows;
+          one_serial_each = one_serial_each && serials == 1;
         }
-    }
-    readings.set_rows_from_columns();
-    // The step-trainer zone is written: its key columns move into the join's input.
-    step_keys.ints(0) = std::move(step_trainer_trusted.ints(step_trainer::kSerialNumber));
-    step_keys.ints(1) = std::move(step_trainer_trusted.ints(step_trainer::kSensorReadingTime));
-    step_keys.ints(2) = std::move(step_trainer_trusted.ints(step_trainer::kDistanceFromObject));
-    step_keys.set_rows_from_columns();
-  });
-  accelerometer_trusted = Table();
-  step_trainer_trusted = Table();
-  reading_email = {};
-  // privacy/serial: each rank takes a contiguous range of serial ids holding about 1/ranks of the
-  // rows, so the locally sorted join result is already in the zone's global order (one device's
-  // series on one rank). rubric: rows meet on hash(timestamp) and are sorted afterwards.
-  std::vector<int> serial_owner;
-  if (by_serial) {
-    time(kShuffle, [&] {
-      std::vector<std::int64_t> rows_of(serial_names.size(), 0);
-      for (const std::int64_t serial : readings.ints(0)) ++rows_of[static_cast<std::size_t>(serial)];
-      for (const std::int64_t serial : step_keys.ints(0)) ++rows_of[static_cast<std::size_t>(serial)];
-      rows_of = comm_.allreduce_sum(rows_of);
-      std::int64_t total = 0;
-      for (const std::int64_t rows : rows_of) total += rows;
-      std::int64_t before = 0;
-      for (const std::int64_t rows : rows_of) {
-        serial_owner.push_back(static_cast<int>(
-            std::min<std::int64_t>(comm_.size() - 1, total == 0 ? 0 : (before * comm_.size()) / total)));
-        before += rows;
       }
+      auto& out_serial = readings.ints(0);
+      auto& out_user = readings.ints(1);
+      out_serial.resize(reading_rows);
+      out_user.resize(reading_rows);
+      auto& in_time = accelerometer_trusted.ints(accelerometer::kTimestamp);
+      auto& in_x = accelerometer_trusted.floats(accelerometer::kX);
+      auto& in_y = accelerometer_trusted.floats(accelerometer::kY);
+      auto& in_z = accelerometer_trusted.floats(accelerometer::kZ);
+      if (one_serial_each) {
+        // The accelerometer zone is written: its columns move into the join's input unchanged.
+        std::size_t r = 0;
+        for (const auto& [id, rows] : reading_email.runs()) {
+          const auto email = static_cast<std::size_t>(id);
+          const std::int64_t serial = by_serial ? serials_of[email][0] : -1;  // rubric: the key has no serial
+          std::fill_n(out_serial.begin() + static_cast<std::ptrdiff_t>(r), rows, serial);
+          std::fill_n(out_user.begin() + static_cast<std::ptrdiff_t>(r), rows, email_rank[email]);
+          r += rows;
+        }
+        if (r != accelerometer_rows) throw std::logic_error("reading email ids out of step");
+        readings.ints(2) = std::move(in_time);
+        readings.floats(3) = std::move(in_x);
+        readings.floats(4) = std::move(in_y);
+        readings.floats(5) = std::move(in_z);
+      } else {
+        // A reading repeats once per serial of its customer.
+        auto& out_time = readings.ints(2);
+        auto& out_x = readings.floats(3);
+        auto& out_y = readings.floats(4);
+        auto& out_z = readings.floats(5);
+        out_time.resize(reading_rows);
+        out_x.resize(reading_rows);
+        out_y.resize(reading_rows);
+        out_z.resize(reading_rows);
+        std::size_t at = 0, r = 0;
+        for (const auto& [id, rows] : reading_email.runs())
+          for (const std::size_t run_end = r + rows; r < run_end; ++r) {
+            const auto email = static_cast<std::size_t>(id);
+            for (const std::int64_t serial : serials_of[email]) {
+              out_serial[at] = serial;
+              out_user[at] = email_rank[email];
+              out_time[at] = in_time[r];
+              out_x[at] = in_x[r];
+              out_y[at] = in_y[r];
+              out_z[at] = in_z[r];
+              ++at;
+            }
+          }
+      }
+      readings.set_rows_from_columns();
+      // The step-trainer zone is written: its key columns move into the join's input.
+      step_keys.ints(0) = std::move(step_trainer_trusted.ints(step_trainer::kSerialNumber));
+      step_keys.ints(1) = std::move(step_trainer_trusted.ints(step_trainer::kSensorReadingTime));
+      step_keys.ints(2) = std::move(step_trainer_trusted.ints(step_trainer::kDistanceFromObject));
+      step_keys.set_rows_from_columns();
     });
-  }
-  const auto rank_for = [&](std::int64_t serial, std::int64_t time) {
-    return by_serial ? serial_owner[static_cast<std::size_t>(serial)] : partition_for(hash_int64(time), comm_.size());
-  };
-  const auto destinations = [&](const Table& rows, std::size_t time_column) {
-    std::vector<int> destination(rows.num_rows());
-    for (std::size_t r = 0; r < rows.num_rows(); ++r)
-      destination[r] = rank_for(rows.ints(0)[r], rows.ints(time_column)[r]);
-    return destination;
-  };
-  Table readings_by_key = shuffle(readings, destinations(readings, 2));
-  readings = Table();
-  Table steps_by_key = shuffle(step_keys, destinations(step_keys, 1));
-  step_keys = Table();
-  Table ml_ids = time(
-      kJoin, [&] { return join_readings_with_steps(std::move(readings_by_key), std::move(steps_by_key), by_serial); });
-  readings_by_key = Table();
-  steps_by_key = Table();
+    accelerometer_trusted = Table();
+    step_trainer_trusted = Table();
+    reading_email = {};
+    // privacy/serial: each rank takes a contiguous range of serial ids holding about 1/ranks of the
+    // rows, so the locally sorted join result is already in the zone's global order (one device's
+    // series on one rank). rubric: rows meet on hash(timestamp) and are sorted afterwards.
+    std::vector<int> serial_owner;
+    if (by_serial) {
+      time(kShuffle, [&] {
+        std::vector<std::int64_t> rows_of(serial_names.size(), 0);
+        for (const std::int64_t serial : readings.ints(0)) ++rows_of[static_cast<std::size_t>(serial)];
+        for (const std::int64_t serial : step_keys.ints(0)) ++rows_of[static_cast<std::size_t>(serial)];
+        rows_of = comm_.allreduce_sum(rows_of);
+        std::int64_t total = 0;
+        for (const std::int64_t rows : rows_of) total += rows;
+        std::int64_t before = 0;
+        for (const std::int64_t rows : rows_of) {
+          serial_owner.push_back(static_cast<int>(
+              std::min<std::int64_t>(comm_.size() - 1, total == 0 ? 0 : (before * comm_.size()) / total)));
+          before += rows;
+        }
+      });
+    }
+    const auto rank_for = [&](std::int64_t serial, std::int64_t time) {
+      return by_serial ? serial_owner[static_cast<std::size_t>(serial)] : partition_for(hash_int64(time), comm_.size());
+    };
+    const auto destinations = [&](const Table& rows, std::size_t time_column) {
+      std::vector<int> destination(rows.num_rows());
+      for (std::size_t r = 0; r < rows.num_rows(); ++r)
+        destination[r] = rank_for(rows.ints(0)[r], rows.ints(time_column)[r]);
+      return destination;
+    };
+    Table readings_by_key = shuffle(readings, destinations(readings, 2));
+    readings = Table();
+    Table steps_by_key = shuffle(step_keys, destinations(step_keys, 1));
+    step_keys = Table();
+    Table ml_ids = time(kJoin, [&] {
+      return join_readings_with_steps(std::move(readings_by_key), std::move(steps_by_key), by_serial);
+    });
+    readings_by_key = Table();
+    steps_by_key = Table();
 
-  // 8. ML-ready layout: sorted by (serialNumber, timestamp) across the whole file (ties broken by
-  //    every column; rubric needs a distributed sample sort for it), with a device index:
-  //    device_serial[i] owns rows device_offset[i] .. device_offset[i+1] (the last offset is the row
-  //    count). The ids become strings again only here.
-  if (!by_serial) {
-    const std::vector<std::size_t> ml_key = {1, 4};  // serialNumber, timestamp
-    ml_ids = time(kSort,
-                  [&] { return sort_globally(comm_, ml_ids, ml_key, options_.job.exchange, &job_.exchange_stats()); });
-  }
-  MlZoneRows zone;
-  time(kSort, [&] {
-    const auto local_rows = static_cast<std::int64_t>(ml_ids.num_rows());
-    const std::int64_t first_row = comm_.exscan_sum(local_rows);
-    const std::int64_t total_rows = comm_.allreduce_sum(local_rows);
-    zone = ml_zone_rows(std::move(ml_ids), first_row, comm_.rank() == comm_.size() - 1 ? total_rows : -1,
-                        serial_names, emails_by_rank);
-  });
-  ml_ids = Table();
-  write("machine_learning_curated", zone.rows, {&zone.device_serial, &zone.device_offset});
-  zone = {};
+    // 8. ML-ready layout: sorted by (serialNumber, timestamp) across the whole file (ties broken by
+    //    every column; rubric needs a distributed sample sort for it), with a device index:
+    //    device_serial[i] owns rows device_offset[i] .. device_offset[i+1] (the last offset is the row
+    //    count). The ids become strings again only here.
+    if (!by_serial) {
+      const std::vector<std::size_t> ml_key = {1, 4};  // serialNumber, timestamp
+      ml_ids = time(
+          kSort, [&] { return sort_globally(comm_, ml_ids, ml_key, options_.job.exchange, &job_.exchange_stats()); });
+    }
+    MlZoneRows zone;
+    time(kSort, [&] {
+      const auto local_rows = static_cast<std::int64_t>(ml_ids.num_rows());
+      const std::int64_t first_row = comm_.exscan_sum(local_rows);
+      const std::int64_t total_rows = comm_.allreduce_sum(local_rows);
+      zone = ml_zone_rows(std::move(ml_ids), first_row, comm_.rank() == comm_.size() - 1 ? total_rows : -1,
+                          serial_names, emails_by_rank);
+    });
+    ml_ids = Table();
+    write("machine_learning_curated", zone.rows, {&zone.device_serial, &zone.device_offset});
+    zone = {};
   }
 
   // 9. Quarantine and the data-quality report.
