@@ -71,22 +71,24 @@ std::string host_name() {
   return name;
 }
 
+// A rank's expected in-memory peak: `peak_per_landing_byte` x its landing bytes (`mine`) + `extra_bytes`
+// + a base for the program, MPI and HDF5.
+std::int64_t expected_peak(std::int64_t mine, double peak_per_landing_byte, std::int64_t extra_bytes) {
+  constexpr std::int64_t kBaseBytes = std::int64_t{96} << 20;
+  return static_cast<std::int64_t>(peak_per_landing_byte * static_cast<double>(mine)) + extra_bytes + kBaseBytes;
+}
+
 }  // namespace
 
 void Job::check_memory(double peak_per_landing_byte, std::int64_t extra_bytes) const {
-  constexpr std::int64_t kBaseBytes = std::int64_t{96} << 20;
   const std::int64_t mine = my_landing_bytes(comm_, landing_);
-  const auto need =
-      static_cast<std::int64_t>(peak_per_landing_byte * static_cast<double>(mine)) + extra_bytes + kBaseBytes;
+  const std::int64_t need = expected_peak(mine, peak_per_landing_byte, extra_bytes);
   check_memory_fits(comm_, need, options_.memory_limit,
                     "about " + format_bytes(need) + " per rank for " + format_bytes(mine) + " of landing JSON");
 }
 
 MemoryShare Job::share_memory(double peak_per_landing_byte, std::int64_t extra_bytes) {
-  constexpr std::int64_t kBaseBytes = std::int64_t{96} << 20;
-  const std::int64_t mine = my_landing_bytes(comm_, landing_);
-  const auto need =
-      static_cast<std::int64_t>(peak_per_landing_byte * static_cast<double>(mine)) + extra_bytes + kBaseBytes;
+  const std::int64_t need = expected_peak(my_landing_bytes(comm_, landing_), peak_per_landing_byte, extra_bytes);
   const MemoryShare share = share_node_memory(comm_, need, options_.memory_limit);
   // Every node may report another limit (auto): the figures are those of the tightest node (-1: none
   // known anywhere). Both reductions run on every rank.

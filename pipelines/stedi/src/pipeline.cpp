@@ -7,6 +7,7 @@
 #include <memory>
 #include <numeric>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -167,6 +168,21 @@ MlZoneRows ml_zone_rows(Table&& ml_ids, std::int64_t first_row, std::int64_t clo
   return zone;
 }
 
+// The owner rank of each of a run of consecutive serials, given each one's rows: contiguous ranges of
+// about equal rows, one per rank, so that the ranks' sorted join results follow each other in the
+// zone's order (one device's series on one rank).
+std::vector<int> contiguous_owners(std::span<const std::int64_t> rows_of, int ranks) {
+  std::int64_t total = 0, before = 0;
+  for (const std::int64_t rows : rows_of) total += rows;
+  std::vector<int> owner;
+  owner.reserve(rows_of.size());
+  for (const std::int64_t rows : rows_of) {
+    owner.push_back(static_cast<int>(std::min<std::int64_t>(ranks - 1, total == 0 ? 0 : (before * ranks) / total)));
+    before += rows;
+  }
+  return owner;
+}
+
 // A positive whole number from the environment (test knobs), or 0.
 std::int64_t env_count(const char* name) {
   const char* text = std::getenv(name);
@@ -234,6 +250,10 @@ class StediJob {
                       const std::vector<std::vector<std::int64_t>>& serials_of,
                       const std::vector<std::int64_t>& email_rank, const std::vector<std::string_view>& serial_names,
                       const std::vector<std::string_view>& emails_by_rank);
+  // Collective: the largest of the ranks' `mine` (a string width for a zone's plan).
+  std::size_t widest(std::size_t mine) const {
+    return static_cast<std::size_t>(comm_.allreduce_max(static_cast<std::int64_t>(mine)));
+  }
   // Runs `work`; a std::exception it throws on this rank becomes every rank's ConsistentError (for
   // spill-file work between collectives: a full disk, a corrupt block).
   template <class Work>
@@ -425,18 +445,11 @@ void StediJob::join_in_passes(const SpillableRows& accelerometer, const Spillabl
         step_parts[p].reset();
       });
     });
-    // The pass's serials in contiguous ranges of about equal rows, one per rank: the ranks' sorted
-    // results follow each other in the zone's order, as in the in-memory join.
-    std::vector<int> owner(static_cast<std::size_t>(end - first));
-    {
-      std::int64_t total = 0, before = 0;
-      for (auto serial = first; serial < end; ++serial) total += rows_of[static_cast<std::size_t>(serial)];
-      for (auto serial = first; serial < end; ++serial) {
-        owner[static_cast<std::size_t>(serial - first)] = static_cast<int>(
-            std::min<std::int64_t>(comm_.size() - 1, total == 0 ? 0 : (before * comm_.size()) / total));
-        before += rows_of[static_cast<std::size_t>(serial)];
-      }
-    }
+    // The pass's serials in contiguous ranges, one per rank, as in the in-memory join.
+    const std::vector<int> owner =
+        contiguous_owners(std::span<const std::int64_t>(rows_of).subspan(static_cast<std::size_t>(first),
+                                                                         static_cast<std::size_t>(end - first)),
+                          comm_.size());
     const auto destinations = [&](const Table& rows) {
       std::vector<int> destination(rows.num_rows());
       for (std::size_t r = 0; r < rows.num_rows(); ++r)
@@ -469,9 +482,6 @@ void StediJob::join_in_passes(const SpillableRows& accelerometer, const Spillabl
   const std::vector<std::int64_t> rows_per_pass = comm_.allreduce_sum(pass_rows);
   std::int64_t total_rows = 0;
   for (const std::int64_t rows : rows_per_pass) total_rows += rows;
-  const auto widest = [&](std::size_t mine) {
-    return static_cast<std::size_t>(comm_.allreduce_max(static_cast<std::int64_t>(mine)));
-  };
   const ZoneAppendPlan plan{total_rows, {{"serialNumber", widest(serial_width)}, {"user", widest(user_width)}}};
   const auto zone = job_.open_zone("machine_learning_curated", machine_learning_schema(), plan,
                                    {{{"device_serial", ColumnType::String}}, {{"device_offset", ColumnType::Int64}}});
@@ -749,16 +759,13 @@ RunSummary StediJob::run() {
                        std::to_string(summary_.sources[2].second.accepted) + " step-trainer rows");
   if (budget_.on) {
     fault_point("spilled", comm_);
-    const auto width = [&](std::size_t mine) {
-      return static_cast<std::size_t>(comm_.allreduce_max(static_cast<std::int64_t>(mine)));
-    };
     job_.progress().line("spilled " + format_bytes(comm_.allreduce_sum(scratch_->bytes_spilled())) +
                          " of kept accelerometer and step-trainer rows");
     job_.write_collected("accelerometer_trusted", accelerometer_kept,
-                         {{accelerometer_kept.tail().schema()[accelerometer::kUser].name, width(kept_email_width)}},
+                         {{accelerometer_kept.tail().schema()[accelerometer::kUser].name, widest(kept_email_width)}},
                          rules_attribute(options_.rules), kWrite, {{accelerometer::kUser, email_names}});
     job_.write_collected("step_trainer_trusted", step_kept,
-                         {{step_kept.tail().schema()[step_trainer::kSerialNumber].name, width(kept_serial_width)}},
+                         {{step_kept.tail().schema()[step_trainer::kSerialNumber].name, widest(kept_serial_width)}},
                          rules_attribute(options_.rules), kWrite, {{step_trainer::kSerialNumber, serial_names}});
   } else {
     write("step_trainer_trusted", step_trainer_trusted, {}, {{step_trainer::kSerialNumber, serial_names}});
@@ -863,15 +870,7 @@ RunSummary StediJob::run() {
         std::vector<std::int64_t> rows_of(serial_names.size(), 0);
         for (const std::int64_t serial : readings.ints(0)) ++rows_of[static_cast<std::size_t>(serial)];
         for (const std::int64_t serial : step_keys.ints(0)) ++rows_of[static_cast<std::size_t>(serial)];
-        rows_of = comm_.allreduce_sum(rows_of);
-        std::int64_t total = 0;
-        for (const std::int64_t rows : rows_of) total += rows;
-        std::int64_t before = 0;
-        for (const std::int64_t rows : rows_of) {
-          serial_owner.push_back(static_cast<int>(
-              std::min<std::int64_t>(comm_.size() - 1, total == 0 ? 0 : (before * comm_.size()) / total)));
-          before += rows;
-        }
+        serial_owner = contiguous_owners(comm_.allreduce_sum(rows_of), comm_.size());
       });
     }
     const auto rank_for = [&](std::int64_t serial, std::int64_t time) {
