@@ -106,6 +106,13 @@ std::filesystem::path Job::scratch_root() const {
   return options_.scratch.empty() ? options_.out : options_.scratch;
 }
 
+std::string Job::describe_share(const MemoryShare& share) const {
+  if (share.per_rank < 0) return "no limit";
+  return format_bytes(share.per_rank) + " per rank (" + format_bytes(share.node_limit) + " for " +
+         std::to_string(share.node_ranks) + (share.node_ranks == 1 ? " rank" : " ranks") +
+         (options_.memory_limit < 0 ? " available" : " of --memory-limit") + ")";
+}
+
 std::filesystem::path Job::scratch_folder() const {
   // Named after the output folder: runs sharing a --scratch (their outputs differ: each holds its
   // output's lock) keep apart, and a rerun into the same output finds what a killed run left.

@@ -85,6 +85,8 @@ class Job {
   // and whether the in-memory path (its peak estimated as for check_memory) fits every node. Records
   // the limit and the share in the run figures.
   MemoryShare share_memory(double peak_per_landing_byte, std::int64_t extra_bytes);
+  // "62.5 MB per rank (125 MB for 2 ranks of --memory-limit)", or "no limit": for progress and errors.
+  std::string describe_share(const MemoryShare& share) const;
   // The folder under which a budgeted run spills (--scratch, or the output folder).
   std::filesystem::path scratch_root() const;
   // This rank's spill folder: <scratch_root>/.mpilake.scratch/<output folder's name>-<tag>/rank-N.

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -18,6 +20,12 @@
 #include "mpilake/deloton/rider_rules.hpp"
 #include "mpilake/deloton/user_info.hpp"
 #include "mpilake/io/range_lines.hpp"
+#include "mpilake/io/spill_file.hpp"
+#include "mpilake/io/spillable_rows.hpp"
+#include "mpilake/job/env_knob.hpp"
+#include "mpilake/mpi/every_rank.hpp"
+#include "mpilake/mpi/fault.hpp"
+#include "mpilake/mpi/memory_guard.hpp"
 #include "mpilake/shuffle/group_handoff.hpp"
 #include "mpilake/shuffle/key_scan.hpp"
 #include "mpilake/shuffle/partitioner.hpp"
@@ -277,6 +285,29 @@ std::string_view text_or_empty(const std::optional<std::string>& text) {
   return text ? std::string_view(*text) : std::string_view();
 }
 
+// A rank's memory when the run is larger than its budget (issue 20; docs/spill.md section 4). The
+// parsed events go to spill files, one per partition of the (stream, bike) keys, so that a ride never
+// spans two partitions; the rides are rebuilt partition by partition (the ride passes), and their
+// readings spilled. The rides themselves stay in memory (one per hundreds of readings), are sorted for
+// their ids as in memory, and the readings zone is then written in passes over ride-id ranges.
+struct Budget {
+  bool on = false;
+  std::int64_t work_bytes = 0;     // the budget less the fixed overhead and what stays in memory
+  std::size_t partitions = 1;      // key partitions: ride passes
+  std::size_t block_rows = 0;      // event rows per spill block while parsing
+  std::int64_t pass_readings = 0;  // readings per readings pass, all ranks together (about)
+};
+
+// Bytes a rank takes whatever the landing size: the program, MPI, HDF5 and parse buffers (as STEDI's,
+// bench/README.md "Issue 20").
+constexpr std::int64_t kFixedBytes = std::int64_t{40} << 20;
+// Less work memory than this is refused: partitions and passes would be too small to make progress.
+constexpr std::int64_t kLeastWorkBytes = std::int64_t{8} << 20;
+// More key partitions than this would keep too many spill files open while parsing.
+constexpr std::size_t kMostPartitions = 1024;
+// Readings passes routed per read of the spilled readings (a rank keeps this many files open).
+constexpr std::size_t kWave = 256;
+
 class DelotonJob {
  public:
   DelotonJob(const Comm& comm, const RunOptions& options)
@@ -287,7 +318,19 @@ class DelotonJob {
   RunSummary run();
 
  private:
+  // Decides the budgeted path (or stays in memory) from the node's share; see Budget.
+  void plan_budget(const MemoryShare& share);
   void parse();
+  // Budgeted: moves the events parsed so far into their key partitions' spill files.
+  void route_events();
+  // Budgeted: find_duplicate_starts and rebuild_rides, one key partition at a time.
+  void rides_in_passes();
+  // Budgeted: the readings zone in passes over ride-id ranges from the spilled readings.
+  void write_readings_in_passes(const Table& ride_offset, const std::vector<std::int64_t>& readings_of_ride);
+  template <class Work>
+  void on_every_rank(Work&& work) {
+    mpilake::on_every_rank(comm_, std::forward<Work>(work));
+  }
   void find_duplicate_starts();
   void rebuild_rides();
   void assign_ride_ids();
@@ -324,12 +367,23 @@ class DelotonJob {
     const std::int64_t found = key_index_.find(text);
     if (found != StringKeyIndex::kAbsent) return static_cast<std::uint32_t>(found);
     key_texts_.emplace_back(text);
+    if (budget_.on) part_of_key_.push_back(static_cast<std::uint32_t>(hash_bytes(text) % budget_.partitions));
     return static_cast<std::uint32_t>(key_index_.insert(key_texts_.back()).first);
   }
+  Budget budget_;
+  std::optional<ScratchFolder> scratch_;                     // budgeted runs: this rank's spill folder
+  std::vector<std::uint32_t> part_of_key_;                   // budgeted: per key id, its partition
+  std::vector<std::unique_ptr<SpillableRows>> event_parts_;  // budgeted: the events, per key partition
+  std::string spill_error_;  // budgeted: a spill error while parsing (raised on every rank afterwards)
+  std::unique_ptr<SpillableRows> spilled_readings_;  // budgeted: readings, kRideId the local ride index
+  // Budgeted, after the ride ids: per local ride index (this rank's rebuilt rides), its ride id and
+  // readings pass; and per ride held here (ride id order), its readings pass.
+  std::vector<std::int64_t> ride_id_of_local_, pass_of_local_, pass_of_held_;
+  std::int64_t readings_passes_ = 0;
   std::vector<UserInfo> starts_;        // user JSON of this rank's ride starts (event kB indexes it)
   std::vector<std::uint8_t> is_start_;  // per event: a ride start that starts a ride (not a duplicate)
-  Table rides_;     // ride::schema(): this rank's rebuilt rides, then (after the sort) its ride-id range
-  Table readings_;  // readings zone; before the ids, column kRideId holds the local ride index
+  Table rides_{ride::schema()};  // ride::schema(): this rank's rebuilt rides, then (after the sort) its ride-id range
+  Table readings_;               // readings zone; before the ids, column kRideId holds the local ride index
   std::int64_t first_ride_id_ = 1;  // ride id of rides_'s first row (after the sort)
   // This rank's rides' user-JSON strings and bike names that held a NUL (replaced by U+FFFD).
   std::int64_t user_strings_with_nul_ = 0, rides_with_nul_in_bike_ = 0;
@@ -352,9 +406,11 @@ RunSummary DelotonJob::run() {
         throw ConsistentError("landing file '" + file.path + "' is larger than 1 TB, which is not supported");
   }
   // The events are about 0.5 x the landing bytes and the readings 0.3 x; measured peaks are 0.94 x
-  // (bench/README.md). The estimate keeps room for what those figures leave out.
-  job_.check_memory(2.0, 0);
+  // (bench/README.md). The estimate keeps room for what those figures leave out. When that does not
+  // fit the node's budget, the run takes the budgeted path (plan_budget).
+  plan_budget(job_.share_memory(2.0, 0));
   const OutputLock lock = job_.prepare_output(kZones);
+  if (budget_.on) on_every_rank([&] { scratch_.emplace(job_.scratch_folder()); });
   std::int64_t files = 0;
   for (const auto& stream : streams_) files += static_cast<std::int64_t>(stream.files.size());
   job_.progress().line("landing " + options_.job.landing.string() + ": " + std::to_string(job_.stats().landing_bytes) +
@@ -365,9 +421,18 @@ RunSummary DelotonJob::run() {
   // 2. Parse.
   parse();
   // 3. Rides.
-  job_.time(kRides, [&] { find_duplicate_starts(); });
   count_bikes_in_several_streams();
-  rebuild_rides();
+  if (budget_.on) {
+    rides_in_passes();
+  } else {
+    job_.time(kRides, [&] { find_duplicate_starts(); });
+    rebuild_rides();
+    starts_ = {};
+    events_ = Table();
+    job_.progress().line(
+        "rebuilt " + std::to_string(comm_.allreduce_sum(static_cast<std::int64_t>(rides_.num_rows()))) + " rides, " +
+        std::to_string(comm_.allreduce_sum(static_cast<std::int64_t>(readings_.num_rows()))) + " readings");
+  }
   // 4. Ride ids, readings to their rides.
   assign_ride_ids();
   // 5. Riders and daily figures.
@@ -419,9 +484,13 @@ RunSummary DelotonJob::run() {
   // ride_offset: ride k's readings are rows ride_offset[k-1] .. ride_offset[k]-1 (the last rank adds
   // the total).
   Table ride_offset({{"ride_offset", ColumnType::Int64}});
+  const std::vector<std::int64_t> readings_of_ride = rides_.ints(ride::kReadings);
   {
-    std::int64_t at = comm_.exscan_sum(static_cast<std::int64_t>(readings_.num_rows()));
-    const std::int64_t total = comm_.allreduce_sum(static_cast<std::int64_t>(readings_.num_rows()));
+    // The readings of the rides held here (in memory: readings_'s rows; budgeted: still spilled).
+    std::int64_t held = 0;
+    for (const std::int64_t readings : readings_of_ride) held += readings;
+    std::int64_t at = comm_.exscan_sum(held);
+    const std::int64_t total = comm_.allreduce_sum(held);
     for (std::size_t i = 0; i < rides_.num_rows(); ++i) {
       ride_offset.ints(0).push_back(at);
       ride_offset.commit_row();
@@ -438,7 +507,10 @@ RunSummary DelotonJob::run() {
   riders_zone_ = Table();
   job_.write("rides", rides_zone, attributes, kWrite);
   rides_zone = Table();
-  job_.write("readings", readings_, attributes, kWrite, {&ride_offset});
+  if (budget_.on)
+    write_readings_in_passes(ride_offset, readings_of_ride);
+  else
+    job_.write("readings", readings_, attributes, kWrite, {&ride_offset});
   readings_ = Table();
   job_.write("heart_rate_alerts", alerts_zone, attributes, kWrite);
   job_.write("daily", daily_zone_, attributes, kWrite);
@@ -474,6 +546,7 @@ RunSummary DelotonJob::run() {
   summary_.quality.rides_with_unknown_rider = comm_.allreduce_sum(unknown_rider);
   summary_.quality.user_strings_with_nul = comm_.allreduce_sum(user_strings_with_nul_);
   summary_.quality.rides_with_nul_in_bike = comm_.allreduce_sum(rides_with_nul_in_bike_);
+  if (scratch_) job_.stats().memory.bytes_spilled_here = scratch_->bytes_spilled();
   job_.finish([&] {
     summary_.run = job_.stats();
     return summary_json(summary_);
@@ -489,7 +562,14 @@ void DelotonJob::parse() {
   // streams (a hint only; reserving per stream would copy the columns once per stream).
   std::int64_t bytes = 0;
   for (const SourceFiles& source : streams_) bytes += range_bytes(source, comm_.rank(), comm_.size());
-  events_.reserve_rows(events_.num_rows() + static_cast<std::size_t>(bytes / 100));
+  // Budgeted, the events of each batch go to their partitions' spill files (route_events).
+  if (!budget_.on) events_.reserve_rows(events_.num_rows() + static_cast<std::size_t>(bytes / 100));
+  if (budget_.on)
+    on_every_rank([&] {
+      for (std::size_t p = 0; p < budget_.partitions; ++p)
+        event_parts_.push_back(std::make_unique<SpillableRows>(
+            event::schema(), &*scratch_, "events-part-" + std::to_string(p + 1), budget_.block_rows));
+    });
   job_.parse_sources(kParse, [&](std::size_t s, const ParseOptions& options) {
     const SourceFiles& source = streams_[s];
     StreamStats& stats = stats_[s];
@@ -566,10 +646,25 @@ void DelotonJob::parse() {
                          cs.push_back(c);
                          events_.commit_row();
                        }
+                       if (budget_.on) route_events();
                      });
   });
-  std::int64_t accepted_events = comm_.allreduce_sum(static_cast<std::int64_t>(events_.num_rows()));
+  if (budget_.on) {
+    // A spill error (a full scratch disk) stops every rank now that the parse is over.
+    comm_.throw_if_any(spill_error_);
+    on_every_rank([&] {
+      for (auto& part : event_parts_) part->close();
+    });
+  }
+  std::int64_t events_here = static_cast<std::int64_t>(events_.num_rows());
+  for (const auto& part : event_parts_) events_here += part->rows();
+  std::int64_t accepted_events = comm_.allreduce_sum(events_here);
   job_.progress().line("parsed " + std::to_string(accepted_events) + " ride starts, ride and telemetry lines");
+  if (budget_.on) {
+    job_.progress().line("spilled the events into " + std::to_string(budget_.partitions) + " bike partitions: " +
+                         format_bytes(comm_.allreduce_sum(scratch_->bytes_spilled())) + " spilled");
+    fault_point("spilled", comm_);
+  }
 }
 
 // 3a. A ride start whose timestamp equals that of its bike's previous ride start line in the stream is
@@ -627,6 +722,9 @@ void DelotonJob::rebuild_rides() {
   };
   std::vector<KeyState> state(key_texts_.size());
   std::vector<RideState> rides;
+  // Rides rebuilt before (budgeted: in earlier passes): this call's rides follow them in rides_, and
+  // a reading's local ride index counts them.
+  const auto rides_before = static_cast<std::int64_t>(rides_.num_rows());
   readings_ = Table(readings_schema());
   readings_.reserve_rows(events_.num_rows() / 2 + 16);  // a reading is two events
 
@@ -682,7 +780,7 @@ void DelotonJob::rebuild_rides() {
     key.pending = false;
     stats.accepted += 2;
     const std::int64_t hrt = b;
-    readings_.ints(readings::kRideId).push_back(key.ride);
+    readings_.ints(readings::kRideId).push_back(rides_before + key.ride);
     readings_.ints(readings::kTime).push_back(key.pending_time);
     readings_.floats(readings::kElapsedS).push_back(key.pending_duration);
     readings_.ints(readings::kResistance).push_back(key.pending_resistance);
@@ -767,7 +865,6 @@ void DelotonJob::rebuild_rides() {
 
   // The rides as rows that travel to the rank holding their ride id.
   job_.time(kRides, [&] {
-    rides_ = Table(ride::schema());
     if (rides_.num_columns() != ride::kColumns) throw std::logic_error("ride::schema() and its column names differ");
     Table& t = rides_;
     for (std::size_t i = 0; i < rides.size(); ++i) {
@@ -787,7 +884,7 @@ void DelotonJob::rebuild_rides() {
       t.ints(ride::kStream).push_back(stream_of_key(key));
       t.ints(ride::kPosition).push_back(events_.ints(event::kPosition)[row]);
       t.ints(ride::kOriginRank).push_back(comm_.rank());
-      t.ints(ride::kOriginIndex).push_back(static_cast<std::int64_t>(i));
+      t.ints(ride::kOriginIndex).push_back(rides_before + static_cast<std::int64_t>(i));
       t.ints(ride::kEndTime).push_back(r.end_time);
       t.floats(ride::kDurationS).push_back(r.readings == 0 ? 0.0 : r.duration);
       t.ints(ride::kReadings).push_back(r.readings);
@@ -834,12 +931,6 @@ void DelotonJob::rebuild_rides() {
       t.commit_row();
     }
   });
-  starts_ = {};
-  events_ = Table();
-  const std::int64_t total = comm_.allreduce_sum(static_cast<std::int64_t>(rides.size()));
-  job_.progress().line("rebuilt " + std::to_string(total) + " rides, " +
-                       std::to_string(comm_.allreduce_sum(static_cast<std::int64_t>(readings_.num_rows()))) +
-                       " readings");
 }
 
 // 4. Ride ids: dense in (start_time, bike, stream, position) order through a sample sort and a prefix
@@ -849,17 +940,48 @@ void DelotonJob::assign_ride_ids() {
   rides_ =
       job_.time(kIds, [&] { return sort_globally(comm_, rides_, key, options_.job.exchange, &job_.exchange_stats()); });
   first_ride_id_ = comm_.exscan_sum(static_cast<std::int64_t>(rides_.num_rows())) + 1;
-  // (origin index, ride id, holder) back to each ride's origin rank.
-  Table ids({{"origin_index", ColumnType::Int64}, {"ride_id", ColumnType::Int64}, {"holder", ColumnType::Int64}});
+  // Budgeted: each ride's readings pass, from the readings of the rides before it (all ranks): a pass
+  // is about pass_readings readings of consecutive ride ids, a ride never split (a ride with more is a
+  // pass of its own).
+  if (budget_.on) {
+    const auto& readings = rides_.ints(ride::kReadings);
+    std::int64_t held = 0;
+    for (const std::int64_t count : readings) held += count;
+    std::int64_t before = comm_.exscan_sum(held);
+    pass_of_held_.resize(rides_.num_rows());
+    for (std::size_t i = 0; i < rides_.num_rows(); ++i) {
+      pass_of_held_[i] = before / budget_.pass_readings;
+      before += readings[i];
+    }
+    readings_passes_ = comm_.allreduce_max(pass_of_held_.empty() ? 0 : pass_of_held_.back() + 1);
+    readings_passes_ = std::max<std::int64_t>(readings_passes_, 1);
+  }
+  // (origin index, ride id, holder, readings pass) back to each ride's origin rank.
+  Table ids({{"origin_index", ColumnType::Int64},
+             {"ride_id", ColumnType::Int64},
+             {"holder", ColumnType::Int64},
+             {"pass", ColumnType::Int64}});
   std::vector<int> to_origin;
   for (std::size_t i = 0; i < rides_.num_rows(); ++i) {
     ids.ints(0).push_back(rides_.ints(ride::kOriginIndex)[i]);
     ids.ints(1).push_back(first_ride_id_ + static_cast<std::int64_t>(i));
     ids.ints(2).push_back(comm_.rank());
+    ids.ints(3).push_back(budget_.on ? pass_of_held_[i] : 0);
     ids.commit_row();
     to_origin.push_back(static_cast<int>(rides_.ints(ride::kOriginRank)[i]));
   }
   const Table mine = exchange(ids, to_origin, kIds);
+  if (budget_.on) {
+    // The readings stay spilled: write_readings_in_passes routes them with these.
+    ride_id_of_local_.assign(mine.num_rows(), 0);
+    pass_of_local_.assign(mine.num_rows(), 0);
+    for (std::size_t i = 0; i < mine.num_rows(); ++i) {
+      const auto index = static_cast<std::size_t>(mine.ints(0)[i]);
+      ride_id_of_local_[index] = mine.ints(1)[i];
+      pass_of_local_[index] = mine.ints(3)[i];
+    }
+    return;
+  }
   job_.time(kIds, [&] {
     std::vector<std::int64_t> ride_id(mine.num_rows()), holder(mine.num_rows());
     for (std::size_t i = 0; i < mine.num_rows(); ++i) {
@@ -890,6 +1012,217 @@ void DelotonJob::assign_ride_ids() {
       order[next[static_cast<std::size_t>(ride_ids[r] - first_ride_id_)]++] = r;
     return arrived.take(order);
   });
+}
+
+void DelotonJob::plan_budget(const MemoryShare& share) {
+  const std::int64_t forced_partitions = job::env_count("MPILAKE_DELOTON_PARTITIONS");
+  const std::int64_t forced_pass_readings = job::env_count("MPILAKE_DELOTON_PASS_READINGS");
+  const std::int64_t forced_block_rows = job::env_count("MPILAKE_SPILL_BLOCK_ROWS");
+  if (share.fits && forced_partitions == 0) return;
+  const std::string budget_text = job_.describe_share(share);
+  std::int64_t mine = 0;
+  for (const SourceFiles& source : streams_) mine += range_bytes(source, comm_.rank(), comm_.size());
+  // What stays in memory through the passes: the rides with their starts' user details (a ride is
+  // hundreds of readings), the keys, the late rejects, and the quarantine's records of bad lines. A
+  // 32nd of the landing covers the generated dumps, whose bad lines are 1 % (bench/README.md).
+  const std::int64_t kept = mine / 128;
+  std::int64_t work = share.per_rank < 0 ? std::int64_t{1} << 30 : share.per_rank - kFixedBytes - kept;
+  work = -comm_.allreduce_max(-work);  // the tightest rank's, so every rank plans alike
+  const auto too_small = [&](const std::string& why, std::int64_t least_work) {
+    return ConsistentError("--memory-limit is too small for this run: " + budget_text + " " + why + "; give at least " +
+                           format_bytes((kFixedBytes + kept + least_work) * share.node_ranks) +
+                           " per node, or run on more nodes");
+  };
+  if (work < kLeastWorkBytes)
+    throw too_small("leaves " + format_bytes(std::max<std::int64_t>(0, work)) + " per rank after the fixed overhead (" +
+                        format_bytes(kFixedBytes) + ") and the rides and quarantine kept in memory (about " +
+                        format_bytes(kept) + " per rank)",
+                    kLeastWorkBytes);
+  // A ride pass holds its partition's events (48 bytes each), their flags and hand-off plans (about
+  // 12 bytes), and its readings (a reading is two events, 56 bytes) twice while they are spilled:
+  // about 120 bytes an event, in half the work memory. An event is a line of 100 bytes or more, and
+  // the partitions by key hash are a quarter more uneven than equal shares.
+  const std::int64_t events_per_pass = std::max<std::int64_t>(1024, work / 2 / 120);
+  const std::int64_t events = mine / 100 * 5 / 4;
+  std::int64_t partitions = comm_.allreduce_max((events + events_per_pass - 1) / events_per_pass);
+  if (forced_partitions > 0) partitions = forced_partitions;
+  if (partitions > static_cast<std::int64_t>(kMostPartitions))
+    throw too_small("would need " + std::to_string(partitions) + " bike partitions (at most " +
+                        std::to_string(kMostPartitions) + ")",
+                    events * 120 * 2 / static_cast<std::int64_t>(kMostPartitions));
+  budget_.on = true;
+  budget_.work_bytes = work;
+  budget_.partitions = static_cast<std::size_t>(std::max<std::int64_t>(1, partitions));
+  // While parsing, every partition buffers one block: together half the work memory.
+  budget_.block_rows = forced_block_rows > 0 ? static_cast<std::size_t>(forced_block_rows)
+                                             : static_cast<std::size_t>(std::max<std::int64_t>(
+                                                   256, work / 2 / 48 / static_cast<std::int64_t>(budget_.partitions)));
+  // A readings pass holds its rows about three times (read, exchanged, placed) at 56 bytes, with the
+  // exchange's destinations and the placing order: about 180 bytes a reading, and all of a pass may
+  // sit on one rank (rides of nearby start times were parsed from the same stretch of the files).
+  budget_.pass_readings =
+      forced_pass_readings > 0 ? forced_pass_readings : std::max<std::int64_t>(1024, work / 2 / 180);
+  job_.cap_exchange_round(work / 8);
+  job_.stats().memory.budgeted = true;
+  job_.progress().line("memory: " +
+                       (share.fits ? std::string("MPILAKE_DELOTON_PARTITIONS forces the budgeted path")
+                                   : budget_text + " is less than an in-memory run needs") +
+                       ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() +
+                       ", rebuilding the rides in " + std::to_string(budget_.partitions) + " bike partitions");
+}
+
+void DelotonJob::route_events() {
+  if (spill_error_.empty()) {
+    try {
+      const auto& key_kinds = events_.ints(event::kKeyKind);
+      const auto& positions = events_.ints(event::kPosition);
+      const auto& times = events_.ints(event::kTime);
+      const auto& as = events_.floats(event::kA);
+      const auto& bs = events_.ints(event::kB);
+      const auto& cs = events_.ints(event::kC);
+      for (std::size_t r = 0; r < events_.num_rows(); ++r) {
+        SpillableRows& part = *event_parts_[part_of_key_[event::key_of(key_kinds[r])]];
+        Table& rows = part.tail();
+        rows.ints(event::kKeyKind).push_back(key_kinds[r]);
+        rows.ints(event::kPosition).push_back(positions[r]);
+        rows.ints(event::kTime).push_back(times[r]);
+        rows.floats(event::kA).push_back(as[r]);
+        rows.ints(event::kB).push_back(bs[r]);
+        rows.ints(event::kC).push_back(cs[r]);
+        rows.commit_row();
+        part.after_append();
+      }
+    } catch (const std::exception& e) {
+      spill_error_ = e.what();
+    }
+  }
+  events_.truncate_rows(0);
+}
+
+void DelotonJob::rides_in_passes() {
+  on_every_rank(
+      [&] { spilled_readings_ = std::make_unique<SpillableRows>(readings_schema(), &*scratch_, "readings", 1); });
+  const std::size_t passes = budget_.partitions;
+  for (std::size_t p = 0; p < passes; ++p) {
+    job_.time(kRides, [&] {
+      on_every_rank([&] {
+        events_ = event_parts_[p]->all_rows();
+        event_parts_[p]->discard();
+      });
+    });
+    event_parts_[p].reset();
+    const auto rides_before = static_cast<std::int64_t>(rides_.num_rows());
+    job_.time(kRides, [&] { find_duplicate_starts(); });
+    rebuild_rides();
+    events_ = Table();
+    const auto readings = static_cast<std::int64_t>(readings_.num_rows());
+    // The pass's readings as one spill block (a reading's kRideId: its local ride index).
+    job_.time(kRides, [&] {
+      on_every_rank([&] {
+        spilled_readings_->tail().append(readings_);
+        readings_ = Table();
+        spilled_readings_->after_append();
+      });
+    });
+    const std::vector<std::int64_t> figures = comm_.allreduce_sum(std::vector<std::int64_t>{
+        static_cast<std::int64_t>(rides_.num_rows()) - rides_before, readings, scratch_->bytes_spilled()});
+    job_.progress().line("ride pass " + std::to_string(p + 1) + " of " + std::to_string(passes) + ": " +
+                         std::to_string(figures[0]) + " rides, " + std::to_string(figures[1]) + " readings; " +
+                         format_bytes(figures[2]) + " spilled so far");
+    fault_point("pass", comm_);
+  }
+  on_every_rank([&] { spilled_readings_->close(); });
+  event_parts_.clear();
+  starts_ = {};
+  job_.progress().line("rebuilt " + std::to_string(comm_.allreduce_sum(static_cast<std::int64_t>(rides_.num_rows()))) +
+                       " rides, " + std::to_string(comm_.allreduce_sum(spilled_readings_->rows())) + " readings");
+}
+
+void DelotonJob::write_readings_in_passes(const Table& ride_offset, const std::vector<std::int64_t>& readings_of_ride) {
+  std::int64_t held = 0;
+  for (const std::int64_t readings : readings_of_ride) held += readings;
+  const std::int64_t total = comm_.allreduce_sum(held);
+  // The rank holding a ride id: the last whose first ride id is not above it (a rank without rides has
+  // the next rank's first id).
+  std::vector<std::int64_t> first_of(static_cast<std::size_t>(comm_.size()), 0);
+  first_of[static_cast<std::size_t>(comm_.rank())] = first_ride_id_;
+  first_of = comm_.allreduce_sum(first_of);
+  const auto holder = [&](std::int64_t ride_id) {
+    return static_cast<int>(std::upper_bound(first_of.begin(), first_of.end(), ride_id) - first_of.begin()) - 1;
+  };
+  const auto passes = static_cast<std::size_t>(readings_passes_);
+  job_.stats().memory.passes = readings_passes_;
+  const auto zone = job_.open_zone("readings", readings_schema(), ZoneAppendPlan{total, {}}, {ride_offset.schema()});
+  // Each pass's readings, routed from the spilled readings into a file per pass, so that a pass reads
+  // only its own rows; in waves of at most kWave passes (a rank keeps kWave files open and reads the
+  // spilled readings once per wave).
+  std::vector<std::unique_ptr<SpillableRows>> parts(passes);
+  const auto route_wave = [&](std::size_t first_pass) {
+    const std::size_t end_pass = std::min(passes, first_pass + kWave);
+    // A quarter of the work memory buffers the wave's files (a reading row is 56 bytes).
+    const auto buffered = static_cast<std::size_t>(
+        std::max<std::int64_t>(256, budget_.work_bytes / 4 / 56 / static_cast<std::int64_t>(end_pass - first_pass)));
+    for (std::size_t q = first_pass; q < end_pass; ++q)
+      parts[q] = std::make_unique<SpillableRows>(readings_schema(), &*scratch_,
+                                                 "readings-pass-" + std::to_string(q + 1), buffered);
+    spilled_readings_->visit([&](const Table& block) {
+      const auto& local = block.ints(readings::kRideId);
+      for (std::size_t r = 0; r < block.num_rows(); ++r) {
+        const auto ride = static_cast<std::size_t>(local[r]);
+        const auto q = static_cast<std::size_t>(pass_of_local_[ride]);
+        if (q < first_pass || q >= end_pass) continue;
+        Table& rows = parts[q]->tail();
+        rows.append_row(block, r);
+        rows.ints(readings::kRideId).back() = ride_id_of_local_[ride];
+        parts[q]->after_append();
+      }
+    });
+    for (std::size_t q = first_pass; q < end_pass; ++q) parts[q]->close();
+  };
+  std::size_t first_held = 0;  // the pass's first ride held here (an index into readings_of_ride)
+  for (std::size_t q = 0; q < passes; ++q) {
+    Table rows;
+    job_.time(kWrite, [&] {
+      on_every_rank([&] {
+        if (!parts[q]) route_wave(q);
+        rows = parts[q]->all_rows();
+        parts[q]->discard();
+      });
+    });
+    parts[q].reset();
+    std::vector<int> destination(rows.num_rows());
+    for (std::size_t r = 0; r < rows.num_rows(); ++r) destination[r] = holder(rows.ints(readings::kRideId)[r]);
+    const Table arrived = exchange(rows, destination, kWrite);
+    rows = Table();
+    std::size_t end_held = first_held;
+    while (end_held < pass_of_held_.size() && pass_of_held_[end_held] == static_cast<std::int64_t>(q)) ++end_held;
+    const Table placed = job_.time(kWrite, [&] {
+      // As in memory: each ride's readings come from one rank, in order; a counting sort places them.
+      std::vector<std::size_t> next(end_held - first_held + 1, 0);
+      for (std::size_t i = first_held; i < end_held; ++i)
+        next[i - first_held + 1] = next[i - first_held] + static_cast<std::size_t>(readings_of_ride[i]);
+      if (next.back() != arrived.num_rows()) throw std::logic_error("readings arrived for rides not held here");
+      std::vector<std::size_t> order(arrived.num_rows());
+      const auto& ride_ids = arrived.ints(readings::kRideId);
+      const std::int64_t first_id = first_ride_id_ + static_cast<std::int64_t>(first_held);
+      for (std::size_t r = 0; r < arrived.num_rows(); ++r)
+        order[next[static_cast<std::size_t>(ride_ids[r] - first_id)]++] = r;
+      return arrived.take(order);
+    });
+    // The pass's rides' offsets; the last pass also takes the last rank's closing total.
+    Table offsets(ride_offset.schema());
+    const std::size_t end_offsets = q + 1 == passes ? ride_offset.num_rows() : end_held;
+    for (std::size_t i = first_held; i < end_offsets; ++i) offsets.append_row(ride_offset, i);
+    job_.time(kWrite, [&] { zone->append(placed, {&offsets}); });
+    first_held = end_held;
+    const std::vector<std::int64_t> figures = comm_.allreduce_sum(
+        std::vector<std::int64_t>{static_cast<std::int64_t>(placed.num_rows()), scratch_->bytes_spilled()});
+    job_.progress().line("readings pass " + std::to_string(q + 1) + " of " + std::to_string(passes) + ": " +
+                         std::to_string(figures[0]) + " readings; " + format_bytes(figures[1]) + " spilled so far");
+    fault_point("readings_pass", comm_);
+  }
+  on_every_rank([&] { spilled_readings_->discard(); });
+  job_.finish_zone("readings", *zone, pipeline_attributes(), kWrite);
 }
 
 // 5a. Riders: one row per user_id with a ride; the details of its latest ride start (the largest

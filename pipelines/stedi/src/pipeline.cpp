@@ -17,6 +17,8 @@
 #include "mpilake/io/range_lines.hpp"
 #include "mpilake/io/spill_file.hpp"
 #include "mpilake/io/spillable_rows.hpp"
+#include "mpilake/job/env_knob.hpp"
+#include "mpilake/mpi/every_rank.hpp"
 #include "mpilake/mpi/fault.hpp"
 #include "mpilake/quarantine/quarantine.hpp"
 #include "mpilake/shuffle/partitioner.hpp"
@@ -183,17 +185,6 @@ std::vector<int> contiguous_owners(std::span<const std::int64_t> rows_of, int ra
   return owner;
 }
 
-// A positive whole number from the environment (test knobs), or 0.
-std::int64_t env_count(const char* name) {
-  const char* text = std::getenv(name);
-  if (text == nullptr) return 0;
-  char* end = nullptr;
-  const long long value = std::strtoll(text, &end, 10);
-  if (end == text || *end != '\0' || value < 1)
-    throw ConsistentError(std::string(name) + " must be a whole number of 1 or more (got '" + text + "')");
-  return value;
-}
-
 // A rank's memory when the run is larger than its budget (issue 20; docs/spill.md): the kept facts go
 // to spill files in blocks, and the machine-learning join runs in passes over serial ranges.
 struct Budget {
@@ -254,19 +245,10 @@ class StediJob {
   std::size_t widest(std::size_t mine) const {
     return static_cast<std::size_t>(comm_.allreduce_max(static_cast<std::int64_t>(mine)));
   }
-  // Runs `work`; a std::exception it throws on this rank becomes every rank's ConsistentError (for
-  // spill-file work between collectives: a full disk, a corrupt block).
+  // See mpi/every_rank.hpp.
   template <class Work>
   void on_every_rank(Work&& work) {
-    std::string error;
-    try {
-      work();
-    } catch (const ConsistentError&) {
-      throw;
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
-    comm_.throw_if_any(error);
+    mpilake::on_every_rank(comm_, std::forward<Work>(work));
   }
 
   const Comm& comm_;
@@ -278,14 +260,10 @@ class StediJob {
 };
 
 void StediJob::plan_budget(const MemoryShare& share, const std::vector<SourceFiles>& landing) {
-  const std::int64_t forced_pass_rows = env_count("MPILAKE_STEDI_PASS_ROWS");
-  const std::int64_t forced_block_rows = env_count("MPILAKE_SPILL_BLOCK_ROWS");
+  const std::int64_t forced_pass_rows = job::env_count("MPILAKE_STEDI_PASS_ROWS");
+  const std::int64_t forced_block_rows = job::env_count("MPILAKE_SPILL_BLOCK_ROWS");
   if (share.fits && forced_pass_rows == 0) return;
-  const std::string budget_text =
-      share.per_rank < 0 ? std::string("no limit")
-                         : format_bytes(share.per_rank) + " per rank (" + format_bytes(share.node_limit) + " for " +
-                               std::to_string(share.node_ranks) + (share.node_ranks == 1 ? " rank" : " ranks") +
-                               (options_.job.memory_limit < 0 ? " available" : " of --memory-limit") + ")";
+  const std::string budget_text = job_.describe_share(share);
   if (options_.rules == Rules::Rubric)
     throw ConsistentError((share.fits ? std::string("MPILAKE_STEDI_PASS_ROWS asks for the budgeted path")
                                       : "this run does not fit in memory (" + budget_text + ")") +
