@@ -266,16 +266,15 @@ void Job::write_collected(const std::string& zone, const SpillableRows& rows,
 
 std::int64_t Job::write_quarantine(const Quarantine& quarantine, const std::vector<Attribute>& pipeline_attributes,
                                    std::size_t stage) {
-  // Gathered on rank 0: rejects are few and small.
-  const Table rejects =
-      time(stage, [&] { return write_quarantine_jsonl(comm_, quarantine, options_.out / "quarantine.jsonl"); });
   std::vector<Attribute> attributes = {{"zone", std::string("quarantine")}};
   attributes.insert(attributes.end(), pipeline_attributes.begin(), pipeline_attributes.end());
   attributes.insert(attributes.end(), {{"schema_version", std::int64_t{1}},
                                        {"created_utc", stats_.created_utc},
                                        {"mpilake_version", std::string(kVersion)}});
-  time(stage, [&] { write_zone(comm_, options_.out / "quarantine.h5", rejects, attributes); });
-  return comm_.allreduce_sum(static_cast<std::int64_t>(quarantine.records().num_rows()));
+  return time(stage, [&] {
+    return mpilake::write_quarantine(comm_, quarantine, options_.out / "quarantine.jsonl",
+                                     options_.out / "quarantine.h5", attributes);
+  });
 }
 
 void Job::finish(const std::function<std::string()>& summary_json) {

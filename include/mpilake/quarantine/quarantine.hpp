@@ -5,7 +5,9 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "mpilake/h5/zone_writer.hpp"
 #include "mpilake/mpi/comm.hpp"
 #include "mpilake/table/table.hpp"
 
@@ -24,9 +26,12 @@ class Quarantine {
   Table records_;
 };
 
-// Gathers every rank's records on rank 0, sorts them by (source, file, offset) and writes them as JSON
-// Lines (one object per reject, readable by a person and by tools) to `path`, via a temporary name.
-// Returns the gathered table on rank 0 (empty elsewhere), for the HDF5 copy.
-Table write_quarantine_jsonl(const Comm& comm, const Quarantine& quarantine, const std::filesystem::path& path);
+// Collective: writes every rank's records sorted by (source, file, offset) as JSON Lines (one object
+// per reject, readable by a person and by tools) to `jsonl_path`, and as an HDF5 zone (columns as
+// schema(), root attributes `attributes` then rows and columns) to `h5_path`, each under a temporary
+// name renamed at the end. Rank 0 writes them from a streaming merge of the ranks' sorted records
+// (shuffle/merge_to_root.hpp), so it never holds all of them. Returns the records of all ranks.
+std::int64_t write_quarantine(const Comm& comm, const Quarantine& quarantine, const std::filesystem::path& jsonl_path,
+                              const std::filesystem::path& h5_path, const std::vector<Attribute>& attributes);
 
 }  // namespace mpilake

@@ -293,7 +293,8 @@ std::string_view text_or_empty(const std::optional<std::string>& text) {
 struct Budget {
   bool on = false;
   std::int64_t work_bytes = 0;     // the budget less the fixed overhead and what stays in memory
-  std::size_t partitions = 1;      // key partitions: ride passes
+  std::size_t partitions = 1;      // key partitions (spill files while parsing); a ride pass takes one or more
+  std::int64_t pass_events = 0;    // events per rank and ride pass (at most, but a partition is never split)
   std::size_t block_rows = 0;      // event rows per spill block while parsing
   std::int64_t pass_readings = 0;  // readings per readings pass, all ranks together (about)
 };
@@ -1023,8 +1024,9 @@ void DelotonJob::plan_budget(const MemoryShare& share) {
   std::int64_t mine = 0;
   for (const SourceFiles& source : streams_) mine += range_bytes(source, comm_.rank(), comm_.size());
   // What stays in memory through the passes: the rides with their starts' user details (a ride is
-  // hundreds of readings), the keys, the late rejects, and the quarantine's records of bad lines. A
-  // 32nd of the landing covers the generated dumps, whose bad lines are 1 % (bench/README.md).
+  // hundreds of readings), the keys, the late rejects (16 bytes each), and the quarantine's records
+  // of lines rejected by the parse (about 350 bytes each): a 128th of the landing, which allows for
+  // one bad line in 300 (a dump with many more needs a larger budget).
   const std::int64_t kept = mine / 128;
   std::int64_t work = share.per_rank < 0 ? std::int64_t{1} << 30 : share.per_rank - kFixedBytes - kept;
   work = -comm_.allreduce_max(-work);  // the tightest rank's, so every rank plans alike
@@ -1038,37 +1040,46 @@ void DelotonJob::plan_budget(const MemoryShare& share) {
                         format_bytes(kFixedBytes) + ") and the rides and quarantine kept in memory (about " +
                         format_bytes(kept) + " per rank)",
                     kLeastWorkBytes);
-  // A ride pass holds its partition's events (48 bytes each), their flags and hand-off plans (about
-  // 12 bytes), and its readings (a reading is two events, 56 bytes) twice while they are spilled:
-  // about 120 bytes an event, in half the work memory. An event is a line of 100 bytes or more, and
-  // the partitions by key hash are a quarter more uneven than equal shares.
-  const std::int64_t events_per_pass = std::max<std::int64_t>(1024, work / 2 / 120);
-  const std::int64_t events = mine / 100 * 5 / 4;
-  std::int64_t partitions = comm_.allreduce_max((events + events_per_pass - 1) / events_per_pass);
-  if (forced_partitions > 0) partitions = forced_partitions;
-  if (partitions > static_cast<std::int64_t>(kMostPartitions))
-    throw too_small("would need " + std::to_string(partitions) + " bike partitions (at most " +
-                        std::to_string(kMostPartitions) + ")",
+  // A ride pass holds its events (48 bytes each), their flags and hand-off plans (about 12 bytes),
+  // and its readings (a reading is two events, 56 bytes) twice while they are spilled: about 120 bytes
+  // an event, in half the work memory. An event is a line of 100 bytes or more.
+  const std::int64_t forced_pass_events = job::env_count("MPILAKE_DELOTON_PASS_EVENTS");
+  const std::int64_t pass_events = forced_pass_events > 0  ? forced_pass_events
+                                   : forced_partitions > 0 ? 1  // forced partitions: a pass each
+                                                           : std::max<std::int64_t>(1024, work / 2 / 120);
+  const std::int64_t events = mine / 100;
+  const std::int64_t passes = comm_.allreduce_max((events + pass_events - 1) / pass_events);
+  // The keys are hashed into partitions, and the partitions grouped into passes by their events once
+  // the parse has counted them: eight partitions a pass even out the keys' sizes (a Kafka dump may have
+  // only a few dozen bikes). While parsing, each partition buffers a block of at least 256 events, all
+  // of them together in half the work memory.
+  const auto most_partitions = static_cast<std::int64_t>(
+      std::min<std::int64_t>(kMostPartitions, std::max<std::int64_t>(1, work / 2 / 48 / 256)));
+  if (passes > most_partitions)
+    throw too_small("would need " + std::to_string(passes) + " ride passes (at most " +
+                        std::to_string(most_partitions) + " for this budget)",
                     events * 120 * 2 / static_cast<std::int64_t>(kMostPartitions));
+  const std::int64_t partitions =
+      forced_partitions > 0 ? forced_partitions : std::min(most_partitions, std::max<std::int64_t>(64, 8 * passes));
   budget_.on = true;
   budget_.work_bytes = work;
-  budget_.partitions = static_cast<std::size_t>(std::max<std::int64_t>(1, partitions));
-  // While parsing, every partition buffers one block: together half the work memory.
+  budget_.partitions = static_cast<std::size_t>(partitions);
+  budget_.pass_events = pass_events;
   budget_.block_rows = forced_block_rows > 0 ? static_cast<std::size_t>(forced_block_rows)
                                              : static_cast<std::size_t>(std::max<std::int64_t>(
                                                    256, work / 2 / 48 / static_cast<std::int64_t>(budget_.partitions)));
   // A readings pass holds its rows about three times (read, exchanged, placed) at 56 bytes, with the
-  // exchange's destinations and the placing order: about 180 bytes a reading, and all of a pass may
-  // sit on one rank (rides of nearby start times were parsed from the same stretch of the files).
+  // exchange's destinations, its buffers and the placing order: about 240 bytes a reading, and all of
+  // a pass may sit on one rank (rides of nearby start times were parsed from the same stretch).
   budget_.pass_readings =
-      forced_pass_readings > 0 ? forced_pass_readings : std::max<std::int64_t>(1024, work / 2 / 180);
+      forced_pass_readings > 0 ? forced_pass_readings : std::max<std::int64_t>(1024, work / 2 / 240);
   job_.cap_exchange_round(work / 8);
   job_.stats().memory.budgeted = true;
   job_.progress().line("memory: " +
                        (share.fits ? std::string("MPILAKE_DELOTON_PARTITIONS forces the budgeted path")
                                    : budget_text + " is less than an in-memory run needs") +
                        ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() +
-                       ", rebuilding the rides in " + std::to_string(budget_.partitions) + " bike partitions");
+                       ", the events in " + std::to_string(budget_.partitions) + " bike partitions");
 }
 
 void DelotonJob::route_events() {
@@ -1102,15 +1113,36 @@ void DelotonJob::route_events() {
 void DelotonJob::rides_in_passes() {
   on_every_rank(
       [&] { spilled_readings_ = std::make_unique<SpillableRows>(readings_schema(), &*scratch_, "readings", 1); });
-  const std::size_t passes = budget_.partitions;
+  // Passes: consecutive partitions, each pass at most pass_events on any rank (a partition with more
+  // is a pass of its own).
+  std::vector<std::int64_t> most(budget_.partitions, 0);
+  for (std::size_t f = 0; f < budget_.partitions; ++f) most[f] = event_parts_[f]->rows();
+  comm_.allreduce_max_in_place(most);
+  std::vector<std::size_t> pass_first = {0};
+  std::int64_t in_pass = 0;
+  for (std::size_t f = 0; f < budget_.partitions; ++f) {
+    if (in_pass > 0 && in_pass + most[f] > budget_.pass_events) {
+      pass_first.push_back(f);
+      in_pass = 0;
+    }
+    in_pass += most[f];
+  }
+  pass_first.push_back(budget_.partitions);
+  const std::size_t passes = pass_first.size() - 1;
   for (std::size_t p = 0; p < passes; ++p) {
     job_.time(kRides, [&] {
       on_every_rank([&] {
-        events_ = event_parts_[p]->all_rows();
-        event_parts_[p]->discard();
+        std::int64_t rows = 0;
+        for (std::size_t f = pass_first[p]; f < pass_first[p + 1]; ++f) rows += event_parts_[f]->rows();
+        events_ = Table(event::schema());
+        events_.reserve_rows(static_cast<std::size_t>(rows));
+        for (std::size_t f = pass_first[p]; f < pass_first[p + 1]; ++f) {
+          event_parts_[f]->visit([&](const Table& block) { events_.append(block); });
+          event_parts_[f]->discard();
+        }
       });
     });
-    event_parts_[p].reset();
+    for (std::size_t f = pass_first[p]; f < pass_first[p + 1]; ++f) event_parts_[f].reset();
     const auto rides_before = static_cast<std::int64_t>(rides_.num_rows());
     job_.time(kRides, [&] { find_duplicate_starts(); });
     rebuild_rides();
