@@ -98,8 +98,8 @@ int command_run(const Comm& comm, const std::vector<std::string>& args) {
        "bytes each rank sends per exchange round, in MB (bounds memory; < 2048)")
       ("memory-limit", po::value(&memory_limit)->default_value(memory_limit),
        "memory the ranks of one node may use together, e.g. 16G; auto: what the node has available "
-       "(MemAvailable or the cgroup limit, e.g. a Slurm job's --mem); off: no limit. A STEDI run that would need "
-       "more spills to --scratch and writes its zones in passes (docs/spill.md); a Deloton run stops at once")
+       "(MemAvailable or the cgroup limit, e.g. a Slurm job's --mem); off: no limit. A run that would need "
+       "more spills to --scratch and writes its zones in passes, with the same zones (docs/spill.md)")
       ("scratch", po::value(&scratch),
        "folder for a budgeted run's spill files (default: --out; on a cluster, node-local disk such as Slurm's "
        "$TMPDIR); removed at the end and on every failure");

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -62,7 +63,8 @@ std::filesystem::path ScratchFolder::rank_folder(const std::filesystem::path& sc
   return scratch / kScratchFolderName / run / ("rank-" + std::to_string(rank));
 }
 
-ScratchFolder::ScratchFolder(std::filesystem::path path) : path_(std::move(path)) {
+ScratchFolder::ScratchFolder(std::filesystem::path path)
+    : path_(std::move(path)), uncaught_at_start_(std::uncaught_exceptions()) {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
   // Another rank's folder may remove the shared .mpilake.scratch parent the moment it becomes empty,
@@ -79,9 +81,17 @@ ScratchFolder::ScratchFolder(std::filesystem::path path) : path_(std::move(path)
 ScratchFolder::~ScratchFolder() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
+  const auto parent = path_.parent_path();
+  // Unwinding from an error: the run is over, and a rank that failed alone is followed by MPI_Abort,
+  // which kills the other ranks before they can remove their folders. Their folders beside this one
+  // (same node or shared disk) go now; the run's folder is this run's alone (named after its output).
+  if (std::uncaught_exceptions() > uncaught_at_start_ && parent.parent_path().filename() == kScratchFolderName) {
+    std::filesystem::remove_all(parent, ignored);
+    std::filesystem::remove(parent.parent_path(), ignored);
+    return;
+  }
   // The last rank's folder takes the shared parents with it, up to .mpilake.scratch (removing a folder
   // that is not empty fails, and stops the walk).
-  const auto parent = path_.parent_path();
   if (parent.filename() == kScratchFolderName) {
     std::filesystem::remove(parent, ignored);
   } else if (parent.parent_path().filename() == kScratchFolderName) {

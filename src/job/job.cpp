@@ -80,13 +80,6 @@ std::int64_t expected_peak(std::int64_t mine, double peak_per_landing_byte, std:
 
 }  // namespace
 
-void Job::check_memory(double peak_per_landing_byte, std::int64_t extra_bytes) const {
-  const std::int64_t mine = my_landing_bytes(comm_, landing_);
-  const std::int64_t need = expected_peak(mine, peak_per_landing_byte, extra_bytes);
-  check_memory_fits(comm_, need, options_.memory_limit,
-                    "about " + format_bytes(need) + " per rank for " + format_bytes(mine) + " of landing JSON");
-}
-
 MemoryShare Job::share_memory(double peak_per_landing_byte, std::int64_t extra_bytes) {
   const std::int64_t need = expected_peak(my_landing_bytes(comm_, landing_), peak_per_landing_byte, extra_bytes);
   const MemoryShare share = share_node_memory(comm_, need, options_.memory_limit);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 
 namespace mpilake {
 
@@ -53,37 +52,6 @@ std::string format_bytes(std::int64_t bytes) {
   else
     std::snprintf(text, sizeof text, "%.2f GB", static_cast<double>(bytes) / 1e9);
   return text;
-}
-
-void check_memory_fits(const Comm& comm, std::int64_t need_bytes, std::int64_t limit_per_node,
-                       const std::string& need_detail) {
-  if (limit_per_node == 0) return;
-  MPI_Comm node_comm = MPI_COMM_NULL;
-  check_mpi(MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node_comm),
-            "MPI_Comm_split_type(shared)");
-  std::string error;
-  try {
-    const Comm node(node_comm);
-    std::int64_t node_need = node.allreduce_sum(need_bytes);
-    std::int64_t limit = limit_per_node;
-    if (limit < 0) limit = std::stoll(node.broadcast(node.is_root() ? std::to_string(available_memory_bytes()) : ""));
-    if (limit >= 0 && node_need > limit && node.is_root()) {
-      char host[MPI_MAX_PROCESSOR_NAME] = {};
-      int length = 0;
-      MPI_Get_processor_name(host, &length);
-      std::ostringstream message;
-      message << "this run needs about " << format_bytes(node_need) << " of memory on " << host << " (" << node.size()
-              << (node.size() == 1 ? " rank, " : " ranks, ") << need_detail << ") but " << format_bytes(limit)
-              << (limit_per_node < 0 ? " is available" : " is allowed by --memory-limit")
-              << "; run on more nodes, or free memory (--memory-limit overrides the check)";
-      error = message.str();
-    }
-  } catch (...) {
-    MPI_Comm_free(&node_comm);
-    throw;
-  }
-  MPI_Comm_free(&node_comm);
-  comm.throw_if_any(error);
 }
 
 MemoryShare share_node_memory(const Comm& comm, std::int64_t need_bytes, std::int64_t limit_per_node) {

@@ -363,14 +363,16 @@ def check_budgeted(result, out, ranks, label, limit, partitions=None, scratch_ro
              f"spilled' line, got {spill_lines}"):
         check(partitions is None or int(spill_lines[0][0]) == partitions,
               f"{label}: the spill line says {spill_lines[0][0]} partitions, the memory line {partitions}")
-    # Ride passes: 1..N of N, each once; their rides and readings add up to the zones' rows.
+    # Ride passes: 1..P of P, each once, at least 2 and at most one per bike partition (a pass may take
+    # several partitions, e.g. empty ones); their rides and readings add up to the zones' rows.
     ride_passes = [(int(k), int(n), int(r), int(m), size_of(s)) for k, n, r, m, s in RIDE_PASS.findall(stderr)]
-    if check(ride_passes, f"{label}: no 'ride pass 1 of N' progress line:\n{tail(stderr)}"):
+    if check(ride_passes, f"{label}: no 'ride pass 1 of P' progress line:\n{tail(stderr)}"):
         totals = sorted({n for _, n, _, _, _ in ride_passes})
-        check(totals == [partitions], f"{label}: ride pass lines count {totals} passes, {partitions} bike partitions")
-        check([k for k, _, _, _, _ in ride_passes] == list(range(1, len(ride_passes) + 1)) and
-              len(ride_passes) == partitions,
-              f"{label}: ride pass lines {[k for k, *_ in ride_passes][:30]} do not count 1..{partitions}")
+        check(len(totals) == 1 and 2 <= totals[0] <= (partitions or totals[0]),
+              f"{label}: ride pass lines count {totals} passes, expected one count from 2 to the {partitions} bike "
+              "partitions")
+        check([k for k, _, _, _, _ in ride_passes] == list(range(1, totals[-1] + 1)),
+              f"{label}: ride pass lines {[k for k, *_ in ride_passes][:30]} do not count 1..{totals[-1]}")
         check(sum(r for _, _, r, _, _ in ride_passes) == rides_rows,
               f"{label}: the ride passes rebuilt {sum(r for _, _, r, _, _ in ride_passes)} rides, rides.h5 has "
               f"{rides_rows} (a ride counted in two passes, or lost?)")
@@ -495,7 +497,8 @@ def equality_cases(runner, landing, ranks_list, tmp, tag, budgets, expect_quaran
             if scratch:
                 check(os.listdir(scratch) == [], f"{label}: --scratch {scratch} not left empty: {os.listdir(scratch)}")
             if memory:
-                print(f"{label}: {result.seconds:.1f} s, {len(RIDE_PASS.findall(result.stderr))} ride passes, "
+                print(f"{label}: {result.seconds:.1f} s, {len(RIDE_PASS.findall(result.stderr))} ride passes of "
+                      f"{knobs['MPILAKE_DELOTON_PARTITIONS']} bike partitions, "
                       f"{memory.get('passes')} readings passes, {memory.get('bytes_spilled')} bytes spilled "
                       f"{memory.get('bytes_spilled_per_rank')}", flush=True)
             same_zones(baselines[tuple(layout)], out, label, expect_quarantine)
@@ -807,7 +810,9 @@ def part_faults(runner, args, tmp):
                 path, spilled = matched.group(1), int(matched.group(2))
                 check(path.startswith(scratch_folder(small) + os.sep) and os.sep + "rank-" in path,
                       f"{label}: the line names {path}, not a spill file under {scratch_folder(small)}")
-                check((0 < spilled if positive else 0 <= spilled) and spilled <= size,
+                # The figure counts every byte this rank wrote; files of finished passes are removed
+                # as it goes, so after the parse it may exceed the disk's size.
+                check((0 < spilled if positive else 0 <= spilled) and (spilled <= size or not in_parse),
                       f"{label}: {spilled} bytes spilled on this rank, on a disk of {size} bytes")
                 is_events = os.path.basename(path).startswith("events")
                 check(is_events == in_parse, f"{label}: the disk filled up writing {os.path.basename(path)}, expected "

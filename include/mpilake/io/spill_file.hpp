@@ -33,8 +33,10 @@ inline constexpr std::string_view kScratchFolderName = ".mpilake.scratch";
 // A folder owned by one rank of a run (rank_folder(): <scratch>/.mpilake.scratch/rank-N): created on
 // construction (with its parents; a folder of that name left by a killed run is emptied first), removed
 // with everything in it on destruction, also while an exception unwinds; the .mpilake.scratch parent
-// goes with the last rank's folder (and a run's folder between them, see rank_folder). Counts the bytes
-// spilled.
+// goes with the last rank's folder (and a run's folder between them, see rank_folder). Destroyed while
+// an exception unwinds, a run's rank folder takes its run's folder with it, the other ranks' folders
+// included (an error on one rank ends in MPI_Abort, which leaves the others no time to clean up).
+// Counts the bytes spilled.
 class ScratchFolder {
  public:
   // <scratch>/.mpilake.scratch/rank-<rank>
@@ -58,6 +60,7 @@ class ScratchFolder {
 
  private:
   std::filesystem::path path_;
+  int uncaught_at_start_ = 0;  // std::uncaught_exceptions() at construction: unwinding when it is more
   std::int64_t bytes_spilled_ = 0;
 };
 

@@ -78,12 +78,9 @@ class Job {
   const std::vector<SourceFiles>& discover(const std::vector<std::string>& sources, std::size_t stage);
   // Collective: the streams of `landing/<topic>/` as sources (see discover_streams), timed as `stage`.
   const std::vector<SourceFiles>& discover_streams(const std::string& topic, std::size_t stage);
-  // Collective: stops the run before any work when the ranks of a node would not fit in its memory.
-  // A rank's peak is taken as `peak_per_landing_byte` x its landing bytes + `extra_bytes` + a base.
-  void check_memory(double peak_per_landing_byte, std::int64_t extra_bytes) const;
-  // Collective: for a pipeline that can run under a budget: this rank's share of its node's memory
-  // and whether the in-memory path (its peak estimated as for check_memory) fits every node. Records
-  // the limit and the share in the run figures.
+  // Collective: this rank's share of its node's memory and whether the in-memory path fits every
+  // node; a rank's in-memory peak is taken as `peak_per_landing_byte` x its landing bytes +
+  // `extra_bytes` + a base. Records the limit and the share in the run figures.
   MemoryShare share_memory(double peak_per_landing_byte, std::int64_t extra_bytes);
   // "62.5 MB per rank (125 MB for 2 ranks of --memory-limit)", or "no limit": for progress and errors.
   std::string describe_share(const MemoryShare& share) const;

@@ -292,6 +292,7 @@ std::string_view text_or_empty(const std::optional<std::string>& text) {
 // their ids as in memory, and the readings zone is then written in passes over ride-id ranges.
 struct Budget {
   bool on = false;
+  std::string announcement;        // the progress line saying why and where it spills (after the output is ready)
   std::int64_t work_bytes = 0;     // the budget less the fixed overhead and what stays in memory
   std::size_t partitions = 1;      // key partitions (spill files while parsing); a ride pass takes one or more
   std::int64_t pass_events = 0;    // events per rank and ride pass (at most, but a partition is never split)
@@ -412,6 +413,7 @@ RunSummary DelotonJob::run() {
   plan_budget(job_.share_memory(2.0, 0));
   const OutputLock lock = job_.prepare_output(kZones);
   if (budget_.on) on_every_rank([&] { scratch_.emplace(job_.scratch_folder()); });
+  if (budget_.on) job_.progress().line(budget_.announcement);
   std::int64_t files = 0;
   for (const auto& stream : streams_) files += static_cast<std::int64_t>(stream.files.size());
   job_.progress().line("landing " + options_.job.landing.string() + ": " + std::to_string(job_.stats().landing_bytes) +
@@ -1055,7 +1057,7 @@ void DelotonJob::plan_budget(const MemoryShare& share) {
   // of them together in half the work memory.
   const auto most_partitions = static_cast<std::int64_t>(
       std::min<std::int64_t>(kMostPartitions, std::max<std::int64_t>(1, work / 2 / 48 / 256)));
-  if (passes > most_partitions)
+  if (forced_partitions == 0 && passes > most_partitions)
     throw too_small("would need " + std::to_string(passes) + " ride passes (at most " +
                         std::to_string(most_partitions) + " for this budget)",
                     events * 120 * 2 / static_cast<std::int64_t>(kMostPartitions));
@@ -1075,11 +1077,11 @@ void DelotonJob::plan_budget(const MemoryShare& share) {
       forced_pass_readings > 0 ? forced_pass_readings : std::max<std::int64_t>(1024, work / 2 / 240);
   job_.cap_exchange_round(work / 8);
   job_.stats().memory.budgeted = true;
-  job_.progress().line("memory: " +
-                       (share.fits ? std::string("MPILAKE_DELOTON_PARTITIONS forces the budgeted path")
-                                   : budget_text + " is less than an in-memory run needs") +
-                       ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() +
-                       ", the events in " + std::to_string(budget_.partitions) + " bike partitions");
+  budget_.announcement = ("memory: " +
+                          (share.fits ? std::string("MPILAKE_DELOTON_PARTITIONS forces the budgeted path")
+                                      : budget_text + " is less than an in-memory run needs") +
+                          ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() +
+                          ", rebuilding the rides in " + std::to_string(budget_.partitions) + " bike partitions");
 }
 
 void DelotonJob::route_events() {

@@ -189,6 +189,7 @@ std::vector<int> contiguous_owners(std::span<const std::int64_t> rows_of, int ra
 // to spill files in blocks, and the machine-learning join runs in passes over serial ranges.
 struct Budget {
   bool on = false;
+  std::string announcement;     // the progress line saying why and where it spills (after the output is ready)
   std::int64_t work_bytes = 0;  // the budget less the fixed overhead and the customer dimension
   std::size_t block_rows = 0;   // kept fact rows per spill block
   std::int64_t pass_rows = 0;   // ML join input rows per rank and pass (about)
@@ -293,11 +294,11 @@ void StediJob::plan_budget(const MemoryShare& share, const std::vector<SourceFil
   budget_.pass_rows = forced_pass_rows > 0 ? forced_pass_rows : std::max<std::int64_t>(1024, work / 320);
   job_.cap_exchange_round(work / 8);
   job_.stats().memory.budgeted = true;
-  job_.progress().line("memory: " +
-                       (share.fits ? std::string("MPILAKE_STEDI_PASS_ROWS forces the budgeted path")
-                                   : budget_text + " is less than an in-memory run needs") +
-                       ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() +
-                       " and joining in passes");
+  budget_.announcement =
+      ("memory: " +
+       (share.fits ? std::string("MPILAKE_STEDI_PASS_ROWS forces the budgeted path")
+                   : budget_text + " is less than an in-memory run needs") +
+       ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() + " and joining in passes");
 }
 
 void StediJob::join_in_passes(const SpillableRows& accelerometer, const SpillableRows& steps,
@@ -498,6 +499,7 @@ RunSummary StediJob::run() {
   plan_budget(job_.share_memory(1.3, landing[0].total_bytes() / 2), landing);
   const OutputLock lock = job_.prepare_output(kZones);
   if (budget_.on) on_every_rank([&] { scratch_.emplace(job_.scratch_folder()); });
+  if (budget_.on) job_.progress().line(budget_.announcement);
   ScratchFolder* const scratch = scratch_ ? &*scratch_ : nullptr;
   job_.progress().line("landing " + options_.job.landing.string() + ": " + std::to_string(job_.stats().landing_bytes) +
                        " bytes in " +
