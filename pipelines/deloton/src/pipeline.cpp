@@ -1077,11 +1077,11 @@ void DelotonJob::plan_budget(const MemoryShare& share) {
       forced_pass_readings > 0 ? forced_pass_readings : std::max<std::int64_t>(1024, work / 2 / 240);
   job_.cap_exchange_round(work / 8);
   job_.stats().memory.budgeted = true;
-  budget_.announcement = ("memory: " +
-                          (share.fits ? std::string("MPILAKE_DELOTON_PARTITIONS forces the budgeted path")
-                                      : budget_text + " is less than an in-memory run needs") +
-                          ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() +
-                          ", rebuilding the rides in " + std::to_string(budget_.partitions) + " bike partitions");
+  budget_.announcement = "memory: " +
+                         (share.fits ? std::string("MPILAKE_DELOTON_PARTITIONS forces the budgeted path")
+                                     : budget_text + " is less than an in-memory run needs") +
+                         ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() +
+                         ", rebuilding the rides in " + std::to_string(budget_.partitions) + " bike partitions";
 }
 
 void DelotonJob::route_events() {

@@ -294,11 +294,11 @@ void StediJob::plan_budget(const MemoryShare& share, const std::vector<SourceFil
   budget_.pass_rows = forced_pass_rows > 0 ? forced_pass_rows : std::max<std::int64_t>(1024, work / 320);
   job_.cap_exchange_round(work / 8);
   job_.stats().memory.budgeted = true;
-  budget_.announcement =
-      ("memory: " +
-       (share.fits ? std::string("MPILAKE_STEDI_PASS_ROWS forces the budgeted path")
-                   : budget_text + " is less than an in-memory run needs") +
-       ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() + " and joining in passes");
+  budget_.announcement = "memory: " +
+                         (share.fits ? std::string("MPILAKE_STEDI_PASS_ROWS forces the budgeted path")
+                                     : budget_text + " is less than an in-memory run needs") +
+                         ": spilling to " + (job_.scratch_root() / std::string(kScratchFolderName)).string() +
+                         " and joining in passes";
 }
 
 void StediJob::join_in_passes(const SpillableRows& accelerometer, const SpillableRows& steps,
