@@ -18,8 +18,22 @@ namespace {
 
 const Schema kSchema = {{"key", ColumnType::Int64}, {"x", ColumnType::Float64}};
 
+// This process's folder under the temp directory; the tests' ScratchFolders remove their own folders
+// inside it, and it goes when the test program ends.
+const std::filesystem::path& process_folder() {
+  static const struct Folder {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("mpilake_spillable_test_" + std::to_string(::getpid()));
+    ~Folder() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } folder;
+  return folder.path;
+}
+
 std::filesystem::path test_folder(const std::string& name) {
-  return std::filesystem::temp_directory_path() / ("mpilake_spillable_test_" + std::to_string(::getpid())) / name;
+  return process_folder() / name;
 }
 
 // The reference: every appended row, in order, as plain vectors.
