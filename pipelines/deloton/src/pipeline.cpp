@@ -11,6 +11,7 @@
 #include <memory>
 #include <numeric>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -285,6 +286,21 @@ std::string_view text_or_empty(const std::optional<std::string>& text) {
   return text ? std::string_view(*text) : std::string_view();
 }
 
+// Readings that arrived at the rank holding their rides, placed in ride-id order. Each ride's readings
+// come from one rank, in order, and the rides held here (`readings_of_ride`, from ride id `first_id`
+// on) have known reading counts: a counting sort places them (stable, linear).
+Table place_by_ride(const Table& arrived, std::span<const std::int64_t> readings_of_ride, std::int64_t first_id) {
+  std::vector<std::size_t> next(readings_of_ride.size() + 1, 0);
+  for (std::size_t i = 0; i < readings_of_ride.size(); ++i)
+    next[i + 1] = next[i] + static_cast<std::size_t>(readings_of_ride[i]);
+  if (next.back() != arrived.num_rows()) throw std::logic_error("readings arrived for rides not held here");
+  std::vector<std::size_t> order(arrived.num_rows());
+  const auto& ride_ids = arrived.ints(readings::kRideId);
+  for (std::size_t r = 0; r < arrived.num_rows(); ++r)
+    order[next[static_cast<std::size_t>(ride_ids[r] - first_id)]++] = r;
+  return arrived.take(order);
+}
+
 // A rank's memory when the run is larger than its budget (issue 20; docs/spill.md section 4). The
 // parsed events go to spill files, one per partition of the (stream, bike) keys, so that a ride never
 // spans two partitions; the rides are rebuilt partition by partition (the ride passes), and their
@@ -328,7 +344,9 @@ class DelotonJob {
   // Budgeted: find_duplicate_starts and rebuild_rides, one key partition at a time.
   void rides_in_passes();
   // Budgeted: the readings zone in passes over ride-id ranges from the spilled readings.
-  void write_readings_in_passes(const Table& ride_offset, const std::vector<std::int64_t>& readings_of_ride);
+  // `readings_of_ride`: per ride held here; `total_readings`: all ranks'.
+  void write_readings_in_passes(const Table& ride_offset, const std::vector<std::int64_t>& readings_of_ride,
+                                std::int64_t total_readings);
   template <class Work>
   void on_every_rank(Work&& work) {
     mpilake::on_every_rank(comm_, std::forward<Work>(work));
@@ -488,19 +506,19 @@ RunSummary DelotonJob::run() {
   // the total).
   Table ride_offset({{"ride_offset", ColumnType::Int64}});
   const std::vector<std::int64_t> readings_of_ride = rides_.ints(ride::kReadings);
+  // The readings of the rides held here (in memory: readings_'s rows; budgeted: still spilled).
+  std::int64_t held = 0;
+  for (const std::int64_t readings : readings_of_ride) held += readings;
+  const std::int64_t total_readings = comm_.allreduce_sum(held);
   {
-    // The readings of the rides held here (in memory: readings_'s rows; budgeted: still spilled).
-    std::int64_t held = 0;
-    for (const std::int64_t readings : readings_of_ride) held += readings;
     std::int64_t at = comm_.exscan_sum(held);
-    const std::int64_t total = comm_.allreduce_sum(held);
     for (std::size_t i = 0; i < rides_.num_rows(); ++i) {
       ride_offset.ints(0).push_back(at);
       ride_offset.commit_row();
       at += rides_.ints(ride::kReadings)[i];
     }
     if (comm_.rank() == comm_.size() - 1) {
-      ride_offset.ints(0).push_back(total);
+      ride_offset.ints(0).push_back(total_readings);
       ride_offset.commit_row();
     }
   }
@@ -511,7 +529,7 @@ RunSummary DelotonJob::run() {
   job_.write("rides", rides_zone, attributes, kWrite);
   rides_zone = Table();
   if (budget_.on)
-    write_readings_in_passes(ride_offset, readings_of_ride);
+    write_readings_in_passes(ride_offset, readings_of_ride, total_readings);
   else
     job_.write("readings", readings_, attributes, kWrite, {&ride_offset});
   readings_ = Table();
@@ -566,8 +584,9 @@ void DelotonJob::parse() {
   std::int64_t bytes = 0;
   for (const SourceFiles& source : streams_) bytes += range_bytes(source, comm_.rank(), comm_.size());
   // Budgeted, the events of each batch go to their partitions' spill files (route_events).
-  if (!budget_.on) events_.reserve_rows(events_.num_rows() + static_cast<std::size_t>(bytes / 100));
-  if (budget_.on)
+  if (!budget_.on)
+    events_.reserve_rows(events_.num_rows() + static_cast<std::size_t>(bytes / 100));
+  else
     on_every_rank([&] {
       for (std::size_t p = 0; p < budget_.partitions; ++p)
         event_parts_.push_back(std::make_unique<SpillableRows>(
@@ -1002,19 +1021,7 @@ void DelotonJob::assign_ride_ids() {
     to_origin.swap(destination);
   });
   Table arrived = exchange(readings_, to_origin, kIds);
-  readings_ = job_.time(kIds, [&] {
-    // Each ride's readings arrive from one rank, in order, and this rank holds a contiguous range of
-    // ride ids whose reading counts it knows: a counting sort places them (stable, linear).
-    std::vector<std::size_t> next(rides_.num_rows() + 1, 0);
-    for (std::size_t i = 0; i < rides_.num_rows(); ++i)
-      next[i + 1] = next[i] + static_cast<std::size_t>(rides_.ints(ride::kReadings)[i]);
-    if (next.back() != arrived.num_rows()) throw std::logic_error("readings arrived for rides not held here");
-    std::vector<std::size_t> order(arrived.num_rows());
-    const auto& ride_ids = arrived.ints(readings::kRideId);
-    for (std::size_t r = 0; r < arrived.num_rows(); ++r)
-      order[next[static_cast<std::size_t>(ride_ids[r] - first_ride_id_)]++] = r;
-    return arrived.take(order);
-  });
+  readings_ = job_.time(kIds, [&] { return place_by_ride(arrived, rides_.ints(ride::kReadings), first_ride_id_); });
 }
 
 void DelotonJob::plan_budget(const MemoryShare& share) {
@@ -1172,10 +1179,8 @@ void DelotonJob::rides_in_passes() {
                        " rides, " + std::to_string(comm_.allreduce_sum(spilled_readings_->rows())) + " readings");
 }
 
-void DelotonJob::write_readings_in_passes(const Table& ride_offset, const std::vector<std::int64_t>& readings_of_ride) {
-  std::int64_t held = 0;
-  for (const std::int64_t readings : readings_of_ride) held += readings;
-  const std::int64_t total = comm_.allreduce_sum(held);
+void DelotonJob::write_readings_in_passes(const Table& ride_offset, const std::vector<std::int64_t>& readings_of_ride,
+                                          std::int64_t total_readings) {
   // The rank holding a ride id: the last whose first ride id is not above it (a rank without rides has
   // the next rank's first id).
   std::vector<std::int64_t> first_of(static_cast<std::size_t>(comm_.size()), 0);
@@ -1186,7 +1191,8 @@ void DelotonJob::write_readings_in_passes(const Table& ride_offset, const std::v
   };
   const auto passes = static_cast<std::size_t>(readings_passes_);
   job_.stats().memory.passes = readings_passes_;
-  const auto zone = job_.open_zone("readings", readings_schema(), ZoneAppendPlan{total, {}}, {ride_offset.schema()});
+  const auto zone =
+      job_.open_zone("readings", readings_schema(), ZoneAppendPlan{total_readings, {}}, {ride_offset.schema()});
   // Each pass's readings, routed from the spilled readings into a file per pass, so that a pass reads
   // only its own rows; in waves of at most kWave passes (a rank keeps kWave files open and reads the
   // spilled readings once per wave).
@@ -1231,17 +1237,9 @@ void DelotonJob::write_readings_in_passes(const Table& ride_offset, const std::v
     std::size_t end_held = first_held;
     while (end_held < pass_of_held_.size() && pass_of_held_[end_held] == static_cast<std::int64_t>(q)) ++end_held;
     const Table placed = job_.time(kWrite, [&] {
-      // As in memory: each ride's readings come from one rank, in order; a counting sort places them.
-      std::vector<std::size_t> next(end_held - first_held + 1, 0);
-      for (std::size_t i = first_held; i < end_held; ++i)
-        next[i - first_held + 1] = next[i - first_held] + static_cast<std::size_t>(readings_of_ride[i]);
-      if (next.back() != arrived.num_rows()) throw std::logic_error("readings arrived for rides not held here");
-      std::vector<std::size_t> order(arrived.num_rows());
-      const auto& ride_ids = arrived.ints(readings::kRideId);
-      const std::int64_t first_id = first_ride_id_ + static_cast<std::int64_t>(first_held);
-      for (std::size_t r = 0; r < arrived.num_rows(); ++r)
-        order[next[static_cast<std::size_t>(ride_ids[r] - first_id)]++] = r;
-      return arrived.take(order);
+      return place_by_ride(arrived,
+                           std::span<const std::int64_t>(readings_of_ride).subspan(first_held, end_held - first_held),
+                           first_ride_id_ + static_cast<std::int64_t>(first_held));
     });
     // The pass's rides' offsets; the last pass also takes the last rank's closing total.
     Table offsets(ride_offset.schema());
