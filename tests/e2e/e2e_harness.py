@@ -169,6 +169,33 @@ def read_summary(out):
 
 
 # ---------------------------------------------------------------------------
+# Budgeted runs (issue 20): what test_budget.py and test_budget_deloton.py both look at
+# ---------------------------------------------------------------------------
+SCRATCH = ".mpilake.scratch"  # the folder under --scratch (default --out) that a budgeted run spills into
+
+
+def tail(text, n=1500):
+    return text[-n:] if text else ""
+
+
+def error_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("mpilake: error")]
+
+
+def temp_files(out):
+    """The hidden temporary files (.NAME.tmp) a run left in OUT."""
+    return sorted(n for n in os.listdir(out) if n.endswith(".tmp")) if os.path.isdir(out) else []
+
+
+def scratch_folder(root):
+    return os.path.join(root, SCRATCH)
+
+
+def landing_size(landing):
+    return sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(landing) for n in names)
+
+
+# ---------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------
 def fmt_row(row):

@@ -57,8 +57,8 @@ import collections  # noqa: E402
 import h5py  # noqa: E402
 
 import e2e_harness as harness  # noqa: E402
+from e2e_harness import error_lines, landing_size, read_summary, scratch_folder, tail, temp_files  # noqa: E402
 
-SCRATCH = ".mpilake.scratch"
 ZONES = ("customer_trusted", "accelerometer_trusted", "customer_curated", "step_trainer_trusted",
          "machine_learning_curated")
 PASS_LINE = re.compile(r"\bpass (\d+) of (\d+)\b")
@@ -83,22 +83,6 @@ def check(condition, message):
         FAILURES.append(message)
         print("FAIL:", message, flush=True)
     return condition
-
-
-def tail(text, n=1500):
-    return text[-n:] if text else ""
-
-
-def error_lines(stderr):
-    return [line for line in stderr.splitlines() if line.startswith("mpilake: error")]
-
-
-def temp_files(out):
-    return sorted(n for n in os.listdir(out) if n.endswith(".tmp")) if os.path.isdir(out) else []
-
-
-def scratch_folder(root):
-    return os.path.join(root, SCRATCH)
 
 
 def rank_folders(root, rank):
@@ -200,11 +184,6 @@ def ran_ok(result, out, label):
         missing.append("summary.json")
     return check(result.returncode == 0 and not missing,
                  f"{label}: exit {result.returncode}, missing {missing}: {result.command}\n{tail(result.stderr, 3000)}")
-
-
-def read_summary(out):
-    with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
-        return json.load(f)
 
 
 # ---------------------------------------------------------------------------
@@ -453,10 +432,6 @@ def part_starter(runner, args, tmp):
     equality_cases(runner, landing, args.ranks, args.rules, tmp, "starter", STARTER_BUDGET, SMALL_LAYOUT,
                    starter=True)
     return True
-
-
-def landing_size(landing):
-    return sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(landing) for n in names)
 
 
 def part_limit(runner, args, tmp):

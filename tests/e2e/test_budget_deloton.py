@@ -60,8 +60,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import e2e_harness as harness  # noqa: E402
+from e2e_harness import (SCRATCH, error_lines, landing_size, read_summary, scratch_folder, tail,  # noqa: E402
+                         temp_files)
 
-SCRATCH = ".mpilake.scratch"
 ZONES = ("riders", "rides", "readings", "heart_rate_alerts", "daily")
 KNOBS = ("MPILAKE_FAULT", "MPILAKE_DELOTON_PARTITIONS", "MPILAKE_DELOTON_PASS_READINGS", "MPILAKE_SPILL_BLOCK_ROWS",
          "MPILAKE_STEDI_PASS_ROWS")
@@ -113,24 +114,8 @@ def check(condition, message):
     return condition
 
 
-def tail(text, n=1500):
-    return text[-n:] if text else ""
-
-
-def error_lines(stderr):
-    return [line for line in stderr.splitlines() if line.startswith("mpilake: error")]
-
-
-def temp_files(out):
-    return sorted(n for n in os.listdir(out) if n.endswith(".tmp")) if os.path.isdir(out) else []
-
-
 def zone_files(out):
     return sorted(n for n in os.listdir(out) if n.endswith(".h5")) if os.path.isdir(out) else []
-
-
-def scratch_folder(root):
-    return os.path.join(root, SCRATCH)
 
 
 def listing(folder):
@@ -261,11 +246,6 @@ def ran_ok(result, out, label):
         missing.append("summary.json")
     return check(result.returncode == 0 and not missing,
                  f"{label}: exit {result.returncode}, missing {missing}: {result.command}\n{tail(result.stderr, 3000)}")
-
-
-def read_summary(out):
-    with open(os.path.join(out, "summary.json"), encoding="utf-8") as f:
-        return json.load(f)
 
 
 # ---------------------------------------------------------------------------
@@ -545,10 +525,6 @@ def part_samples(runner, args, tmp):
                 COMPRESSED_LAYOUT, "auto", True))
     equality_cases(runner, landing, args.ranks, tmp, "samples", budgets)
     return True
-
-
-def landing_size(landing):
-    return sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(landing) for n in names)
 
 
 def peak_wrapper(tmp):
