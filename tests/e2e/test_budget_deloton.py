@@ -817,15 +817,21 @@ def part_faults(runner, args, tmp):
     extra = SMALL_LAYOUT + ["--scratch", shared]
     second = []
 
+    stall_line = "mpilake: fault: rank 0 stalls"
+
     def start_second():
+        # The second run parses and spills beside the stalled first; its own stall line says its
+        # spill files are there. Waiting for that line, not a fixed time, keeps this right under the
+        # sanitizers too, where a run takes several times longer to get there.
         second.append(runner.start(ranks, landing, second_out, extra,
-                                   dict(FAULT_BUDGET, MPILAKE_FAULT="spilled:0:stall=5")))
-        time.sleep(1.5)  # the second run parses and spills beside the stalled first
+                                   dict(FAULT_BUDGET, MPILAKE_FAULT="spilled:0:stall=3"), stall_line))
+        if not second[0][2].wait(timeout=11):
+            check(False, f"{label}: the second run did not reach its stall at 'spilled' within 11 s, "
+                  f"while the first was held")
         return run_folders(shared, first_out)[1]
 
-    first, stalled, names = runner.run_with_action(ranks, landing, first_out, "mpilake: fault: rank 0 stalls",
-                                                   start_second, extra,
-                                                   dict(FAULT_BUDGET, MPILAKE_FAULT="spilled:0:stall=4"))
+    first, stalled, names = runner.run_with_action(ranks, landing, first_out, stall_line, start_second, extra,
+                                                   dict(FAULT_BUDGET, MPILAKE_FAULT="spilled:0:stall=12"))
     check(stalled, f"{label}: the first run never announced its stall at 'spilled'")
     if names is not None:
         print(f"{label}: run folders in the shared scratch while both run: {names}", flush=True)
