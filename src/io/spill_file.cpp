@@ -29,9 +29,11 @@ constexpr char kMagic[4] = {'M', 'L', 'S', 'P'};
 constexpr char kEndMagic[4] = {'M', 'L', 'S', 'E'};
 constexpr std::uint32_t kVersion = 1;
 
+// 1 int64, 2 float64, 3 string.
 std::string type_codes(const Schema& schema) {
   std::string codes;
-  for (const ColumnSpec& column : schema) codes.push_back(column.type == ColumnType::Int64 ? '\1' : '\2');
+  for (const ColumnSpec& column : schema)
+    codes.push_back(column.type == ColumnType::Int64 ? '\1' : (column.type == ColumnType::Float64 ? '\2' : '\3'));
   return codes;
 }
 
@@ -47,9 +49,30 @@ T get(const unsigned char* header, std::size_t at) {
   return value;
 }
 
-const void* column_data(const Table& rows, std::size_t column) {
-  return rows.schema()[column].type == ColumnType::Int64 ? static_cast<const void*>(rows.ints(column).data())
-                                                         : static_cast<const void*>(rows.floats(column).data());
+constexpr unsigned char kZeros[8] = {};
+
+std::size_t padding_to_8(std::size_t bytes) {
+  return (8 - bytes % 8) % 8;
+}
+
+// A column's payload pieces: 8-byte values, or a string column's end offsets, its bytes and the zeros
+// that pad them to 8.
+void column_pieces(const Table& rows, std::size_t column, std::vector<iovec>& pieces) {
+  const std::size_t row_count = rows.num_rows();
+  const auto add = [&](const void* data, std::size_t bytes) {
+    if (bytes > 0) pieces.push_back({const_cast<void*>(data), bytes});
+  };
+  switch (rows.schema()[column].type) {
+    case ColumnType::Int64: add(rows.ints(column).data(), row_count * 8); break;
+    case ColumnType::Float64: add(rows.floats(column).data(), row_count * 8); break;
+    case ColumnType::String: {
+      const StringColumn& strings = rows.strings(column);
+      add(strings.end_offsets(), row_count * 8);
+      add(strings.byte_data(), strings.byte_size());
+      add(kZeros, padding_to_8(strings.byte_size()));
+      break;
+    }
+  }
 }
 
 }  // namespace
@@ -101,10 +124,6 @@ ScratchFolder::~ScratchFolder() {
 
 SpillWriter::SpillWriter(ScratchFolder& folder, std::string_view name, Schema schema)
     : folder_(folder), path_(folder.file(name)), schema_(std::move(schema)) {
-  for (const ColumnSpec& column : schema_)
-    if (column.type == ColumnType::String)
-      throw std::invalid_argument("spill file " + path_.string() + ": column '" + column.name +
-                                  "' is a string column; spill files hold int64 and float64 columns only");
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     const int error = errno;
@@ -122,26 +141,26 @@ void SpillWriter::append(const Table& rows) {
   if (!same_schema(rows.schema(), schema_))
     throw std::invalid_argument("spill file " + path_.string() + ": block schema differs from the file's");
   const std::size_t row_count = rows.num_rows();
-  const std::size_t column_bytes = row_count * 8;
 
-  std::uint32_t payload_crc = 0;
-  for (std::size_t c = 0; c < schema_.size(); ++c)
-    payload_crc = crc32c(payload_crc, column_data(rows, c), column_bytes);
+  // The header, then the columns in place (no copy), in one writev continued after short writes.
   unsigned char header[kSpillBlockHeaderBytes] = {};
+  std::vector<iovec> pieces;
+  pieces.push_back({header, sizeof header});
+  for (std::size_t c = 0; c < schema_.size(); ++c) column_pieces(rows, c, pieces);
+  std::uint32_t payload_crc = 0;
+  std::uint64_t payload_bytes = 0;
+  for (std::size_t i = 1; i < pieces.size(); ++i) {
+    payload_crc = crc32c(payload_crc, pieces[i].iov_base, pieces[i].iov_len);
+    payload_bytes += pieces[i].iov_len;
+  }
   std::memcpy(header, kMagic, 4);
   put<std::uint32_t>(header, 4, kVersion);
   put<std::uint64_t>(header, 8, row_count);
   put<std::uint32_t>(header, 16, static_cast<std::uint32_t>(schema_.size()));
   put<std::uint32_t>(header, 20, crc32c(type_codes(schema_)));
-  put<std::uint64_t>(header, 24, column_bytes * schema_.size());
+  put<std::uint64_t>(header, 24, payload_bytes);
   put<std::uint32_t>(header, 32, payload_crc);
   put<std::uint32_t>(header, 36, crc32c(0, header, 36));
-
-  // One writev of the header and the columns in place (no copy), continued after short writes.
-  std::vector<iovec> pieces;
-  pieces.push_back({header, sizeof header});
-  for (std::size_t c = 0; c < schema_.size(); ++c)
-    if (column_bytes > 0) pieces.push_back({const_cast<void*>(column_data(rows, c)), column_bytes});
   write_pieces(pieces);
   ++blocks_;
   rows_ += static_cast<std::int64_t>(row_count);
@@ -258,13 +277,15 @@ bool SpillReader::next(Table& block) {
                              std::to_string(schema_.size()));
   if (get<std::uint32_t>(header, 20) != crc32c(type_codes(schema_)))
     throw std::runtime_error(where + " has other column types than the reader expects");
-  if (columns > 0 &&
-      (rows > payload_bytes || payload_bytes / columns / 8 != rows || payload_bytes % (8 * columns) != 0))
+  // Every column has `rows` 8-byte words (a string column's end offsets); string bytes come on top.
+  const bool has_strings =
+      std::any_of(schema_.begin(), schema_.end(), [](const ColumnSpec& c) { return c.type == ColumnType::String; });
+  const bool consistent =
+      columns == 0 ? payload_bytes == 0
+                   : rows <= payload_bytes / 8 / columns && (has_strings || payload_bytes == rows * 8 * columns);
+  if (!consistent)
     throw std::runtime_error(where + " header inconsistent (" + std::to_string(rows) + " rows, " +
                              std::to_string(payload_bytes) + " payload bytes)");
-  if (columns == 0 && payload_bytes != 0)
-    throw std::runtime_error(where + " header inconsistent (no columns, " + std::to_string(payload_bytes) +
-                             " payload bytes)");
 
   // A truncated file shows here, before the payload's memory is allocated.
   const std::uint64_t left = position_ < file_size_ ? file_size_ - position_ : 0;
@@ -278,32 +299,62 @@ bool SpillReader::next(Table& block) {
     block = Table(schema_);
   else if (schema_.empty())
     block.truncate_rows(0);
-  const std::size_t column_bytes = static_cast<std::size_t>(rows) * 8;
   std::uint32_t crc = 0;
   std::uint64_t read_bytes = 0;
-  for (std::size_t c = 0; c < schema_.size(); ++c) {
-    void* data = nullptr;
-    if (schema_[c].type == ColumnType::Int64) {
-      block.ints(c).resize(rows);
-      data = block.ints(c).data();
-    } else {
-      block.floats(c).resize(rows);
-      data = block.floats(c).data();
-    }
-    // In pieces of 1 MiB, each checksummed while it is still in the cache (measured: one read of a
-    // whole large column runs at a fraction of the speed).
-    for (std::size_t at = 0; at < column_bytes;) {
-      const std::size_t piece = std::min<std::size_t>(column_bytes - at, std::size_t{1} << 20);
-      char* into = static_cast<char*>(data) + at;
-      const std::size_t got = read_some(into, piece);
+  // Reads `bytes` into `into`, in pieces of 1 MiB, each checksummed while it is still in the cache
+  // (measured: one read of a whole large column runs at a fraction of the speed).
+  const auto read_payload = [&](void* into, std::size_t bytes) {
+    if (read_bytes + bytes > payload_bytes)
+      throw std::runtime_error(where + " header inconsistent (a string column's " + std::to_string(bytes) +
+                               " bytes run past the payload's " + std::to_string(payload_bytes) + ")");
+    for (std::size_t at = 0; at < bytes;) {
+      const std::size_t piece = std::min<std::size_t>(bytes - at, std::size_t{1} << 20);
+      char* to = static_cast<char*>(into) + at;
+      const std::size_t got = read_some(to, piece);
       read_bytes += got;
       if (got < piece)
         throw std::runtime_error(where + " truncated (payload: " + std::to_string(read_bytes) + " of " +
                                  std::to_string(payload_bytes) + " bytes)");
-      crc = crc32c(crc, into, piece);
+      crc = crc32c(crc, to, piece);
       at += piece;
     }
+  };
+  const std::size_t word_bytes = static_cast<std::size_t>(rows) * 8;
+  for (std::size_t c = 0; c < schema_.size(); ++c) {
+    switch (schema_[c].type) {
+      case ColumnType::Int64:
+        block.ints(c).resize(rows);
+        read_payload(block.ints(c).data(), word_bytes);
+        break;
+      case ColumnType::Float64:
+        block.floats(c).resize(rows);
+        read_payload(block.floats(c).data(), word_bytes);
+        break;
+      case ColumnType::String: {
+        StringColumn& strings = block.strings(c);
+        strings.resize_for_fill(rows, 0);
+        read_payload(strings.end_offsets(), word_bytes);
+        // The offsets must rise and stay inside the payload before they size anything (the checksum
+        // is only known at the end).
+        std::uint64_t previous = 0;
+        for (std::uint64_t r = 0; r < rows; ++r) {
+          const std::uint64_t end_offset = strings.end_offsets()[r];
+          if (end_offset < previous || end_offset > payload_bytes - read_bytes)
+            throw std::runtime_error(where + " checksum mismatch (string offsets out of order)");
+          previous = end_offset;
+        }
+        strings.resize_for_fill(rows, previous);
+        read_payload(strings.byte_data(), previous);
+        unsigned char padding[8];
+        read_payload(padding, padding_to_8(previous));
+        break;
+      }
+    }
   }
+  if (read_bytes != payload_bytes)
+    throw std::runtime_error(where + " header inconsistent (" + std::to_string(rows) + " rows, " +
+                             std::to_string(payload_bytes) + " payload bytes, " + std::to_string(read_bytes) +
+                             " read)");
   if (crc != get<std::uint32_t>(header, 32)) throw std::runtime_error(where + " checksum mismatch");
   if (columns > 0)
     block.set_rows_from_columns();

@@ -10,6 +10,7 @@
 
 #include "mpilake/io/atomic_file.hpp"
 #include "mpilake/io/range_lines.hpp"
+#include "mpilake/job/env_knob.hpp"
 #include "mpilake/job/output_folder.hpp"
 #include "mpilake/mpi/memory_guard.hpp"
 #include "mpilake/util/crc32c.hpp"
@@ -257,13 +258,23 @@ void Job::write_collected(const std::string& zone, const SpillableRows& rows,
   finish_zone(zone, *appender, pipeline_attributes, stage);
 }
 
-std::int64_t Job::write_quarantine(const Quarantine& quarantine, const std::vector<Attribute>& pipeline_attributes,
+void Job::spill_quarantine(Quarantine& quarantine, ScratchFolder& folder) {
+  const std::int64_t knob = env_count("MPILAKE_QUARANTINE_MEMORY_BYTES");
+  quarantine.spill_to(folder, knob > 0 ? static_cast<std::size_t>(knob) : Quarantine::kSpillMemoryBytes);
+}
+
+std::int64_t Job::write_quarantine(Quarantine& quarantine, const std::vector<Attribute>& pipeline_attributes,
                                    std::size_t stage) {
   std::vector<Attribute> attributes = {{"zone", std::string("quarantine")}};
   attributes.insert(attributes.end(), pipeline_attributes.begin(), pipeline_attributes.end());
   attributes.insert(attributes.end(), {{"schema_version", std::int64_t{1}},
                                        {"created_utc", stats_.created_utc},
                                        {"mpilake_version", std::string(kVersion)}});
+  // Runs spilled while the records came in (a budgeted run of many bad lines).
+  const std::int64_t runs = comm_.allreduce_sum(quarantine.runs_spilled());
+  if (runs > 0)
+    progress_.line("quarantine: " + std::to_string(comm_.allreduce_sum(quarantine.rows())) + " records, " +
+                   std::to_string(runs) + " sorted runs spilled; merging them into quarantine.jsonl and quarantine.h5");
   return time(stage, [&] {
     return mpilake::write_quarantine(comm_, quarantine, options_.out / "quarantine.jsonl",
                                      options_.out / "quarantine.h5", attributes);

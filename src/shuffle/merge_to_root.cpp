@@ -1,21 +1,33 @@
 #include "mpilake/shuffle/merge_to_root.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "mpilake/mpi/every_rank.hpp"
 #include "mpilake/shuffle/exchange.hpp"
 
 namespace mpilake {
 
 void merge_to_root(const Comm& comm, const Table& rows, std::span<const std::size_t> order, const RowLess& less,
                    std::size_t chunk_rows, const std::function<void(const Table& batch)>& emit) {
+  std::size_t sent = 0;  // this rank's rows handed out so far (a cursor into `order`)
+  const SortedChunks next = [&](std::size_t count, Table& chunk) {
+    chunk = Table(rows.schema());
+    for (const std::size_t end = sent + count; sent < end; ++sent) chunk.append_row(rows, order[sent]);
+  };
+  merge_to_root(comm, rows.schema(), static_cast<std::int64_t>(order.size()), next, less, chunk_rows, emit);
+}
+
+void merge_to_root(const Comm& comm, const Schema& schema, std::int64_t local_rows, const SortedChunks& next_rows,
+                   const RowLess& less, std::size_t chunk_rows, const std::function<void(const Table& batch)>& emit) {
   chunk_rows = std::max<std::size_t>(chunk_rows, 1);
   const auto ranks = static_cast<std::size_t>(comm.size());
   std::vector<std::int64_t> remaining(ranks, 0);  // rows each rank has not sent yet
-  remaining[static_cast<std::size_t>(comm.rank())] = static_cast<std::int64_t>(order.size());
+  remaining[static_cast<std::size_t>(comm.rank())] = local_rows;
   remaining = comm.allreduce_sum(remaining);
-  std::size_t sent = 0;  // this rank's rows sent so far (a cursor into `order`)
+  std::int64_t sent = 0;  // this rank's rows sent so far
 
   // Rank 0: each rank's chunk in hand and the next row of it.
   std::vector<Table> chunk(ranks);
@@ -24,19 +36,25 @@ void merge_to_root(const Comm& comm, const Table& rows, std::span<const std::siz
   // The ranks whose chunk rank 0 needs next: their chunk is used up and they have rows left.
   std::string wanted(ranks, '\0');
   for (std::size_t r = 0; r < ranks; ++r) wanted[r] = remaining[r] > 0 ? 1 : 0;
-  const Table no_rows(rows.schema());
+  const Table no_rows(schema);
   while (true) {
     wanted = comm.broadcast(wanted);
     if (wanted.find('\1') == std::string::npos) break;  // every rank's rows have been merged
     // This rank's next chunk when rank 0 wants it; every rank takes part in the exchange.
-    Table mine(rows.schema());
-    if (wanted[static_cast<std::size_t>(comm.rank())]) {
-      const std::size_t end = std::min(order.size(), sent + chunk_rows);
-      for (; sent < end; ++sent) mine.append_row(rows, order[sent]);
-    }
+    Table mine(schema);
+    // A source reading spill files can fail on one rank (a corrupt block): every rank stops alike.
+    on_every_rank(comm, [&] {
+      if (!wanted[static_cast<std::size_t>(comm.rank())]) return;
+      const auto count = static_cast<std::size_t>(std::min<std::int64_t>(local_rows - sent, chunk_rows));
+      next_rows(count, mine);
+      if (mine.num_rows() != count || !same_schema(mine.schema(), schema))
+        throw std::logic_error("merge_to_root: the sorted source gave " + std::to_string(mine.num_rows()) +
+                               " rows of " + std::to_string(count) + " asked for");
+      sent += static_cast<std::int64_t>(count);
+    });
     const std::vector<int> to_root(mine.num_rows(), 0);
     const Table arrived = exchange_rows(comm, mine, to_root, ExchangeOptions{});
-    Table batch(rows.schema());
+    Table batch(schema);
     if (comm.is_root()) {
       // The arrived rows come grouped by sender in rank order; each wanted rank sent a full chunk or
       // what it had left.

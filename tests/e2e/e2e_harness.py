@@ -5,6 +5,7 @@ HDF5 zones and summary.json, compare with the reference, check the contract."""
 import collections
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -193,6 +194,31 @@ def scratch_folder(root):
 
 def landing_size(landing):
     return sum(os.path.getsize(os.path.join(d, n)) for d, _, names in os.walk(landing) for n in names)
+
+
+# The test knob that makes a budgeted run's quarantine spill sorted runs of this many bytes.
+QUARANTINE_KNOB = "MPILAKE_QUARANTINE_MEMORY_BYTES"
+QUARANTINE_RUNS = re.compile(r"^\[mpilake\] quarantine: (\d+) records, (\d+) sorted runs spilled; "
+                             r"merging them into quarantine\.jsonl and quarantine\.h5$", re.M)
+
+
+def check_quarantine_runs(check, stderr, out, knobs, label):
+    """A budgeted run's quarantine line: with QUARANTINE_KNOB in `knobs`, one line whose record count is
+    quarantine.jsonl's line count, with several runs; without it (small data), no line."""
+    lines = QUARANTINE_RUNS.findall(stderr)
+    if QUARANTINE_KNOB not in knobs:
+        check(not lines, f"{label}: a quarantine runs line without {QUARANTINE_KNOB}: {lines}")
+        return None
+    if not check(len(lines) == 1, f"{label}: expected one 'quarantine: N records, M sorted runs spilled' line with "
+                 f"{QUARANTINE_KNOB}={knobs[QUARANTINE_KNOB]}, got {lines}\n{tail(stderr)}"):
+        return None
+    records, runs = int(lines[0][0]), int(lines[0][1])
+    with open(os.path.join(out, "quarantine.jsonl"), "rb") as f:
+        written = sum(1 for _ in f)
+    check(records == written, f"{label}: the quarantine line counts {records} records, quarantine.jsonl has {written}")
+    check(runs >= 2, f"{label}: {runs} sorted quarantine runs, expected several with "
+          f"{QUARANTINE_KNOB}={knobs[QUARANTINE_KNOB]}")
+    return runs
 
 
 # ---------------------------------------------------------------------------

@@ -65,7 +65,7 @@ from e2e_harness import (SCRATCH, error_lines, landing_size, read_summary, scrat
 
 ZONES = ("riders", "rides", "readings", "heart_rate_alerts", "daily")
 KNOBS = ("MPILAKE_FAULT", "MPILAKE_DELOTON_PARTITIONS", "MPILAKE_DELOTON_PASS_READINGS", "MPILAKE_SPILL_BLOCK_ROWS",
-         "MPILAKE_STEDI_PASS_ROWS")
+         "MPILAKE_STEDI_PASS_ROWS", harness.QUARANTINE_KNOB)
 # format_bytes: "%.0f MB" below 1e9 bytes, "%.2f GB" from there.
 SIZE = r"(\d+ MB|\d+\.\d\d GB)"
 MEMORY_LINE = re.compile(r"^\[mpilake\] memory: (.*): spilling to (.+)/" + re.escape(SCRATCH) +
@@ -87,10 +87,13 @@ SMALL_LAYOUT = ["--max-round-mb", "1", "--chunk-rows", "1000"]
 COMPRESSED_LAYOUT = ["--max-round-mb", "1", "--compress", "--chunk-rows", "333"]
 # Forced budgets: (name, knobs, layout, --memory-limit, own --scratch).
 BUDGETS = (
+    # The quarantine knob: sorted runs of a few records, more than one merge takes (SortedRuns::kFanIn).
     ("few partitions", {"MPILAKE_DELOTON_PARTITIONS": "3", "MPILAKE_DELOTON_PASS_READINGS": "3000",
-                        "MPILAKE_SPILL_BLOCK_ROWS": "200"}, SMALL_LAYOUT, "off", False),
+                        "MPILAKE_SPILL_BLOCK_ROWS": "200", harness.QUARANTINE_KNOB: "2000"}, SMALL_LAYOUT, "off",
+     False),
     ("many partitions", {"MPILAKE_DELOTON_PARTITIONS": "9", "MPILAKE_DELOTON_PASS_READINGS": "500",
-                         "MPILAKE_SPILL_BLOCK_ROWS": "13"}, SMALL_LAYOUT, "auto", False),
+                         "MPILAKE_SPILL_BLOCK_ROWS": "13", harness.QUARANTINE_KNOB: "60000"}, SMALL_LAYOUT, "auto",
+     False),
     ("compressed, --scratch", {"MPILAKE_DELOTON_PARTITIONS": "5", "MPILAKE_DELOTON_PASS_READINGS": "1700",
                                "MPILAKE_SPILL_BLOCK_ROWS": "61"}, COMPRESSED_LAYOUT, "off", True),
 )
@@ -297,12 +300,16 @@ def check_unlimited(result, out, ranks, label, limit="off", scratch_root=None):
     check(not temp_files(out), f"{label}: temporary files left: {temp_files(out)}")
 
 
-def check_budgeted(result, out, ranks, label, limit, partitions=None, scratch_root=None, forced=True):
+def check_budgeted(result, out, ranks, label, limit, partitions=None, scratch_root=None, forced=True,
+                   quarantine_spills=False):
     """A budgeted run's summary, progress lines and cleanup. partitions: the forced number of bike
-    partitions (None: its own planning)."""
+    partitions (None: its own planning). quarantine_spills: the quarantine spills sorted runs, also
+    after the last readings pass (its late rejects, its merges)."""
     memory = memory_of(out, label)
     if memory is None:
         return None
+    # A real budget spills the quarantine's runs as soon as its records pass 4 MB a rank.
+    quarantine_spills = quarantine_spills or bool(harness.QUARANTINE_RUNS.search(result.stderr))
     summary = read_summary(out)
     check(memory.get("budgeted") is True, f"{label}: memory.budgeted is {memory.get('budgeted')!r}, expected true")
     passes = memory.get("passes")
@@ -372,7 +379,11 @@ def check_budgeted(result, out, ranks, label, limit, partitions=None, scratch_ro
         figures = [p[4] for p in ride_passes] + [p[3] for p in readings_passes]
         check(all(a <= b for a, b in zip(figures, figures[1:])),
               f"{label}: the 'spilled so far' figures go down: {figures[:40]}")
-        if isinstance(spilled, int):
+        if isinstance(spilled, int) and quarantine_spills:
+            check(size_of(readings_passes[-1][4]) <= spilled + 5e5,
+                  f"{label}: the last readings pass says {readings_passes[-1][4]} spilled so far, more than "
+                  f"summary.json's {spilled} bytes ({format_bytes(spilled)})")
+        elif isinstance(spilled, int):
             check(readings_passes[-1][4] == format_bytes(spilled),
                   f"{label}: the last readings pass says {readings_passes[-1][4]} spilled so far, summary.json "
                   f"{spilled} bytes ({format_bytes(spilled)})")
@@ -473,14 +484,16 @@ def equality_cases(runner, landing, ranks_list, tmp, tag, budgets, expect_quaran
             if not ran_ok(result, out, label):
                 continue
             memory = check_budgeted(result, out, ranks, label, limit, int(knobs["MPILAKE_DELOTON_PARTITIONS"]),
-                                    scratch_root=scratch)
+                                    scratch_root=scratch, quarantine_spills=harness.QUARANTINE_KNOB in knobs)
+            quarantine_runs = harness.check_quarantine_runs(check, result.stderr, out, knobs, label)
             if scratch:
                 check(os.listdir(scratch) == [], f"{label}: --scratch {scratch} not left empty: {os.listdir(scratch)}")
             if memory:
                 print(f"{label}: {result.seconds:.1f} s, {len(RIDE_PASS.findall(result.stderr))} ride passes of "
                       f"{knobs['MPILAKE_DELOTON_PARTITIONS']} bike partitions, "
                       f"{memory.get('passes')} readings passes, {memory.get('bytes_spilled')} bytes spilled "
-                      f"{memory.get('bytes_spilled_per_rank')}", flush=True)
+                      f"{memory.get('bytes_spilled_per_rank')}, {quarantine_runs or 0} sorted quarantine runs",
+                      flush=True)
             same_zones(baselines[tuple(layout)], out, label, expect_quarantine)
         if small_base is None:
             continue

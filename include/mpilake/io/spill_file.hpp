@@ -1,17 +1,18 @@
 #pragma once
 // Spill files for runs larger than memory: a rank's scratch folder, and files of framed blocks of
-// fixed-width Table columns (int64 / float64) written and read back in order.
+// Table columns (int64, float64, string) written and read back in order.
 //
 // Block format (all fields little-endian; docs/spill.md):
 //   offset  0  magic "MLSP"                     4 bytes
 //           4  format version (1)               u32
 //           8  row count                        u64
 //          16  column count                     u32
-//          20  schema tag: CRC-32C of the column type codes (1 int64, 2 float64)  u32
-//          24  payload bytes (rows * columns * 8) u64
+//          20  schema tag: CRC-32C of the column type codes (1 int64, 2 float64, 3 string)  u32
+//          24  payload bytes u64 (rows * columns * 8, plus the string bytes and their padding)
 //          32  CRC-32C of the payload           u32
 //          36  CRC-32C of header bytes 0..35    u32
-//          40  payload: column after column, each `rows` 8-byte values
+//          40  payload: column after column, each `rows` 8-byte values; a string column's values are
+//              its rows' end offsets (u64, from 0), followed by its bytes, zero-padded to 8
 // A file is its blocks, one after the other, then an end record written by close(): a header of magic
 // "MLSE", version, block count at 8, total rows at 24, zeros elsewhere, its CRC-32C at 36. A file
 // without it (a writer that never closed, a file cut at a block boundary) is reported as truncated.
@@ -67,12 +68,11 @@ class ScratchFolder {
 // Size of a block's header in bytes.
 inline constexpr std::size_t kSpillBlockHeaderBytes = 40;
 
-// Appends blocks to a new file in a scratch folder. Only Int64 and Float64 columns.
+// Appends blocks to a new file in a scratch folder.
 class SpillWriter {
  public:
   // Creates folder.file(name) (it must not exist); throws std::runtime_error naming it (a full disk:
-  // the line of append()), or
-  // std::invalid_argument when `schema` has a string column. The folder must outlive the writer.
+  // the line of append()). The folder must outlive the writer.
   SpillWriter(ScratchFolder& folder, std::string_view name, Schema schema);
   ~SpillWriter();  // closes without checking; call close() to see errors
   SpillWriter(const SpillWriter&) = delete;

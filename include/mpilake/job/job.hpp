@@ -88,6 +88,9 @@ class Job {
   std::filesystem::path scratch_root() const;
   // This rank's spill folder: <scratch_root>/.mpilake.scratch/<output folder's name>-<tag>/rank-N.
   std::filesystem::path scratch_folder() const;
+  // Budgeted runs: `quarantine` keeps Quarantine::kSpillMemoryBytes of records in memory and spills
+  // the rest into `folder` (the test knob MPILAKE_QUARANTINE_MEMORY_BYTES sets another size).
+  static void spill_quarantine(Quarantine& quarantine, ScratchFolder& folder);
   // Collective: see job/output_folder.hpp.
   OutputLock prepare_output(const std::vector<std::string>& zones) const;
 
@@ -133,7 +136,7 @@ class Job {
   void cap_exchange_round(std::int64_t bytes);
   // Collective: quarantine.jsonl and quarantine.h5 (timed as `stage`); returns the number of
   // quarantined records (all ranks).
-  std::int64_t write_quarantine(const Quarantine& quarantine, const std::vector<Attribute>& pipeline_attributes,
+  std::int64_t write_quarantine(Quarantine& quarantine, const std::vector<Attribute>& pipeline_attributes,
                                 std::size_t stage);
 
   // Collective: completes the run figures (stage times, exchange, peak memory, total time) and

@@ -8,12 +8,10 @@
 #include <span>
 
 #include "mpilake/mpi/comm.hpp"
+#include "mpilake/table/row_less.hpp"
 #include "mpilake/table/table.hpp"
 
 namespace mpilake {
-
-// Orders row `i` of `a` before row `j` of `b` (a strict weak order).
-using RowLess = std::function<bool(const Table& a, std::size_t i, const Table& b, std::size_t j)>;
 
 // Collective. `order` is this rank's rows of `rows` sorted by `less`. Rank 0 asks each rank for its
 // rows `chunk_rows` at a time (at least 1) and merges them; ties go to the lower rank, then to the
@@ -22,5 +20,14 @@ using RowLess = std::function<bool(const Table& a, std::size_t i, const Table& b
 // 0's batches exactly once. `rows` must have the same schema on every rank.
 void merge_to_root(const Comm& comm, const Table& rows, std::span<const std::size_t> order, const RowLess& less,
                    std::size_t chunk_rows, const std::function<void(const Table& batch)>& emit);
+
+// This rank's sorted rows read on demand: `next(count, chunk)` replaces `chunk` with the next `count`
+// rows in order (exactly that many; the merge never asks past `local_rows`).
+using SortedChunks = std::function<void(std::size_t count, Table& chunk)>;
+
+// The same merge for rows that are not in memory (e.g. io/sorted_runs.hpp): `local_rows` rows of
+// `schema` (the same on every rank) come from `next`.
+void merge_to_root(const Comm& comm, const Schema& schema, std::int64_t local_rows, const SortedChunks& next,
+                   const RowLess& less, std::size_t chunk_rows, const std::function<void(const Table& batch)>& emit);
 
 }  // namespace mpilake

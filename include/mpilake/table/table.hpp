@@ -47,6 +47,7 @@ class StringColumn {
     bytes_.resize(bytes);
   }
   std::uint64_t* end_offsets() { return offsets_.data() + 1; }
+  const std::uint64_t* end_offsets() const { return offsets_.data() + 1; }
   // Keeps only `rows` (ascending), in place.
   void keep(std::span<const std::size_t> rows);
   // Keeps the first `rows` rows (rows <= size()).
@@ -55,6 +56,7 @@ class StringColumn {
     bytes_.resize(offsets_.back());
   }
   char* byte_data() { return bytes_.data(); }
+  const char* byte_data() const { return bytes_.data(); }
 
  private:
   std::vector<std::uint64_t> offsets_{0};

@@ -430,7 +430,11 @@ RunSummary DelotonJob::run() {
   // fit the node's budget, the run takes the budgeted path (plan_budget).
   plan_budget(job_.share_memory(2.0, 0));
   const OutputLock lock = job_.prepare_output(kZones);
-  if (budget_.on) on_every_rank([&] { scratch_.emplace(job_.scratch_folder()); });
+  if (budget_.on)
+    on_every_rank([&] {
+      scratch_.emplace(job_.scratch_folder());
+      job::Job::spill_quarantine(quarantine_, *scratch_);
+    });
   if (budget_.on) job_.progress().line(budget_.announcement);
   std::int64_t files = 0;
   for (const auto& stream : streams_) files += static_cast<std::int64_t>(stream.files.size());
@@ -673,7 +677,7 @@ void DelotonJob::parse() {
   });
   if (budget_.on) {
     // A spill error (a full scratch disk) stops every rank now that the parse is over.
-    comm_.throw_if_any(spill_error_);
+    comm_.throw_if_any(spill_error_.empty() ? quarantine_.spill_error() : spill_error_);
     on_every_rank([&] {
       for (auto& part : event_parts_) part->close();
     });

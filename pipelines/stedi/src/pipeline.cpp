@@ -511,6 +511,7 @@ RunSummary StediJob::run() {
   //    each batch of rows as it is parsed, and only the kept rows, with dense ids for the email and
   //    serial strings, are stored (about half the rows and a fifth of the bytes of the raw facts).
   Quarantine quarantine;
+  if (scratch) job::Job::spill_quarantine(quarantine, *scratch);
   const std::vector<RecordSchema> schemas = {customer_schema(), accelerometer_schema(), step_trainer_schema()};
   std::vector<SourceStats> source_stats(kSources.size());
   // Parses source s with `parser` into `into`, keeping of each batch of parsed rows the ones
@@ -539,7 +540,7 @@ RunSummary StediJob::run() {
                           }
                         });
     });
-    comm_.throw_if_any(spill_error);
+    comm_.throw_if_any(spill_error.empty() ? quarantine.spill_error() : spill_error);
     on_every_rank([&] { into.close(); });
   };
   Table customers(schemas[0].table_schema());
@@ -547,6 +548,7 @@ RunSummary StediJob::run() {
     RecordParser parser(schemas[0]);
     customers = parse_source(comm_, landing[0], parser, quarantine, source_stats[0], parse);
   });
+  comm_.throw_if_any(quarantine.spill_error());
 
   // 3. The customers (the dimension: small) meet on hash(email). Each email's owner rank finds its
   //    duplicates, its trusted rows and its earliest consent date.
