@@ -274,7 +274,8 @@ std::int64_t Job::write_quarantine(Quarantine& quarantine, const std::vector<Att
   const std::int64_t runs = comm_.allreduce_sum(quarantine.runs_spilled());
   if (runs > 0)
     progress_.line("quarantine: " + std::to_string(comm_.allreduce_sum(quarantine.rows())) + " records, " +
-                   std::to_string(runs) + " sorted runs spilled; merging them into quarantine.jsonl and quarantine.h5");
+                   std::to_string(runs) + (runs == 1 ? " sorted run" : " sorted runs") +
+                   " spilled; merging them into quarantine.jsonl and quarantine.h5");
   return time(stage, [&] {
     return mpilake::write_quarantine(comm_, quarantine, options_.out / "quarantine.jsonl",
                                      options_.out / "quarantine.h5", attributes);

@@ -198,7 +198,7 @@ def landing_size(landing):
 
 # The test knob that makes a budgeted run's quarantine spill sorted runs of this many bytes.
 QUARANTINE_KNOB = "MPILAKE_QUARANTINE_MEMORY_BYTES"
-QUARANTINE_RUNS = re.compile(r"^\[mpilake\] quarantine: (\d+) records, (\d+) sorted runs spilled; "
+QUARANTINE_RUNS = re.compile(r"^\[mpilake\] quarantine: (\d+) records, (\d+) sorted runs? spilled; "
                              r"merging them into quarantine\.jsonl and quarantine\.h5$", re.M)
 
 
