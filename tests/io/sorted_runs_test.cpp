@@ -69,8 +69,7 @@ std::vector<Row> reference_order(std::vector<Row> rows) {
   return rows;
 }
 
-// Adds `rows`, finishes, reads back in chunks of `chunk` rows.
-std::vector<Row> sort_with(SortedRuns& runs, const std::vector<Row>& rows, std::size_t chunk) {
+void add_rows(SortedRuns& runs, const std::vector<Row>& rows) {
   for (const Row& row : rows) {
     Table& tail = runs.tail();
     tail.strings(0).push_back(row.group);
@@ -80,6 +79,11 @@ std::vector<Row> sort_with(SortedRuns& runs, const std::vector<Row>& rows, std::
     tail.commit_row();
     runs.after_append();
   }
+}
+
+// Adds `rows`, finishes, reads back in chunks of `chunk` rows.
+std::vector<Row> sort_with(SortedRuns& runs, const std::vector<Row>& rows, std::size_t chunk) {
+  add_rows(runs, rows);
   EXPECT_EQ(runs.rows(), static_cast<std::int64_t>(rows.size()));
   runs.finish();
   std::vector<Row> back;
@@ -134,16 +138,7 @@ TEST(SortedRuns, ACorruptRunIsReported) {
   std::mt19937_64 random(9);
   ScratchFolder folder(process_folder() / "corrupt");
   SortedRuns runs(kSchema, group_then_n, &folder, "c", 4000);
-  const std::vector<Row> rows = random_rows(random, 400);
-  for (const Row& row : rows) {
-    Table& tail = runs.tail();
-    tail.strings(0).push_back(row.group);
-    tail.ints(1).push_back(row.n);
-    tail.ints(2).push_back(row.arrival);
-    tail.strings(3).push_back(row.text);
-    tail.commit_row();
-    runs.after_append();
-  }
+  add_rows(runs, random_rows(random, 400));
   ASSERT_GT(runs.runs_written(), 1);
   // Flip a payload byte near the end of the first run (past its first block, read only later).
   const auto path = folder.file("c-run-0");
