@@ -38,9 +38,10 @@ status=0
 # the tools whose work is mostly outside our C++ (the report's matplotlib, PostgreSQL loads, SMTP relays,
 # the browser: label "tools"; `serve` and `alerts` stay in); the budget tests' repeats at other rank
 # counts and data, and of the randomised and starter-data tests at 1 and 3 ranks (label "variant": np2,
-# np4 and the fault tests stay in); and mpi_tests at 5 ranks (4 run).
+# np4 and the fault tests stay in); and mpi_tests at 4 and 5 ranks (1 and 2 run: the same code, and at
+# 4 oversubscribed ranks it took 111 s of this run's 459 s; the README's test command runs them all).
 ctest --output-on-failure -j "$(nproc)" -LE "slurm|multihost|install|pytorch|peak_memory|tools|variant" \
-  -E "^mpi_tests_np5$" "$@" ||
+  -E "^mpi_tests_np[45]$" "$@" ||
   status=$?
 echo "sanitize: ctest took $(( $(date +%s) - built )) s (exit $status)"
 exit "$status"
