@@ -1,7 +1,6 @@
 #include "mpilake/io/sorted_runs.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <numeric>
 #include <stdexcept>
 #include <system_error>
@@ -17,6 +16,13 @@ std::vector<std::size_t> sorted_order(const Table& rows, const RowLess& less) {
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return less(rows, a, rows, b); });
   return order;
+}
+
+// Rows per run block so that a block of rows like `sample`'s holds about SortedRuns::kBlockBytes.
+std::size_t block_rows_like(const Table& sample) {
+  const std::size_t row_bytes =
+      std::max<std::size_t>(1, sample.byte_size() / std::max<std::size_t>(1, sample.num_rows()));
+  return std::max<std::size_t>(16, SortedRuns::kBlockBytes / row_bytes);
 }
 
 }  // namespace
@@ -47,13 +53,13 @@ class SortedRuns::Merge {
     for (const auto& path : runs) runs_.push_back(std::make_unique<Run>(path, schema));
     for (std::size_t s = 0; s < sources(); ++s)
       if (has_row(s)) heap_.push_back(s);
-    std::make_heap(heap_.begin(), heap_.end(), comes_after());
+    std::make_heap(heap_.begin(), heap_.end(), [this](std::size_t a, std::size_t b) { return after(a, b); });
   }
 
   // Appends up to `count` of the next rows to `out`; returns how many.
   std::size_t take(std::size_t count, Table& out) {
     std::size_t taken = 0;
-    const auto order = comes_after();
+    const auto order = [this](std::size_t a, std::size_t b) { return after(a, b); };
     for (; taken < count && !heap_.empty(); ++taken) {
       std::pop_heap(heap_.begin(), heap_.end(), order);
       const std::size_t s = heap_.back();
@@ -84,9 +90,6 @@ class SortedRuns::Merge {
     if (less_(table(b), row(b), table(a), row(a))) return true;
     if (less_(table(a), row(a), table(b), row(b))) return false;
     return a > b;
-  }
-  std::function<bool(std::size_t, std::size_t)> comes_after() const {
-    return [this](std::size_t a, std::size_t b) { return after(a, b); };
   }
 
   const RowLess& less_;
@@ -122,8 +125,7 @@ void SortedRuns::after_append() {
 // Sorts the rows in memory and writes them as a new run, in blocks of about kBlockBytes.
 void SortedRuns::spill_tail() {
   const std::vector<std::size_t> order = sorted_order(tail_, less_);
-  const std::size_t row_bytes = std::max<std::size_t>(1, tail_.byte_size() / tail_.num_rows());
-  const std::size_t block_rows = std::max<std::size_t>(16, kBlockBytes / row_bytes);
+  const std::size_t block_rows = block_rows_like(tail_);
   runs_.push_back(new_run_path());  // listed first, so that a failed write's file goes too
   SpillWriter writer(*folder_, runs_.back().filename().string(), tail_.schema());
   for (std::size_t at = 0; at < order.size(); at += block_rows) {
@@ -151,8 +153,7 @@ void SortedRuns::finish() {
       // Blocks of about kBlockBytes: the row size is known from the first block.
       std::size_t block_rows = 16;
       while (merge.take(block_rows, block) > 0) {
-        block_rows =
-            std::max<std::size_t>(16, kBlockBytes / std::max<std::size_t>(1, block.byte_size() / block.num_rows()));
+        block_rows = block_rows_like(block);
         writer.append(block);
         block.truncate_rows(0);
       }
