@@ -300,16 +300,15 @@ def check_unlimited(result, out, ranks, label, limit="off", scratch_root=None):
     check(not temp_files(out), f"{label}: temporary files left: {temp_files(out)}")
 
 
-def check_budgeted(result, out, ranks, label, limit, partitions=None, scratch_root=None, forced=True,
-                   quarantine_spills=False):
+def check_budgeted(result, out, ranks, label, limit, partitions=None, scratch_root=None, forced=True):
     """A budgeted run's summary, progress lines and cleanup. partitions: the forced number of bike
-    partitions (None: its own planning). quarantine_spills: the quarantine spills sorted runs, also
-    after the last readings pass (its late rejects, its merges)."""
+    partitions (None: its own planning)."""
     memory = memory_of(out, label)
     if memory is None:
         return None
-    # A real budget spills the quarantine's runs as soon as its records pass 4 MB a rank.
-    quarantine_spills = quarantine_spills or bool(harness.QUARANTINE_RUNS.search(result.stderr))
+    # A quarantine that spilled sorted runs (its line says so: the knob's cases, or a real budget once
+    # its records pass 4 MB a rank) spills also after the last readings pass (late rejects, merges).
+    quarantine_spills = bool(harness.QUARANTINE_RUNS.search(result.stderr))
     summary = read_summary(out)
     check(memory.get("budgeted") is True, f"{label}: memory.budgeted is {memory.get('budgeted')!r}, expected true")
     passes = memory.get("passes")
@@ -484,7 +483,7 @@ def equality_cases(runner, landing, ranks_list, tmp, tag, budgets, expect_quaran
             if not ran_ok(result, out, label):
                 continue
             memory = check_budgeted(result, out, ranks, label, limit, int(knobs["MPILAKE_DELOTON_PARTITIONS"]),
-                                    scratch_root=scratch, quarantine_spills=harness.QUARANTINE_KNOB in knobs)
+                                    scratch_root=scratch)
             quarantine_runs = harness.check_quarantine_runs(check, result.stderr, out, knobs, label)
             if scratch:
                 check(os.listdir(scratch) == [], f"{label}: --scratch {scratch} not left empty: {os.listdir(scratch)}")
